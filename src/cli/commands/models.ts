@@ -1,0 +1,32 @@
+// flowfpga models [--json]: the shipped models with bits, MACs at native size and measured EPE.
+import type { Command } from 'commander';
+import { defaultModelName, describeModel, listModels } from '../../model/registry.js';
+import { loadModelFile } from '../../model/format.js';
+
+export function register(program: Command): void {
+  program
+    .command('models')
+    .description('list the shipped models (bits, MACs at native size, measured EPE); * marks the default')
+    .option('--json', 'print JSON')
+    .action((opts: { json?: boolean }) => {
+      const def = defaultModelName();
+      const rows = listModels().map((e) => {
+        const d = describeModel(loadModelFile(e.path));
+        return { name: e.name, default: e.name === def, bits: d.bits, size: d.size, macs: d.macs, epe: d.epe ?? null, bytes: e.bytes };
+      });
+      if (opts.json) {
+        process.stdout.write(JSON.stringify({ models: rows }) + '\n');
+        return;
+      }
+      if (rows.length === 0) {
+        process.stdout.write('no shipped models (models/*.ffq)\n');
+        return;
+      }
+      for (const r of rows) {
+        process.stdout.write(
+          `${r.default ? '*' : ' '} ${r.name.padEnd(28)} bits ${r.bits.padEnd(14)} ${r.size[0]}x${r.size[1]}  ` +
+            `${(r.macs / 1e9).toFixed(3)} GMAC  EPE ${r.epe === null ? 'n/a' : r.epe.toFixed(2)}  ${(r.bytes / 1024).toFixed(0)} KiB\n`,
+        );
+      }
+    });
+}
