@@ -1,0 +1,126 @@
+// Middlebury flow colour coding (flow-code colorcode.cpp / color_flow.cpp by D. Scharstein; facts.md §6).
+// The C code computes in single precision; Math.fround reproduces its float roundings so pixel values match it
+// (including the (int) truncation), and the result is stored RGB where the C code writes BGR.
+import { UserError } from '../errors.js';
+import type { FlowField } from './flo.js';
+import { UNKNOWN_FLOW_THRESH } from './flo.js';
+import { createImage, writePng, type RgbImage } from './image.js';
+
+const f32 = Math.fround;
+
+/** Segment lengths RY, YG, GC, CB, BM, MR. */
+export const WHEEL_SEGMENTS = [15, 6, 4, 11, 13, 6] as const;
+export const NCOLS = 55;
+
+/** The 55 wheel colours, [k*3 + c] with c = R, G, B; ramps 255*i/N with integer (floor) division as in the C code. */
+export function makeColorWheel(): Uint8Array {
+  const [RY, YG, GC, CB, BM, MR] = WHEEL_SEGMENTS;
+  const w = new Uint8Array(NCOLS * 3);
+  let k = 0;
+  const set = (r: number, g: number, b: number): void => {
+    w[3 * k] = r;
+    w[3 * k + 1] = g;
+    w[3 * k + 2] = b;
+    k++;
+  };
+  const ramp = (i: number, n: number): number => Math.floor((255 * i) / n);
+  for (let i = 0; i < RY; i++) set(255, ramp(i, RY), 0);
+  for (let i = 0; i < YG; i++) set(255 - ramp(i, YG), 255, 0);
+  for (let i = 0; i < GC; i++) set(0, 255, ramp(i, GC));
+  for (let i = 0; i < CB; i++) set(0, 255 - ramp(i, CB), 255);
+  for (let i = 0; i < BM; i++) set(ramp(i, BM), 0, 255);
+  for (let i = 0; i < MR; i++) set(255, 0, 255 - ramp(i, MR));
+  return w;
+}
+
+const WHEEL = makeColorWheel();
+/** colorwheel[k][b] / 255.0 stored to float, as the C code does per use. */
+const WHEEL_F = Float32Array.from(WHEEL, (c) => c / 255);
+
+/**
+ * computeColor(fx, fy): colour of one normalised vector, written as R, G, B into out[o..o+2].
+ * |(fx, fy)| <= 1 blends from white towards the wheel colour; beyond 1 the colour is darkened to 75 %.
+ */
+export function computeColor(fx: number, fy: number, out: Uint8Array, o = 0): void {
+  fx = f32(fx);
+  fy = f32(fy);
+  const rad = f32(Math.sqrt(f32(f32(fx * fx) + f32(fy * fy))));
+  const a = f32(f32(Math.atan2(-fy, -fx)) / Math.PI);
+  const fk = f32(((a + 1.0) / 2.0) * (NCOLS - 1));
+  const k0 = Math.trunc(fk);
+  const k1 = (k0 + 1) % NCOLS;
+  const f = f32(fk - k0);
+  const f1 = f32(1 - f);
+  for (let b = 0; b < 3; b++) {
+    const col0 = WHEEL_F[3 * k0 + b];
+    const col1 = WHEEL_F[3 * k1 + b];
+    let col = f32(f32(f1 * col0) + f32(f * col1));
+    if (rad <= 1) col = f32(1 - f32(rad * f32(1 - col)));
+    else col = f32(col * 0.75);
+    out[o + b] = Math.trunc(255.0 * col);
+  }
+}
+
+export interface FlowColorOptions {
+  /** Normalisation radius in pixels; 0 or absent = the largest known vector length (Middlebury `maxmotion`). */
+  maxMotion?: number;
+}
+
+export interface FlowColorResult {
+  image: RgbImage;
+  /** The radius actually used (pixels); a vector this long gets the fully saturated wheel colour. */
+  maxRadius: number;
+}
+
+/** MotionToColor: unknown pixels (|u| or |v| > 1e9, NaN) are black. */
+export function flowToColor(flow: FlowField, opts: FlowColorOptions = {}): FlowColorResult {
+  const { width, height, u, v } = flow;
+  const n = width * height;
+  if (opts.maxMotion !== undefined && !(opts.maxMotion >= 0 && Number.isFinite(opts.maxMotion))) {
+    throw new UserError(`invalid max motion ${opts.maxMotion}`, 'give a non-negative number of pixels (0 = automatic)');
+  }
+  let maxrad = -1;
+  for (let i = 0; i < n; i++) {
+    const fx = u[i];
+    const fy = v[i];
+    if (!(Math.abs(fx) <= UNKNOWN_FLOW_THRESH && Math.abs(fy) <= UNKNOWN_FLOW_THRESH)) continue;
+    const rad = f32(Math.sqrt(f32(f32(fx * fx) + f32(fy * fy))));
+    if (rad > maxrad) maxrad = rad;
+  }
+  if (opts.maxMotion !== undefined && opts.maxMotion > 0) maxrad = f32(opts.maxMotion);
+  if (maxrad === 0) maxrad = 1;
+  const image = createImage(width, height);
+  const d = image.data;
+  for (let i = 0, o = 0; i < n; i++, o += 3) {
+    const fx = u[i];
+    const fy = v[i];
+    if (!(Math.abs(fx) <= UNKNOWN_FLOW_THRESH && Math.abs(fy) <= UNKNOWN_FLOW_THRESH)) {
+      d[o] = d[o + 1] = d[o + 2] = 0;
+    } else {
+      computeColor(f32(fx / maxrad), f32(fy / maxrad), d, o);
+    }
+  }
+  return { image, maxRadius: maxrad < 0 ? 0 : maxrad };
+}
+
+export async function writeFlowPng(path: string, flow: FlowField, opts: FlowColorOptions = {}): Promise<FlowColorResult> {
+  const r = flowToColor(flow, opts);
+  await writePng(path, r.image);
+  return r;
+}
+
+/**
+ * Legend: a size x size square where pixel (x, y) shows the vector from the centre, normalised so the inscribed
+ * circle has radius 1 (corners show the darkened out-of-range colours). Right = +u, down = +v.
+ */
+export function colorWheelLegend(size = 151): RgbImage {
+  if (!Number.isInteger(size) || size < 3 || size > 4096) {
+    throw new UserError(`invalid legend size ${size}`, 'use an integer 3..4096');
+  }
+  const img = createImage(size, size);
+  const c = (size - 1) / 2;
+  for (let y = 0, o = 0; y < size; y++) {
+    for (let x = 0; x < size; x++, o += 3) computeColor((x - c) / c, (y - c) / c, img.data, o);
+  }
+  return img;
+}

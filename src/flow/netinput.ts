@@ -1,0 +1,298 @@
+// From camera/dataset frames to the contract's network input (6xHxW planar uint8, H and W multiples of 64) and from
+// the network's flow back to the frames' resolution. This is outside the integer contract (quantization.md §1).
+//
+// Resampling is float bilinear with half-pixel centres and edge clamping, no antialiasing: the same sampling as
+// PyTorch F.interpolate(mode='bilinear', align_corners=False) and OpenCV INTER_LINEAR. Image samples round half up
+// to uint8. Strong downscaling (< 0.5x) aliases; that is what the FlowNet training code did too.
+import { UserError } from '../errors.js';
+import { createFlow, type FlowField } from './flo.js';
+import { createImage, type RgbImage } from './image.js';
+
+/**
+ * resize: scale each frame to the network size (aspect may change slightly); flow is resized back and rescaled.
+ * pad:    centre the frame in the next multiple up, replicating edge pixels (as RAFT's InputPadder); flow is cropped back.
+ * crop:   centre-crop to the multiple below (flownet2 StaticCenterCrop, e.g. Sintel 436 -> 384 rows); the flow covers
+ *         only `window`, so compare it with cropFlow(gt, mapping.window).
+ */
+export type FitMode = 'resize' | 'pad' | 'crop';
+
+/** A rectangle of the source frame. */
+export interface Window {
+  x0: number;
+  y0: number;
+  width: number;
+  height: number;
+}
+
+export interface InputMapping {
+  mode: FitMode;
+  srcWidth: number;
+  srcHeight: number;
+  netWidth: number;
+  netHeight: number;
+  /** Region of the source frame that flowToSource() returns flow for (the whole frame except in crop mode). */
+  window: Window;
+  /** Crop/pad only: where the source's (0,0) lands in the network frame (negative for crop). */
+  offsetX: number;
+  offsetY: number;
+}
+
+export interface FitOptions {
+  mode?: FitMode;
+  /** Network size; default per mode from `multiple`. Must be a multiple of `multiple`. */
+  width?: number;
+  height?: number;
+  /** Default 64 (six stride-2 layers). */
+  multiple?: number;
+}
+
+export const NET_MULTIPLE = 64;
+
+/** Decide the network size and the mapping for a source frame size. */
+export function planInput(srcWidth: number, srcHeight: number, opts: FitOptions = {}): InputMapping {
+  const mode = opts.mode ?? 'resize';
+  if (mode !== 'resize' && mode !== 'pad' && mode !== 'crop') {
+    throw new UserError(`unknown fit mode "${String(mode)}"`, 'use resize, pad or crop');
+  }
+  const m = opts.multiple ?? NET_MULTIPLE;
+  if (!Number.isInteger(m) || m < 1) throw new UserError(`invalid size multiple ${m}`, 'use a positive integer such as 64');
+  const pick = (src: number, given: number | undefined, axis: string): number => {
+    if (given !== undefined) {
+      if (!Number.isInteger(given) || given < m || given % m !== 0) {
+        throw new UserError(`network ${axis} ${given} is not a positive multiple of ${m}`, `FlowNetS needs sizes divisible by ${m}`);
+      }
+      return given;
+    }
+    if (mode === 'pad') return Math.ceil(src / m) * m;
+    if (mode === 'crop') {
+      const c = Math.floor(src / m) * m;
+      if (c < m) throw new UserError(`frame ${axis} ${src} is smaller than ${m}, cannot crop`, 'use --fit resize or pad');
+      return c;
+    }
+    return Math.max(m, Math.round(src / m) * m);
+  };
+  const netWidth = pick(srcWidth, opts.width, 'width');
+  const netHeight = pick(srcHeight, opts.height, 'height');
+  if (mode === 'resize') {
+    return { mode, srcWidth, srcHeight, netWidth, netHeight, window: { x0: 0, y0: 0, width: srcWidth, height: srcHeight }, offsetX: 0, offsetY: 0 };
+  }
+  if (mode === 'pad' && (netWidth < srcWidth || netHeight < srcHeight)) {
+    throw new UserError(`cannot pad ${srcWidth}x${srcHeight} to smaller ${netWidth}x${netHeight}`, 'use --fit crop or resize, or a larger size');
+  }
+  if (mode === 'crop' && (netWidth > srcWidth || netHeight > srcHeight)) {
+    throw new UserError(`cannot crop ${srcWidth}x${srcHeight} to larger ${netWidth}x${netHeight}`, 'use --fit pad or resize, or a smaller size');
+  }
+  const offsetX = Math.floor((netWidth - srcWidth) / 2);
+  const offsetY = Math.floor((netHeight - srcHeight) / 2);
+  const window =
+    mode === 'pad'
+      ? { x0: 0, y0: 0, width: srcWidth, height: srcHeight }
+      : { x0: -offsetX, y0: -offsetY, width: netWidth, height: netHeight };
+  return { mode, srcWidth, srcHeight, netWidth, netHeight, window, offsetX, offsetY };
+}
+
+/** Bring one frame to the network size per `map`. Returns the input itself when nothing changes. */
+export function fitImage(img: RgbImage, map: InputMapping): RgbImage {
+  if (img.width !== map.srcWidth || img.height !== map.srcHeight) {
+    throw new UserError(`frame is ${img.width}x${img.height}, expected ${map.srcWidth}x${map.srcHeight}`, 'all frames of a stream must have one size');
+  }
+  if (map.netWidth === img.width && map.netHeight === img.height) return img;
+  if (map.mode === 'resize') return resizeImage(img, map.netWidth, map.netHeight);
+  // pad and crop are both a shifted copy with edge replication (crop never reaches outside the frame).
+  const out = createImage(map.netWidth, map.netHeight);
+  const xs = new Int32Array(map.netWidth);
+  for (let x = 0; x < map.netWidth; x++) xs[x] = 3 * clampI(x - map.offsetX, 0, img.width - 1);
+  const s = img.data;
+  const d = out.data;
+  for (let y = 0, o = 0; y < map.netHeight; y++) {
+    const row = clampI(y - map.offsetY, 0, img.height - 1) * img.width * 3;
+    for (let x = 0; x < map.netWidth; x++, o += 3) {
+      const i = row + xs[x];
+      d[o] = s[i];
+      d[o + 1] = s[i + 1];
+      d[o + 2] = s[i + 2];
+    }
+  }
+  return out;
+}
+
+/** Two same-size RGB frames to the contract's input: planar uint8 [6][H][W] in the order R1 G1 B1 R2 G2 B2. */
+export function stackPair(img1: RgbImage, img2: RgbImage, out?: Uint8Array): Uint8Array {
+  if (img1.width !== img2.width || img1.height !== img2.height) {
+    throw new UserError(`frames differ in size: ${img1.width}x${img1.height} vs ${img2.width}x${img2.height}`, 'both frames of a pair must have the same size');
+  }
+  const n = img1.width * img1.height;
+  const dst = out ?? new Uint8Array(6 * n);
+  if (dst.length < 6 * n) throw new Error(`input buffer holds ${dst.length} bytes, need ${6 * n}`);
+  const a = img1.data;
+  const b = img2.data;
+  for (let i = 0, s = 0; i < n; i++, s += 3) {
+    dst[i] = a[s];
+    dst[n + i] = a[s + 1];
+    dst[2 * n + i] = a[s + 2];
+    dst[3 * n + i] = b[s];
+    dst[4 * n + i] = b[s + 1];
+    dst[5 * n + i] = b[s + 2];
+  }
+  return dst;
+}
+
+export interface NetInput {
+  /** Planar uint8 [6][height][width]. */
+  data: Uint8Array;
+  width: number;
+  height: number;
+  mapping: InputMapping;
+}
+
+/** Fit both frames and stack them. */
+export function prepareInput(img1: RgbImage, img2: RgbImage, opts: FitOptions = {}): NetInput {
+  if (img1.width !== img2.width || img1.height !== img2.height) {
+    throw new UserError(`frames differ in size: ${img1.width}x${img1.height} vs ${img2.width}x${img2.height}`, 'both frames of a pair must have the same size');
+  }
+  const mapping = planInput(img1.width, img1.height, opts);
+  const data = stackPair(fitImage(img1, mapping), fitImage(img2, mapping));
+  return { data, width: mapping.netWidth, height: mapping.netHeight, mapping };
+}
+
+/**
+ * Network-resolution flow back to the source frame: resize mode resizes spatially and multiplies u by
+ * srcWidth/netWidth and v by srcHeight/netHeight; pad mode crops the padding away; crop mode returns the flow of
+ * `mapping.window` unchanged (compare it with cropFlow(gt, mapping.window)).
+ */
+export function flowToSource(flow: FlowField, map: InputMapping): FlowField {
+  if (flow.width !== map.netWidth || flow.height !== map.netHeight) {
+    throw new Error(`flow is ${flow.width}x${flow.height}, mapping expects the network size ${map.netWidth}x${map.netHeight}`);
+  }
+  if (map.mode === 'resize') {
+    if (map.srcWidth === map.netWidth && map.srcHeight === map.netHeight) return flow;
+    return resizeFlow(flow, map.srcWidth, map.srcHeight);
+  }
+  if (map.mode === 'pad') return cropFlow(flow, { x0: map.offsetX, y0: map.offsetY, width: map.srcWidth, height: map.srcHeight });
+  return flow;
+}
+
+/** Copy a rectangle out of a flow field. */
+export function cropFlow(flow: FlowField, w: Window): FlowField {
+  checkWindow(w, flow.width, flow.height);
+  const out = createFlow(w.width, w.height);
+  for (let y = 0; y < w.height; y++) {
+    const s = (w.y0 + y) * flow.width + w.x0;
+    out.u.set(flow.u.subarray(s, s + w.width), y * w.width);
+    out.v.set(flow.v.subarray(s, s + w.width), y * w.width);
+  }
+  return out;
+}
+
+/** Copy a rectangle out of a single-channel plane (masks). */
+export function cropPlane(plane: Uint8Array, width: number, height: number, w: Window): Uint8Array {
+  checkWindow(w, width, height);
+  const out = new Uint8Array(w.width * w.height);
+  for (let y = 0; y < w.height; y++) {
+    const s = (w.y0 + y) * width + w.x0;
+    out.set(plane.subarray(s, s + w.width), y * w.width);
+  }
+  return out;
+}
+
+export function cropImage(img: RgbImage, w: Window): RgbImage {
+  checkWindow(w, img.width, img.height);
+  const out = createImage(w.width, w.height);
+  for (let y = 0; y < w.height; y++) {
+    const s = ((w.y0 + y) * img.width + w.x0) * 3;
+    out.data.set(img.data.subarray(s, s + 3 * w.width), y * w.width * 3);
+  }
+  return out;
+}
+
+function checkWindow(w: Window, width: number, height: number): void {
+  if (w.x0 < 0 || w.y0 < 0 || w.width < 1 || w.height < 1 || w.x0 + w.width > width || w.y0 + w.height > height) {
+    throw new Error(`window ${w.width}x${w.height}+${w.x0}+${w.y0} is outside ${width}x${height}`);
+  }
+}
+
+// ------------------------------------------------------------------------------------------------------ resampling
+
+interface Taps {
+  i0: Int32Array;
+  i1: Int32Array;
+  w1: Float64Array;
+}
+
+/** Per output index: the two source taps and the weight of the second (half-pixel centres, edge clamp). */
+function taps(src: number, dst: number): Taps {
+  const i0 = new Int32Array(dst);
+  const i1 = new Int32Array(dst);
+  const w1 = new Float64Array(dst);
+  const scale = src / dst;
+  for (let i = 0; i < dst; i++) {
+    let s = (i + 0.5) * scale - 0.5;
+    if (s < 0) s = 0;
+    const a = Math.floor(s);
+    i0[i] = a;
+    i1[i] = a + 1 < src ? a + 1 : src - 1;
+    w1[i] = s - a;
+  }
+  return { i0, i1, w1 };
+}
+
+export function resizeImage(img: RgbImage, width: number, height: number): RgbImage {
+  const out = createImage(width, height);
+  const tx = taps(img.width, width);
+  const ty = taps(img.height, height);
+  const s = img.data;
+  const d = out.data;
+  const stride = img.width * 3;
+  for (let y = 0, o = 0; y < height; y++) {
+    const r0 = ty.i0[y] * stride;
+    const r1 = ty.i1[y] * stride;
+    const wy = ty.w1[y];
+    for (let x = 0; x < width; x++, o += 3) {
+      const c0 = tx.i0[x] * 3;
+      const c1 = tx.i1[x] * 3;
+      const wx = tx.w1[x];
+      for (let c = 0; c < 3; c++) {
+        const top = s[r0 + c0 + c] + (s[r0 + c1 + c] - s[r0 + c0 + c]) * wx;
+        const bot = s[r1 + c0 + c] + (s[r1 + c1 + c] - s[r1 + c0 + c]) * wx;
+        d[o + c] = Math.floor(top + (bot - top) * wy + 0.5);
+      }
+    }
+  }
+  return out;
+}
+
+/**
+ * Resize a flow field. With `rescale` (default) the vectors are scaled with the axes (u by width/flow.width, v by
+ * height/flow.height) so they stay in pixels of the new resolution. Unknown pixels contaminate their neighbours;
+ * resize ground truth with care (or not at all).
+ */
+export function resizeFlow(flow: FlowField, width: number, height: number, rescale = true): FlowField {
+  const out = createFlow(width, height);
+  const su = rescale ? width / flow.width : 1;
+  const sv = rescale ? height / flow.height : 1;
+  resizePlane(flow.u, flow.width, flow.height, out.u, width, height, su);
+  resizePlane(flow.v, flow.width, flow.height, out.v, width, height, sv);
+  return out;
+}
+
+function resizePlane(s: Float32Array, sw: number, sh: number, d: Float32Array, dw: number, dh: number, gain: number): void {
+  const tx = taps(sw, dw);
+  const ty = taps(sh, dh);
+  for (let y = 0, o = 0; y < dh; y++) {
+    const r0 = ty.i0[y] * sw;
+    const r1 = ty.i1[y] * sw;
+    const wy = ty.w1[y];
+    for (let x = 0; x < dw; x++, o++) {
+      const c0 = tx.i0[x];
+      const c1 = tx.i1[x];
+      const wx = tx.w1[x];
+      const top = s[r0 + c0] + (s[r0 + c1] - s[r0 + c0]) * wx;
+      const bot = s[r1 + c0] + (s[r1 + c1] - s[r1 + c0]) * wx;
+      d[o] = (top + (bot - top) * wy) * gain;
+    }
+  }
+}
+
+function clampI(v: number, lo: number, hi: number): number {
+  return v < lo ? lo : v > hi ? hi : v;
+}
