@@ -1,0 +1,542 @@
+// flowfpga quantized convolution engine (Vitis HLS top + plain g++ model of the same source).
+// Semantics: docs/quantization.md (integer contract). Command format, cycle model: docs/engine.md.
+//
+// Structure per CONV command: the output tile is computed in blocks of FF_TM output channels; each block reduces
+// over the input channels in blocks of FF_TN. Loads of input block j+1 (ping-pong ibuf/wbuf) overlap the MACs of
+// block j; the requantize+store of output block b (ping-pong acc/qbuf) overlaps the compute of block b+1. The
+// C code runs the stages in sequence; the perf counter adds them up with the overlap rules of the cycle model,
+// using the trip counts the loops actually executed.
+#include "flowfpga_engine.h"
+
+#define FF_KK (FF_MAX_K * FF_MAX_K)
+
+namespace {
+
+struct Cmd {
+  uint8_t opcode, flags, bits, k, stride;
+  uint16_t in_c, in_h, in_w, out_h, out_w, out_c_total, out_c_offset, cout, co_begin, co_end;
+  uint16_t tile_y, tile_x, tile_h, tile_w;
+  uint64_t in_addr, w_addr, q_addr, out_addr;
+  uint32_t in_len, w_len, q_len, out_len;
+};
+
+// Geometry derived once per command (all coordinates signed: the halo starts above/left of the tensor).
+struct Geo {
+  int up;              // upsampling factor of the input as the conv sees it (1, or 2 with FF_FLAG_UP2_IN); UPSAMPLE: f
+  int hv, wv;          // input size as seen by the conv (virtual, after a fused up2)
+  int iy0, ix0;        // tile input window origin (virtual coordinates)
+  int ih, iw;          // tile input window size
+  int vy_lo, vy_hi, vx_lo, vx_hi;  // valid (inside the tensor) part of the window
+  int sy_lo, sy_hi, sx_lo, sx_hi;  // source rows/cols an upsampling step reads
+  int esize;           // output element bytes
+};
+
+inline uint64_t rd_word(const ff_bus_t *mem, uint64_t wi) { return (uint64_t)mem[wi].to_uint64(); }
+
+inline int clampi(int v, int lo, int hi) { return v < lo ? lo : (v > hi ? hi : v); }
+inline int log2_small(int v) { return v == 1 ? 0 : v == 2 ? 1 : v == 4 ? 2 : v == 8 ? 3 : 4; }
+
+// Number of bus words a burst of n bytes at byte address a spans (n >= 1).
+inline uint32_t span_words(uint64_t a, uint32_t n) { return (uint32_t)(((a + n - 1) >> 3) - (a >> 3) + 1); }
+
+// One AXI read burst of n bytes at byte address a into dst[off .. off+n). Returns its cycles.
+template <int N>
+uint32_t burst_read(const ff_bus_t *mem, uint64_t a, uint32_t n, uint8_t dst[N], uint32_t off) {
+  const uint64_t w0 = a >> 3;
+  const uint32_t words = span_words(a, n);
+RD:
+  for (uint32_t i = 0; i < words; i++) {
+#pragma HLS PIPELINE II = 1
+#pragma HLS LOOP_TRIPCOUNT min = 1 max = 64
+    const uint64_t v = rd_word(mem, w0 + i);
+    for (int l = 0; l < FF_BUS_BYTES; l++) {
+#pragma HLS UNROLL
+      const int64_t pos = (int64_t)((w0 + i) * FF_BUS_BYTES + l) - (int64_t)a;
+      if (pos >= 0 && pos < (int64_t)n) dst[off + pos] = (uint8_t)(v >> (8 * l));
+    }
+  }
+  return FF_RD_OVH + words;
+}
+
+// Little-endian field extraction from the 16 command words.
+uint64_t cmd_bytes(const uint64_t w[16], int off, int n) {
+  uint64_t v = 0;
+  for (int i = 0; i < n; i++) {
+#pragma HLS UNROLL
+    const int b = off + i;
+    v |= ((w[b >> 3] >> (8 * (b & 7))) & 0xFF) << (8 * i);
+  }
+  return v;
+}
+
+void decode(const uint64_t w[16], Cmd &c) {
+  c.opcode = (uint8_t)cmd_bytes(w, 0x00, 1);
+  c.flags = (uint8_t)cmd_bytes(w, 0x01, 1);
+  c.bits = (uint8_t)cmd_bytes(w, 0x02, 1);
+  c.k = (uint8_t)cmd_bytes(w, 0x03, 1);
+  c.stride = (uint8_t)cmd_bytes(w, 0x04, 1);
+  c.in_c = (uint16_t)cmd_bytes(w, 0x08, 2);
+  c.in_h = (uint16_t)cmd_bytes(w, 0x0A, 2);
+  c.in_w = (uint16_t)cmd_bytes(w, 0x0C, 2);
+  c.out_h = (uint16_t)cmd_bytes(w, 0x0E, 2);
+  c.out_w = (uint16_t)cmd_bytes(w, 0x10, 2);
+  c.out_c_total = (uint16_t)cmd_bytes(w, 0x12, 2);
+  c.out_c_offset = (uint16_t)cmd_bytes(w, 0x14, 2);
+  c.cout = (uint16_t)cmd_bytes(w, 0x16, 2);
+  c.co_begin = (uint16_t)cmd_bytes(w, 0x18, 2);
+  c.co_end = (uint16_t)cmd_bytes(w, 0x1A, 2);
+  c.tile_y = (uint16_t)cmd_bytes(w, 0x1C, 2);
+  c.tile_x = (uint16_t)cmd_bytes(w, 0x1E, 2);
+  c.tile_h = (uint16_t)cmd_bytes(w, 0x20, 2);
+  c.tile_w = (uint16_t)cmd_bytes(w, 0x22, 2);
+  c.in_addr = cmd_bytes(w, 0x28, 8);
+  c.w_addr = cmd_bytes(w, 0x30, 8);
+  c.q_addr = cmd_bytes(w, 0x38, 8);
+  c.out_addr = cmd_bytes(w, 0x40, 8);
+  c.in_len = (uint32_t)cmd_bytes(w, 0x48, 4);
+  c.w_len = (uint32_t)cmd_bytes(w, 0x4C, 4);
+  c.q_len = (uint32_t)cmd_bytes(w, 0x50, 4);
+  c.out_len = (uint32_t)cmd_bytes(w, 0x54, 4);
+}
+
+// Source index j0 and weight of tap j0+1 (in units of 1/(2f)) for output coordinate v of an f-times upsampling:
+// source position (v + 1/2)/f - 1/2 = (2v + 1 - f) / (2f). Taps j0 (weight 2f - frac) and j0 + 1 (weight frac).
+inline void up_tap(int v, int f, int &j0, int &frac) {
+  const int num = 2 * v + 1 - f;
+  const int sh = log2_small(2 * f);
+  j0 = num >> sh;  // arithmetic: floor also below zero
+  frac = num & (2 * f - 1);
+}
+
+inline bool in_window(uint64_t addr, uint64_t len, uint64_t wb, uint64_t ws) {
+  return addr >= wb && addr - wb <= ws && len <= ws - (addr - wb);
+}
+
+// Validates a command and derives its geometry. Nothing is read or written before this returns FF_OK.
+uint32_t check(const Cmd &c, Geo &g, uint64_t wb, uint64_t ws) {
+  if (c.opcode != FF_OP_CONV && c.opcode != FF_OP_UPSAMPLE) return FF_ERR_OPCODE;
+  const bool linear = (c.flags & FF_FLAG_LINEAR) != 0;
+  if (linear ? c.bits != 16 : (c.bits < 2 || c.bits > 8)) return FF_ERR_BITS;
+  if (c.flags & ~(FF_FLAG_UP2_IN | FF_FLAG_LINEAR)) return FF_ERR_PARAM;
+  g.esize = linear ? 2 : 1;
+  const bool conv = c.opcode == FF_OP_CONV;
+  if (conv) {
+    if (c.k != 1 && c.k != 3 && c.k != 5 && c.k != 7) return FF_ERR_PARAM;
+    if (c.stride != 1 && c.stride != 2) return FF_ERR_PARAM;
+    if (linear && (c.flags & FF_FLAG_UP2_IN)) return FF_ERR_PARAM;
+  } else {
+    if (c.k != 2 && c.k != 4) return FF_ERR_PARAM;
+    if (c.stride != 1 || (c.flags & FF_FLAG_UP2_IN)) return FF_ERR_PARAM;
+  }
+  // Geometry.
+  if (c.in_c == 0 || c.in_h == 0 || c.in_w == 0 || c.cout == 0 || c.tile_h == 0 || c.tile_w == 0)
+    return FF_ERR_GEOMETRY;
+  if (c.co_begin >= c.co_end || c.co_end > c.cout) return FF_ERR_GEOMETRY;
+  if ((uint32_t)c.out_c_offset + c.cout > c.out_c_total) return FF_ERR_GEOMETRY;
+  if ((uint32_t)c.tile_y + c.tile_h > c.out_h || (uint32_t)c.tile_x + c.tile_w > c.out_w) return FF_ERR_GEOMETRY;
+  const int k = c.k, s = c.stride, p = (k - 1) / 2;
+  if (conv) {
+    g.up = (c.flags & FF_FLAG_UP2_IN) ? 2 : 1;
+    g.hv = c.in_h * g.up;
+    g.wv = c.in_w * g.up;
+    if (c.out_h != (g.hv + 2 * p - k) / s + 1 || c.out_w != (g.wv + 2 * p - k) / s + 1) return FF_ERR_GEOMETRY;
+    g.iy0 = c.tile_y * s - p;
+    g.ix0 = c.tile_x * s - p;
+    g.ih = (c.tile_h - 1) * s + k;
+    g.iw = (c.tile_w - 1) * s + k;
+    g.vy_lo = g.iy0 < 0 ? 0 : g.iy0;
+    g.vx_lo = g.ix0 < 0 ? 0 : g.ix0;
+    g.vy_hi = g.iy0 + g.ih - 1 > g.hv - 1 ? g.hv - 1 : g.iy0 + g.ih - 1;
+    g.vx_hi = g.ix0 + g.iw - 1 > g.wv - 1 ? g.wv - 1 : g.ix0 + g.iw - 1;
+  } else {
+    if (c.cout != c.in_c || c.out_h != c.in_h * c.k || c.out_w != c.in_w * c.k) return FF_ERR_GEOMETRY;
+    g.up = c.k;
+    g.vy_lo = c.tile_y;
+    g.vy_hi = c.tile_y + c.tile_h - 1;
+    g.vx_lo = c.tile_x;
+    g.vx_hi = c.tile_x + c.tile_w - 1;
+  }
+  if (g.up > 1) {
+    int j, fr;
+    up_tap(g.vy_lo, g.up, j, fr);
+    g.sy_lo = clampi(j, 0, c.in_h - 1);
+    up_tap(g.vy_hi, g.up, j, fr);
+    g.sy_hi = clampi(j + 1, 0, c.in_h - 1);
+    up_tap(g.vx_lo, g.up, j, fr);
+    g.sx_lo = clampi(j, 0, c.in_w - 1);
+    up_tap(g.vx_hi, g.up, j, fr);
+    g.sx_hi = clampi(j + 1, 0, c.in_w - 1);
+  } else {
+    g.sy_lo = g.vy_lo;
+    g.sy_hi = g.vy_hi;
+    g.sx_lo = g.vx_lo;
+    g.sx_hi = g.vx_hi;
+  }
+  // Buffers.
+  if (conv) {
+    if ((uint32_t)c.tile_h * c.tile_w > FF_OBUF) return FF_ERR_TILE;
+    if ((uint32_t)g.ih * g.iw > FF_IBUF) return FF_ERR_TILE;
+  }
+  const uint32_t in_es = (!conv && linear) ? 2 : 1;
+  if (g.up > 1 && (uint32_t)(g.sy_hi - g.sy_lo + 1) * (g.sx_hi - g.sx_lo + 1) * in_es > FF_SBUF) return FF_ERR_TILE;
+  // Alignment of every buffer the command uses.
+  if ((c.in_addr | c.out_addr) & 7) return FF_ERR_ALIGN;
+  if (conv && ((c.w_addr | c.q_addr) & 7)) return FF_ERR_ALIGN;
+  // Declared extents inside the window, touched bytes inside the declared extents.
+  if (!in_window(c.in_addr, c.in_len, wb, ws) || !in_window(c.out_addr, c.out_len, wb, ws)) return FF_ERR_RANGE;
+  const uint64_t in_end =
+      ((((uint64_t)c.in_c - 1) * c.in_h + g.sy_hi) * c.in_w + g.sx_hi + 1) * in_es;  // one past the last input byte
+  const uint64_t out_end =
+      ((((uint64_t)c.out_c_offset + c.co_end - 1) * c.out_h + c.tile_y + c.tile_h - 1) * c.out_w + c.tile_x +
+       c.tile_w) * g.esize;
+  if (in_end > c.in_len || out_end > c.out_len) return FF_ERR_RANGE;
+  if (conv) {
+    if (!in_window(c.w_addr, c.w_len, wb, ws) || !in_window(c.q_addr, c.q_len, wb, ws)) return FF_ERR_RANGE;
+    if ((uint64_t)c.co_end * c.in_c * k * k > c.w_len) return FF_ERR_RANGE;
+    if ((uint64_t)c.cout * 10 + c.co_end > c.q_len) return FF_ERR_RANGE;
+  }
+  return FF_OK;
+}
+
+// ---- on-chip buffers ---------------------------------------------------------------------------------------
+uint8_t ibuf[2][FF_TN][FF_IBUF];
+int8_t wbuf[2][FF_TM][FF_TN][FF_KK];
+int32_t acc[2][FF_TM][FF_OBUF];
+int64_t qb[2][FF_TM];
+int16_t qm[2][FF_TM];
+uint8_t qs[2][FF_TM];
+uint8_t sbuf[2][FF_SBUF];
+
+// Interpolates the valid part of an upsampled window from the staging buffer. The source holds rows
+// sy_lo..sy_hi, cols sx_lo..sx_hi of one channel; `pix` is the element type (1 = uint8 codes, 2 = int16 LE).
+inline int32_t up_value(const uint8_t src[FF_SBUF], const Geo &g, int f, int vy, int vx, int in_h, int in_w, int pix) {
+  int jy, fy, jx, fx;
+  up_tap(vy, f, jy, fy);
+  up_tap(vx, f, jx, fx);
+  const int ty[2] = {clampi(jy, 0, in_h - 1), clampi(jy + 1, 0, in_h - 1)};
+  const int tx[2] = {clampi(jx, 0, in_w - 1), clampi(jx + 1, 0, in_w - 1)};
+  const int wy[2] = {2 * f - fy, fy};
+  const int wx[2] = {2 * f - fx, fx};
+  const int sw = g.sx_hi - g.sx_lo + 1;
+  int32_t sum = 0;
+  for (int a = 0; a < 2; a++)
+    for (int b = 0; b < 2; b++) {
+      const int i = ((ty[a] - g.sy_lo) * sw + (tx[b] - g.sx_lo)) * pix;
+      const int32_t v = pix == 1 ? (int32_t)src[i] : (int32_t)(int16_t)(src[i] | (src[i + 1] << 8));
+      sum += wy[a] * wx[b] * v;
+    }
+  const int sh = 2 * log2_small(2 * f);
+  return (sum + (1 << (sh - 1))) >> sh;
+}
+
+// Reads rows sy_lo..sy_hi (cols sx_lo..sx_hi) of channel ch into a staging slot. Returns cycles.
+uint32_t load_source(const ff_bus_t *mem, const Cmd &c, const Geo &g, int ch, int pix, uint8_t dst[FF_SBUF]) {
+  uint32_t cyc = 0;
+  const uint32_t sw = (uint32_t)(g.sx_hi - g.sx_lo + 1) * pix;
+SRC_ROWS:
+  for (int y = g.sy_lo; y <= g.sy_hi; y++) {
+    const uint64_t a = c.in_addr + (((uint64_t)ch * c.in_h + y) * c.in_w + g.sx_lo) * pix;
+    cyc += burst_read<FF_SBUF>(mem, a, sw, dst, (uint32_t)(y - g.sy_lo) * sw);
+  }
+  return cyc;
+}
+
+// Load stage of a CONV: input channels ci0..ci0+tn-1 of the tile window and the matching weights of output
+// channels co0..co0+tm-1. Returns cycles.
+uint32_t load_block(const ff_bus_t *mem, const Cmd &c, const Geo &g, int ci0, int tn, int co0, int tm,
+                    uint8_t ib[FF_TN][FF_IBUF], int8_t wb[FF_TM][FF_TN][FF_KK]) {
+  uint32_t cyc = 0;
+  const int kk = c.k * c.k;
+LD_CH:
+  for (int t = 0; t < tn; t++) {
+    const int ch = ci0 + t;
+    if (g.up == 1) {
+      const uint32_t n = (uint32_t)(g.vx_hi - g.vx_lo + 1);
+    LD_ROWS:
+      for (int y = g.vy_lo; y <= g.vy_hi; y++) {
+        const uint64_t a = c.in_addr + ((uint64_t)ch * c.in_h + y) * c.in_w + g.vx_lo;
+        cyc += burst_read<FF_IBUF>(mem, a, n, ib[t], (uint32_t)((y - g.iy0) * g.iw + (g.vx_lo - g.ix0)));
+      }
+    } else {
+      cyc += load_source(mem, c, g, ch, 1, sbuf[0]);
+      const int vw = g.vx_hi - g.vx_lo + 1, vh = g.vy_hi - g.vy_lo + 1;
+    UP_IN:
+      for (int i = 0; i < vh * vw; i++) {
+#pragma HLS PIPELINE II = 1
+        const int vy = g.vy_lo + i / vw, vx = g.vx_lo + i % vw;
+        ib[t][(vy - g.iy0) * g.iw + (vx - g.ix0)] = (uint8_t)up_value(sbuf[0], g, 2, vy, vx, c.in_h, c.in_w, 1);
+      }
+      cyc += (uint32_t)(vh * vw) + FF_UP_DEPTH;
+    }
+  }
+  // Weights of one output channel for this input block are contiguous: [co][ci0..ci0+tn)[k][k].
+  uint8_t wrow[FF_TN * FF_KK];
+LD_W:
+  for (int m = 0; m < tm; m++) {
+    const uint64_t a = c.w_addr + ((uint64_t)(co0 + m) * c.in_c + ci0) * kk;
+    cyc += burst_read<FF_TN * FF_KK>(mem, a, (uint32_t)(tn * kk), wrow, 0);
+    for (int t = 0; t < FF_TN; t++)
+      for (int j = 0; j < kk; j++) wb[m][t][j] = t < tn ? (int8_t)wrow[t * kk + j] : 0;
+  }
+  return cyc;
+}
+
+// Requant parameters of output channels co0..co0+tm-1 (three bursts: B, M, S). Returns cycles.
+uint32_t load_params(const ff_bus_t *mem, const Cmd &c, int co0, int tm, int slot) {
+  uint8_t raw[FF_TM * 8];
+  uint32_t cyc = burst_read<FF_TM * 8>(mem, c.q_addr + 8ull * co0, 8u * tm, raw, 0);
+  for (int m = 0; m < tm; m++) {
+    uint64_t v = 0;
+    for (int b = 0; b < 8; b++) v |= (uint64_t)raw[8 * m + b] << (8 * b);
+    qb[slot][m] = (int64_t)v;
+  }
+  cyc += burst_read<FF_TM * 8>(mem, c.q_addr + 8ull * c.cout + 2ull * co0, 2u * tm, raw, 0);
+  for (int m = 0; m < tm; m++) qm[slot][m] = (int16_t)(raw[2 * m] | (raw[2 * m + 1] << 8));
+  cyc += burst_read<FF_TM * 8>(mem, c.q_addr + 10ull * c.cout + co0, (uint32_t)tm, raw, 0);
+  for (int m = 0; m < tm; m++) qs[slot][m] = raw[m];
+  return cyc;
+}
+
+// MAC stage: all FF_TM x FF_TN products of one kernel tap per cycle. Loop order tap-outer / pixel-inner makes
+// consecutive iterations update different accumulators; the pixel loop runs at least FF_MAC_DEPTH times so the
+// read-after-write distance on acc always covers the pipeline. Returns cycles.
+uint32_t compute_block(const Cmd &c, const Geo &g, int tn, bool first, const uint8_t ib[FF_TN][FF_IBUF],
+                       const int8_t wb[FF_TM][FF_TN][FF_KK], int32_t ac[FF_TM][FF_OBUF]) {
+  const int k = c.k, s = c.stride, P = c.tile_h * c.tile_w;
+  const int PP = P > FF_MAC_DEPTH ? P : FF_MAC_DEPTH;
+  int ky = 0, kx = 0;
+MAC_TAP:
+  for (int kk = 0; kk < k * k; kk++) {
+    int oy = 0, ox = 0;  // pixel counters instead of a divider in the pipeline
+  MAC_PIX:
+    for (int pp = 0; pp < PP; pp++) {
+#pragma HLS PIPELINE II = 1
+#pragma HLS DEPENDENCE variable = ac inter false
+      if (pp < P) {
+        const int iy = oy * s + ky, ix = ox * s + kx;
+        const int vy = g.iy0 + iy, vx = g.ix0 + ix;
+        const bool inb = vy >= 0 && vy < g.hv && vx >= 0 && vx < g.wv;  // zero padding
+        const int idx = iy * g.iw + ix;
+        for (int m = 0; m < FF_TM; m++) {
+#pragma HLS UNROLL
+          int32_t sum = (first && kk == 0) ? 0 : ac[m][pp];
+          for (int t = 0; t < FF_TN; t++) {
+#pragma HLS UNROLL
+            const int32_t x = (inb && t < tn) ? (int32_t)ib[t][idx] : 0;
+            sum += x * (int32_t)wb[m][t][kk];
+          }
+          ac[m][pp] = sum;
+        }
+        if (++ox == c.tile_w) {
+          ox = 0;
+          oy++;
+        }
+      }
+    }
+    if (++kx == k) {
+      kx = 0;
+      ky++;
+    }
+  }
+  return (uint32_t)(k * k * PP) + FF_MAC_DEPTH;
+}
+
+// Requantize + ReLU/clip (or int16 clamp) and store output channels co0..co0+tm-1 of the tile. Returns cycles.
+uint32_t store_block(uint8_t *mem_wr, const Cmd &c, const Geo &g, int co0, int tm, int slot,
+                     const int32_t ac[FF_TM][FF_OBUF]) {
+  const bool linear = (c.flags & FF_FLAG_LINEAR) != 0;
+  const int64_t hi = linear ? 32767 : (1 << c.bits) - 1, lo = linear ? -32768 : 0;
+  uint32_t cyc = FF_RQ_DEPTH;
+ST_CH:
+  for (int m = 0; m < tm; m++) {
+    const int sh = qs[slot][m] > 63 ? 63 : qs[slot][m];  // the contract allows 0..50; keep the shift defined
+  ST_ROWS:
+    for (int y = 0; y < c.tile_h; y++) {
+      const uint64_t row = (((uint64_t)c.out_c_offset + co0 + m) * c.out_h + c.tile_y + y) * c.out_w + c.tile_x;
+    ST_PIX:
+      for (int x = 0; x < c.tile_w; x++) {
+#pragma HLS PIPELINE II = 2
+        const int64_t t = (int64_t)ac[m][y * c.tile_w + x] * qm[slot][m] + qb[slot][m];
+        int64_t q = t >> sh;
+        q = q < lo ? lo : (q > hi ? hi : q);
+        const uint64_t a = c.out_addr + (row + x) * g.esize;
+        mem_wr[a] = (uint8_t)q;
+        if (linear) mem_wr[a + 1] = (uint8_t)((uint64_t)q >> 8);
+      }
+      cyc += FF_WR_OVH + (uint32_t)c.tile_w * g.esize;
+    }
+  }
+  return cyc;
+}
+
+// Cycle model of a two-stage ping-pong pipeline over stages 0..n-1 (docs/engine.md): step j costs
+// max(first stage of j, second stage of j-1), the first step only the first stage, a last step only the drain.
+inline uint64_t max2(uint64_t a, uint64_t b) { return a > b ? a : b; }
+
+uint64_t run_conv(const ff_bus_t *mem, uint8_t *mem_wr, const Cmd &c, const Geo &g) {
+  const int nci = (c.in_c + FF_TN - 1) / FF_TN;
+  const int nco = (c.co_end - c.co_begin + FF_TM - 1) / FF_TM;
+  uint64_t total = 0;
+CO_BLK:
+  for (int b = 0; b <= nco; b++) {
+    // Step b: loads+MACs of output block b beside requantize+store of block b-1.
+    uint64_t work = 0, st = 0;
+    if (b < nco) {
+      const int co0 = c.co_begin + b * FF_TM, tm = c.co_end - co0 < FF_TM ? c.co_end - co0 : FF_TM;
+      const uint32_t qcyc = load_params(mem, c, co0, tm, b & 1);
+    CI_BLK:
+      for (int j = 0; j <= nci; j++) {
+        // Step j: load of input block j beside the MACs of block j-1.
+        uint64_t lc = 0, xc = 0;
+        if (j < nci) {
+          const int ci0 = j * FF_TN, tn = c.in_c - ci0 < FF_TN ? c.in_c - ci0 : FF_TN;
+          lc = load_block(mem, c, g, ci0, tn, co0, tm, ibuf[j & 1], wbuf[j & 1]) + (j == 0 ? qcyc : 0);
+        }
+        if (j > 0) {
+          const int ci0 = (j - 1) * FF_TN, tn = c.in_c - ci0 < FF_TN ? c.in_c - ci0 : FF_TN;
+          xc = compute_block(c, g, tn, j == 1, ibuf[(j - 1) & 1], wbuf[(j - 1) & 1], acc[b & 1]);
+        }
+        work += max2(lc, xc);
+      }
+    }
+    if (b > 0) {
+      const int co0 = c.co_begin + (b - 1) * FF_TM, tm = c.co_end - co0 < FF_TM ? c.co_end - co0 : FF_TM;
+      st = store_block(mem_wr, c, g, co0, tm, (b - 1) & 1, acc[(b - 1) & 1]);
+    }
+    total += max2(work, st);
+  }
+  return total;
+}
+
+uint64_t run_upsample(const ff_bus_t *mem, uint8_t *mem_wr, const Cmd &c, const Geo &g) {
+  const int pix = g.esize, f = c.k;
+  uint64_t total = 0;
+UP_CH:
+  for (int ch = c.co_begin; ch <= c.co_end; ch++) {
+    // Step: source load of channel ch beside interpolate+store of channel ch-1.
+    uint64_t lc = 0, xc = 0;
+    if (ch < c.co_end) lc = load_source(mem, c, g, ch, pix, sbuf[ch & 1]);
+    if (ch > c.co_begin) {
+      const int pc = ch - 1;
+      const uint8_t *src = sbuf[pc & 1];
+      xc = FF_UP_DEPTH;
+    UP_ROWS:
+      for (int y = 0; y < c.tile_h; y++) {
+        const int vy = c.tile_y + y;
+        const uint64_t row = (((uint64_t)c.out_c_offset + pc) * c.out_h + vy) * c.out_w + c.tile_x;
+      UP_PIX:
+        for (int x = 0; x < c.tile_w; x++) {
+#pragma HLS PIPELINE II = 2
+          const int32_t v = up_value(src, g, f, vy, c.tile_x + x, c.in_h, c.in_w, pix);
+          const uint64_t a = c.out_addr + (row + x) * pix;
+          mem_wr[a] = (uint8_t)v;
+          if (pix == 2) mem_wr[a + 1] = (uint8_t)((uint32_t)v >> 8);
+        }
+        xc += FF_WR_OVH + (uint32_t)c.tile_w * pix;
+      }
+    }
+    total += max2(lc, xc);
+  }
+  return total;
+}
+
+}  // namespace
+
+void flowfpga_engine(const ff_bus_t *mem, uint8_t *mem_wr, uint64_t cmd_addr, uint32_t cmd_count, uint64_t win_base,
+                     uint64_t win_size, uint32_t &magic, uint32_t &version, uint32_t &cap_pe, uint32_t &cap_ibuf,
+                     uint32_t &cap_obuf, uint32_t &cap_sbuf, uint32_t &cap_feat, uint32_t &cap_clock_mhz,
+                     uint32_t &status, uint32_t &err_index, uint32_t &cmds_done, uint64_t &cycles) {
+#pragma HLS INTERFACE m_axi port = mem offset = slave bundle = gmem depth = 262144 max_read_burst_length = 64 latency = 12
+#pragma HLS INTERFACE m_axi port = mem_wr offset = slave bundle = gmemw depth = 2097152 max_write_burst_length = 256
+#pragma HLS INTERFACE s_axilite port = mem bundle = control
+#pragma HLS INTERFACE s_axilite port = mem_wr bundle = control
+#pragma HLS INTERFACE s_axilite port = cmd_addr bundle = control
+#pragma HLS INTERFACE s_axilite port = cmd_count bundle = control
+#pragma HLS INTERFACE s_axilite port = win_base bundle = control
+#pragma HLS INTERFACE s_axilite port = win_size bundle = control
+#pragma HLS INTERFACE s_axilite port = magic bundle = control
+#pragma HLS INTERFACE s_axilite port = version bundle = control
+#pragma HLS INTERFACE s_axilite port = cap_pe bundle = control
+#pragma HLS INTERFACE s_axilite port = cap_ibuf bundle = control
+#pragma HLS INTERFACE s_axilite port = cap_obuf bundle = control
+#pragma HLS INTERFACE s_axilite port = cap_sbuf bundle = control
+#pragma HLS INTERFACE s_axilite port = cap_feat bundle = control
+#pragma HLS INTERFACE s_axilite port = cap_clock_mhz bundle = control
+#pragma HLS INTERFACE s_axilite port = status bundle = control
+#pragma HLS INTERFACE s_axilite port = err_index bundle = control
+#pragma HLS INTERFACE s_axilite port = cmds_done bundle = control
+#pragma HLS INTERFACE s_axilite port = cycles bundle = control
+#pragma HLS INTERFACE ap_ctrl_hs port = return bundle = control
+#pragma HLS ARRAY_PARTITION variable = ibuf complete dim = 2
+#pragma HLS ARRAY_PARTITION variable = ibuf cyclic factor = 8 dim = 3
+#pragma HLS ARRAY_PARTITION variable = wbuf complete dim = 2
+#pragma HLS ARRAY_PARTITION variable = wbuf complete dim = 3
+#pragma HLS ARRAY_PARTITION variable = acc complete dim = 2
+#pragma HLS ARRAY_PARTITION variable = qb complete dim = 0
+#pragma HLS ARRAY_PARTITION variable = qm complete dim = 0
+#pragma HLS ARRAY_PARTITION variable = qs complete dim = 0
+  uint32_t st = FF_OK, done = 0, bad = 0;
+  uint64_t cyc = 0;
+CMDS:
+  for (uint32_t i = 0; i < cmd_count; i++) {
+#pragma HLS LOOP_TRIPCOUNT min = 1 max = 4096
+    const uint64_t ca = cmd_addr + (uint64_t)i * FF_CMD_BYTES;
+    if (cmd_addr & 7) st = FF_ERR_ALIGN;
+    else if (!in_window(ca, FF_CMD_BYTES, win_base, win_size)) st = FF_ERR_RANGE;
+    if (st != FF_OK) {
+      bad = i;
+      break;
+    }
+    uint64_t w[16];
+    for (int j = 0; j < 16; j++) {
+#pragma HLS PIPELINE II = 1
+      w[j] = rd_word(mem, (ca >> 3) + j);
+    }
+    cyc += FF_RD_OVH + 16 + FF_CHECK_CYC;
+    Cmd c;
+    Geo g;
+    decode(w, c);
+    st = check(c, g, win_base, win_size);
+    if (st != FF_OK) {
+      bad = i;
+      break;
+    }
+    cyc += c.opcode == FF_OP_CONV ? run_conv(mem, mem_wr, c, g) : run_upsample(mem, mem_wr, c, g);
+    done++;
+  }
+  magic = FF_MAGIC;
+  version = FF_VERSION_WORD;
+  cap_pe = FF_CAP_PE;
+  cap_ibuf = FF_IBUF;
+  cap_obuf = FF_OBUF;
+  cap_sbuf = FF_SBUF;
+  cap_feat = FF_CAP_FEAT;
+  cap_clock_mhz = FF_CLOCK_MHZ;
+  status = st;
+  err_index = st == FF_OK ? 0 : bad;
+  cmds_done = done;
+  cycles = cyc;
+}
+
+#ifndef __SYNTHESIS__
+extern "C" int ff_engine_run(uint8_t *ddr, uint64_t ddr_size, uint64_t cmd_addr, uint32_t cmd_count,
+                             uint64_t win_base, uint64_t win_size, ff_result *out) {
+  // The window is the only thing standing between a bad command and host memory: it must lie inside the array.
+  if (ddr == nullptr || out == nullptr || ((uintptr_t)ddr & 7) || win_base > ddr_size || win_size > ddr_size - win_base)
+    return -1;
+  uint32_t magic, version, pe, ib, ob, sb, feat, mhz, st, ei, cd;
+  uint64_t cyc;
+  flowfpga_engine(reinterpret_cast<const ff_bus_t *>(ddr), ddr, cmd_addr, cmd_count, win_base, win_size, magic,
+                  version, pe, ib, ob, sb, feat, mhz, st, ei, cd, cyc);
+  out->status = st;
+  out->err_index = ei;
+  out->cmds_done = cd;
+  out->rsv = 0;
+  out->cycles = cyc;
+  return 0;
+}
+
+extern "C" void ff_engine_caps(ff_caps *out) {
+  *out = ff_caps{FF_MAGIC, FF_VERSION_WORD, FF_CAP_PE, FF_IBUF, FF_OBUF, FF_SBUF, FF_CAP_FEAT, FF_CLOCK_MHZ};
+}
+#endif

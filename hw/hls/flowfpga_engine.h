@@ -1,0 +1,153 @@
+// flowfpga quantized convolution engine: public interface shared by the HLS kernel, the g++ testbench and the
+// virtual board. Command word, status codes and register semantics are documented in docs/engine.md and
+// docs/registers.md; hw/hls/registers.json is the machine-readable copy (the testbench checks it against this file).
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+#if defined(__has_include)
+#if __has_include(<ap_int.h>) && !defined(FF_USE_COMPAT)
+#include <ap_int.h>
+#else
+#include "compat/ap_int.h"
+#endif
+#else
+#include "compat/ap_int.h"
+#endif
+
+// ---- compile-time configuration (override with -D) -------------------------------------------------------------
+#ifndef FF_TM
+#define FF_TM 8  // output channels computed in parallel (PE rows)
+#endif
+#ifndef FF_TN
+#define FF_TN 8  // input channels reduced in parallel (PE columns)
+#endif
+#ifndef FF_IBUF
+#define FF_IBUF 4096  // input tile buffer, pixels per channel (tile input window incl. halo), x2 ping-pong
+#endif
+#ifndef FF_OBUF
+#define FF_OBUF 1024  // output tile buffer, pixels per channel (int32 accumulators), x2 ping-pong
+#endif
+#ifndef FF_SBUF
+#define FF_SBUF 2048  // upsampling source staging buffer, pixels (one channel)
+#endif
+#ifndef FF_CLOCK_MHZ
+#define FF_CLOCK_MHZ 100  // target clock, reported in the capability block
+#endif
+// Cycle-model constants (docs/engine.md "Cycle model"). They describe the generated pipeline, not tunables.
+#ifndef FF_MAC_DEPTH
+#define FF_MAC_DEPTH 8  // MAC pipeline depth; also the minimum inner trip count (accumulator RAW distance)
+#endif
+#ifndef FF_RD_OVH
+#define FF_RD_OVH 12  // cycles per AXI read burst before the first beat (address + DDR latency)
+#endif
+#ifndef FF_WR_OVH
+#define FF_WR_OVH 4  // cycles per AXI write burst (address phase + response, overlapped with data)
+#endif
+#ifndef FF_RQ_DEPTH
+#define FF_RQ_DEPTH 6  // requantize pipeline depth (64-bit multiply-add, shift, clamp)
+#endif
+#ifndef FF_UP_DEPTH
+#define FF_UP_DEPTH 5  // bilinear interpolation pipeline depth
+#endif
+#ifndef FF_CHECK_CYC
+#define FF_CHECK_CYC 8  // command decode and range checks
+#endif
+
+#define FF_BUS_BYTES 8  // read port width (bytes); the write port is byte-wide so writes never touch foreign bytes
+#define FF_CMD_BYTES 128
+#define FF_MAX_K 7
+
+#define FF_MAGIC 0x31514646u  // "FFQ1" little-endian
+#define FF_ENGINE_VERSION 1
+#define FF_CONTRACT_VERSION 1
+#define FF_VERSION_WORD ((FF_CONTRACT_VERSION << 16) | FF_ENGINE_VERSION)
+
+typedef ap_uint<FF_BUS_BYTES * 8> ff_bus_t;
+
+// ---- command word (128 bytes, little-endian; all addresses are byte addresses relative to the mem base) --------
+enum ff_opcode : uint8_t { FF_OP_CONV = 1, FF_OP_UPSAMPLE = 2 };
+enum ff_flags : uint8_t {
+  FF_FLAG_UP2_IN = 1u << 0,  // CONV: the conv reads up2(input), i.e. runs on a 2*in_h x 2*in_w input (upsample-conv)
+  FF_FLAG_LINEAR = 1u << 1,  // CONV: flow head, clamp to int16 and store int16; UPSAMPLE: int16 data (up4 of flow)
+};
+
+struct ff_cmd {
+  uint8_t opcode;         // 0x00 ff_opcode
+  uint8_t flags;          // 0x01 ff_flags
+  uint8_t bits;           // 0x02 output bits n (2..8); 16 with FF_FLAG_LINEAR
+  uint8_t k;              // 0x03 CONV: kernel 1,3,5,7; UPSAMPLE: factor 2 or 4
+  uint8_t stride;         // 0x04 CONV: 1 or 2; UPSAMPLE: 1
+  uint8_t rsv0[3];        // 0x05 write 0
+  uint16_t in_c;          // 0x08 input tensor channels (CONV: Cin, the whole reduction)
+  uint16_t in_h;          // 0x0A input tensor height as stored (before a fused up2)
+  uint16_t in_w;          // 0x0C
+  uint16_t out_h;         // 0x0E output tensor height (whole tensor, not the tile)
+  uint16_t out_w;         // 0x10
+  uint16_t out_c_total;   // 0x12 channels of the output buffer (concatenation)
+  uint16_t out_c_offset;  // 0x14 this layer's first channel in the output buffer
+  uint16_t cout;          // 0x16 CONV: layer Cout (rows of weights / params); UPSAMPLE: = in_c
+  uint16_t co_begin;      // 0x18 first layer output channel this command computes
+  uint16_t co_end;        // 0x1A one past the last
+  uint16_t tile_y;        // 0x1C tile origin in output coordinates
+  uint16_t tile_x;        // 0x1E
+  uint16_t tile_h;        // 0x20 tile size in output pixels
+  uint16_t tile_w;        // 0x22
+  uint32_t rsv1;          // 0x24 write 0
+  uint64_t in_addr;       // 0x28 input tensor (planar CHW uint8, or int16 for LINEAR UPSAMPLE)
+  uint64_t w_addr;        // 0x30 weights [cout][in_c][k][k] int8 (CONV)
+  uint64_t q_addr;        // 0x38 requant block: B int64[cout], M int16[cout], S uint8[cout] (model-file order)
+  uint64_t out_addr;      // 0x40 output buffer (out_c_total x out_h x out_w, uint8 or int16)
+  uint32_t in_len;        // 0x48 declared extents: the command may touch only [addr, addr + len) of each buffer
+  uint32_t w_len;         // 0x4C
+  uint32_t q_len;         // 0x50
+  uint32_t out_len;       // 0x54
+  uint32_t tag;           // 0x58 free for the scheduler (e.g. layer index); the engine ignores it
+  uint8_t rsv2[36];       // 0x5C write 0
+};
+
+// ---- status codes (register `status`) ----------------------------------------------------------------------
+enum ff_status : uint32_t {
+  FF_OK = 0,
+  FF_ERR_OPCODE = 1,    // unknown opcode
+  FF_ERR_BITS = 2,      // bits outside 2..8 (16 only with FF_FLAG_LINEAR)
+  FF_ERR_PARAM = 3,     // unsupported k, stride, upsampling factor or flag combination
+  FF_ERR_GEOMETRY = 4,  // inconsistent dims, tile outside the output, empty or out-of-range channel block
+  FF_ERR_TILE = 5,      // tile (or its input window) larger than an on-chip buffer
+  FF_ERR_RANGE = 6,     // an access outside the declared extent, or an extent/command list outside the window
+  FF_ERR_ALIGN = 7,     // command list or buffer address not 8-byte aligned
+};
+
+// Capability words (output scalars; valid after any run, including cmd_count = 0).
+#define FF_CAP_PE ((uint32_t)FF_TM | ((uint32_t)FF_TN << 16))
+#define FF_CAP_BITS_MASK 0x1FCu  // bit n set: n-bit activations supported (2..8)
+#define FF_CAP_K_MASK 0xAAu      // bit k set: kernel k supported (1,3,5,7)
+#define FF_CAP_OPS_MASK 0x6u     // bit opcode set
+#define FF_CAP_FEAT (FF_CAP_BITS_MASK | (FF_CAP_K_MASK << 16) | (FF_CAP_OPS_MASK << 24))
+
+// ---- kernel top (Vitis HLS top function) -------------------------------------------------------------------
+// mem: 64-bit AXI master used for all reads; mem_wr: byte-wide AXI master used for all writes. On hardware the
+// driver writes the same base (normally 0: command addresses are physical) into both pointer registers.
+void flowfpga_engine(const ff_bus_t *mem, uint8_t *mem_wr, uint64_t cmd_addr, uint32_t cmd_count, uint64_t win_base,
+                     uint64_t win_size, uint32_t &magic, uint32_t &version, uint32_t &cap_pe, uint32_t &cap_ibuf,
+                     uint32_t &cap_obuf, uint32_t &cap_sbuf, uint32_t &cap_feat, uint32_t &cap_clock_mhz,
+                     uint32_t &status, uint32_t &err_index, uint32_t &cmds_done, uint64_t &cycles);
+
+// ---- host-side convenience API (not synthesized): C linkage for the virtual board and FFI ------------------
+extern "C" {
+struct ff_result {
+  uint32_t status;
+  uint32_t err_index;
+  uint32_t cmds_done;
+  uint32_t rsv;
+  uint64_t cycles;
+};
+struct ff_caps {
+  uint32_t magic, version, cap_pe, cap_ibuf, cap_obuf, cap_sbuf, cap_feat, cap_clock_mhz;
+};
+// Runs a command list in a simulated DDR of `ddr_size` bytes at `ddr` (8-byte aligned). Addresses are offsets
+// into `ddr`; the window is [win_base, win_base + win_size) and must lie inside the array.
+int ff_engine_run(uint8_t *ddr, uint64_t ddr_size, uint64_t cmd_addr, uint32_t cmd_count, uint64_t win_base,
+                  uint64_t win_size, ff_result *out);
+void ff_engine_caps(ff_caps *out);
+}

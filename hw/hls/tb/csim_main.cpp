@@ -1,0 +1,669 @@
+// C simulation testbench for flowfpga_engine: runs every golden vector (docs/golden-vectors.md) through the engine
+// in a simulated DDR with several tilings each, then the fault cases. Prints "N passed, N failed"; exit 1 on failure.
+//   csim <dir-or-.gv>...      golden vectors + fault tests
+//   csim --layout             command/register layout as JSON (checked against hw/hls/registers.json)
+//   csim --cycles             per-command cycle counts of a fixed command set (checked against src/scheduler/cycles.ts)
+#include <dirent.h>
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <random>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "flowfpga_engine.h"
+
+namespace {
+
+struct Tensor {
+  std::string type;
+  std::vector<int64_t> v;
+};
+struct Case {
+  std::string file, id, op;
+  std::map<std::string, int64_t> p;
+  std::map<std::string, Tensor> t;
+};
+
+bool parse_gv(const std::string &path, std::vector<Case> &out, std::string &err) {
+  std::ifstream f(path);
+  if (!f) {
+    err = "cannot open " + path;
+    return false;
+  }
+  std::string line;
+  bool header = false;
+  Case cur;
+  bool in_case = false;
+  int lineno = 0;
+  while (std::getline(f, line)) {
+    lineno++;
+    if (line.empty() || line[0] == '#') continue;
+    std::istringstream ss(line);
+    std::string tok;
+    if (!(ss >> tok)) continue;
+    const std::string where = path + ":" + std::to_string(lineno);
+    if (!header) {
+      int fv = 0, cv = 0;
+      if (tok != "flowfpga-golden" || !(ss >> fv >> cv) || fv != 1 || cv != FF_CONTRACT_VERSION) {
+        err = where + ": not a version-1 golden vector file for contract " + std::to_string(FF_CONTRACT_VERSION);
+        return false;
+      }
+      header = true;
+    } else if (tok == "case") {
+      cur = Case();
+      cur.file = path;
+      if (!(ss >> cur.id >> cur.op)) {
+        err = where + ": bad case line";
+        return false;
+      }
+      in_case = true;
+    } else if (tok == "end") {
+      if (!in_case) {
+        err = where + ": end without case";
+        return false;
+      }
+      out.push_back(cur);
+      in_case = false;
+    } else if (tok == "tensor") {
+      std::string name;
+      Tensor t;
+      size_t n = 0;
+      if (!in_case || !(ss >> name >> t.type >> n)) {
+        err = where + ": bad tensor line";
+        return false;
+      }
+      t.v.resize(n);
+      for (size_t i = 0; i < n; i++)
+        if (!(ss >> t.v[i])) {
+          err = where + ": tensor " + name + " has fewer than " + std::to_string(n) + " values";
+          return false;
+        }
+      cur.t[name] = std::move(t);
+    } else {
+      int64_t v;
+      if (!in_case || !(ss >> v)) {
+        err = where + ": bad parameter line '" + line + "'";
+        return false;
+      }
+      cur.p[tok] = v;
+    }
+  }
+  if (in_case) {
+    err = path + ": last case has no end";
+    return false;
+  }
+  return true;
+}
+
+// ---- simulated DDR -----------------------------------------------------------------------------------------
+const uint8_t CANARY = 0xA5;
+
+struct Ddr {
+  std::vector<uint64_t> words;  // 8-byte aligned backing store
+  uint64_t size = 0, top = 0;
+  explicit Ddr(uint64_t n) : words((n + 7) / 8), size(words.size() * 8) {
+    memset(bytes(), CANARY, size);
+    top = 64;  // keep a canary gap at the bottom
+  }
+  uint8_t *bytes() { return reinterpret_cast<uint8_t *>(words.data()); }
+  // Reserves n bytes, 8-aligned, followed by a 64-byte canary gap.
+  uint64_t alloc(uint64_t n) {
+    const uint64_t a = (top + 7) & ~7ull;
+    top = a + n + 64;
+    if (top > size) {
+      fprintf(stderr, "testbench DDR too small\n");
+      exit(2);
+    }
+    return a;
+  }
+  void put(uint64_t a, int64_t v, int bytes_) {
+    for (int i = 0; i < bytes_; i++) bytes()[a + i] = (uint8_t)((uint64_t)v >> (8 * i));
+  }
+  int64_t get(uint64_t a, int bytes_, bool sign) {
+    uint64_t v = 0;
+    for (int i = 0; i < bytes_; i++) v |= (uint64_t)bytes()[a + i] << (8 * i);
+    if (sign && bytes_ < 8) {
+      const uint64_t s = 1ull << (8 * bytes_ - 1);
+      v = (v ^ s) - s;
+    }
+    return (int64_t)v;
+  }
+};
+
+int type_bytes(const std::string &t) { return t == "u8" || t == "i8" ? 1 : t == "i16" ? 2 : t == "i32" ? 4 : 8; }
+
+uint64_t put_tensor(Ddr &d, const Tensor &t) {
+  const int b = type_bytes(t.type);
+  const uint64_t a = d.alloc(t.v.size() * b);
+  for (size_t i = 0; i < t.v.size(); i++) d.put(a + i * b, t.v[i], b);
+  return a;
+}
+
+void encode(const ff_cmd &c, Ddr &d, uint64_t a) { memcpy(d.bytes() + a, &c, sizeof c); }
+
+struct Tiling {
+  int th, tw, cb;  // tile size in output pixels, output channels per command (0 = all)
+};
+
+// Mirrors the engine's buffer checks so the testbench only emits tiles that fit (the fault tests cover the rest).
+bool conv_fits(int th, int tw, int k, int s, bool up2, int in_h, int in_w) {
+  const int ih = (th - 1) * s + k, iw = (tw - 1) * s + k;
+  if (th * tw > FF_OBUF || ih * iw > FF_IBUF) return false;
+  if (up2 && ((ih / 2 + 3) * (iw / 2 + 3) > FF_SBUF) && (std::min(ih / 2 + 3, in_h) * std::min(iw / 2 + 3, in_w) > FF_SBUF))
+    return false;
+  return true;
+}
+bool up_fits(int th, int tw, int f, int pix, int in_h, int in_w) {
+  const int sh = std::min(th / f + 3, in_h), sw = std::min(tw / f + 3, in_w);
+  return sh * sw * pix <= FF_SBUF;
+}
+
+struct RunResult {
+  ff_result r;
+  bool ok;
+};
+
+// Builds the command list for one case and tiling, runs it, checks output and memory. Returns an error text or "".
+std::string run_case(const Case &cs, const Tiling &tl, uint64_t *cycles_out) {
+  auto P = [&](const char *n) -> int64_t {
+    auto it = cs.p.find(n);
+    if (it == cs.p.end()) throw std::string("missing parameter ") + n;
+    return it->second;
+  };
+  auto T = [&](const char *n) -> const Tensor & {
+    auto it = cs.t.find(n);
+    if (it == cs.t.end()) throw std::string("missing tensor ") + n;
+    return it->second;
+  };
+  const bool conv = cs.op == "conv" || cs.op == "flow" || cs.op == "upconv";
+  const bool up = cs.op == "up2" || cs.op == "up4";
+  if (!conv && !up) throw std::string("unknown op ") + cs.op;
+  const Tensor &in = T("input"), &expect = T("out");
+  uint64_t need = 4096 + in.v.size() * 2 + expect.v.size() * 2 + 64 * 8;
+  if (conv) need += T("weights").v.size() + T("mult").v.size() * 11 + T("out_init").v.size() * 2;
+  ff_cmd base{};
+  int out_h, out_w, C, esize;
+  if (conv) {
+    const int cin = (int)P("cin"), h = (int)P("h"), w = (int)P("w"), cout = (int)P("cout"), k = (int)P("k"),
+              s = (int)P("stride"), mode = (int)P("mode");
+    const bool up2 = cs.op == "upconv";
+    const int hv = up2 ? 2 * h : h, wv = up2 ? 2 * w : w, p = (k - 1) / 2;
+    out_h = (hv + 2 * p - k) / s + 1;
+    out_w = (wv + 2 * p - k) / s + 1;
+    C = cout;
+    esize = mode == 1 ? 2 : 1;
+    base.opcode = FF_OP_CONV;
+    base.flags = (up2 ? FF_FLAG_UP2_IN : 0) | (mode == 1 ? FF_FLAG_LINEAR : 0);
+    base.bits = mode == 1 ? 16 : (uint8_t)P("bits_out");
+    base.k = (uint8_t)k;
+    base.stride = (uint8_t)s;
+    base.in_c = (uint16_t)cin;
+    base.in_h = (uint16_t)h;
+    base.in_w = (uint16_t)w;
+    base.out_c_total = (uint16_t)P("out_c_total");
+    base.out_c_offset = (uint16_t)P("out_c_offset");
+    base.cout = (uint16_t)cout;
+  } else {
+    const int c = (int)P("c"), h = (int)P("h"), w = (int)P("w"), f = cs.op == "up2" ? 2 : 4;
+    out_h = f * h;
+    out_w = f * w;
+    C = c;
+    esize = f == 4 ? 2 : 1;
+    base.opcode = FF_OP_UPSAMPLE;
+    base.flags = f == 4 ? FF_FLAG_LINEAR : 0;
+    base.bits = f == 4 ? 16 : (uint8_t)P("bits");
+    base.k = (uint8_t)f;
+    base.stride = 1;
+    base.in_c = base.cout = base.out_c_total = (uint16_t)c;
+    base.in_h = (uint16_t)h;
+    base.in_w = (uint16_t)w;
+  }
+  base.out_h = (uint16_t)out_h;
+  base.out_w = (uint16_t)out_w;
+  const int ntiles = ((out_h + tl.th - 1) / tl.th) * ((out_w + tl.tw - 1) / tl.tw);
+  const int cb = tl.cb > 0 ? tl.cb : C;
+  const int ncmd = ntiles * ((C + cb - 1) / cb);
+  need += (uint64_t)ncmd * FF_CMD_BYTES;
+
+  Ddr d(need);
+  const uint64_t cmds = d.alloc((uint64_t)ncmd * FF_CMD_BYTES);
+  base.in_addr = put_tensor(d, in);
+  base.in_len = (uint32_t)(in.v.size() * type_bytes(in.type));
+  const Tensor &init = conv ? T("out_init") : expect;
+  if (conv) {
+    const Tensor &wt = T("weights"), &m = T("mult"), &sh = T("shift"), &b = T("bias");
+    base.w_addr = put_tensor(d, wt);
+    base.w_len = (uint32_t)wt.v.size();
+    // Requant block in model-file order: B int64[cout], M int16[cout], S uint8[cout].
+    base.q_addr = d.alloc(11 * (uint64_t)C);
+    for (int i = 0; i < C; i++) {
+      d.put(base.q_addr + 8 * i, b.v[i], 8);
+      d.put(base.q_addr + 8ull * C + 2 * i, m.v[i], 2);
+      d.put(base.q_addr + 10ull * C + i, sh.v[i], 1);
+    }
+    base.q_len = 11 * C;
+    base.out_addr = put_tensor(d, init);
+  } else {
+    base.out_addr = d.alloc(expect.v.size() * esize);  // canary-filled: every element must be written
+  }
+  base.out_len = (uint32_t)(init.v.size() * esize);
+  if (init.v.size() != expect.v.size()) throw std::string("out_init and out differ in size");
+  int n = 0;
+  for (int c0 = 0; c0 < C; c0 += cb)
+    for (int y = 0; y < out_h; y += tl.th)
+      for (int x = 0; x < out_w; x += tl.tw) {
+        ff_cmd c = base;
+        c.co_begin = (uint16_t)c0;
+        c.co_end = (uint16_t)std::min(C, c0 + cb);
+        c.tile_y = (uint16_t)y;
+        c.tile_x = (uint16_t)x;
+        c.tile_h = (uint16_t)std::min(tl.th, out_h - y);
+        c.tile_w = (uint16_t)std::min(tl.tw, out_w - x);
+        c.tag = (uint32_t)n;
+        encode(c, d, cmds + (uint64_t)n * FF_CMD_BYTES);
+        n++;
+      }
+  std::vector<uint8_t> before(d.bytes(), d.bytes() + d.size);
+  ff_result r{};
+  if (ff_engine_run(d.bytes(), d.size, cmds, (uint32_t)ncmd, 0, d.size, &r) != 0) return "ff_engine_run refused";
+  if (cycles_out) *cycles_out = r.cycles;
+  if (r.status != FF_OK)
+    return "status " + std::to_string(r.status) + " at command " + std::to_string(r.err_index);
+  if (r.cmds_done != (uint32_t)ncmd) return "cmds_done " + std::to_string(r.cmds_done);
+  const bool sign = esize == 2;
+  for (size_t i = 0; i < expect.v.size(); i++) {
+    const int64_t got = d.get(base.out_addr + i * esize, esize, sign);
+    if (got != expect.v[i]) {
+      char buf[160];
+      snprintf(buf, sizeof buf, "out[%zu] (c %zu y %zu x %zu) = %lld, expected %lld", i,
+               i / ((size_t)out_h * out_w), i / out_w % out_h, i % out_w, (long long)got, (long long)expect.v[i]);
+      return buf;
+    }
+  }
+  const uint64_t o0 = base.out_addr, o1 = base.out_addr + expect.v.size() * esize;
+  for (uint64_t a = 0; a < d.size; a++)
+    if ((a < o0 || a >= o1) && d.bytes()[a] != before[a]) return "wrote byte " + std::to_string(a) + " outside the output";
+  return "";
+}
+
+std::vector<Tiling> tilings_for(const Case &cs) {
+  const bool conv = cs.op == "conv" || cs.op == "flow" || cs.op == "upconv";
+  int oh, ow, k = 1, s = 1, f = 2, pix = 1;
+  const int h = (int)cs.p.at(conv ? "h" : "h"), w = (int)cs.p.at("w");
+  bool up2 = cs.op == "upconv";
+  if (conv) {
+    k = (int)cs.p.at("k");
+    s = (int)cs.p.at("stride");
+    const int hv = up2 ? 2 * h : h, wv = up2 ? 2 * w : w, p = (k - 1) / 2;
+    oh = (hv + 2 * p - k) / s + 1;
+    ow = (wv + 2 * p - k) / s + 1;
+  } else {
+    f = cs.op == "up2" ? 2 : 4;
+    pix = f == 4 ? 2 : 1;
+    oh = f * h;
+    ow = f * w;
+  }
+  auto fits = [&](int th, int tw) {
+    return conv ? conv_fits(th, tw, k, s, up2, h, w) : up_fits(th, tw, f, pix, h, w);
+  };
+  std::vector<Tiling> v;
+  // Largest tile that fits (halving), then small odd tiles with split channel blocks.
+  int th = oh, tw = ow;
+  while (!fits(th, tw)) {
+    if (th >= tw && th > 1) th = (th + 1) / 2;
+    else if (tw > 1) tw = (tw + 1) / 2;
+    else break;
+  }
+  v.push_back({th, tw, 0});
+  if (fits(3, 5)) v.push_back({std::min(3, oh), std::min(5, ow), 3});
+  v.push_back({1, std::min(7, ow), 1});
+  return v;
+}
+
+// ---- fault tests -------------------------------------------------------------------------------------------
+struct FaultEnv {
+  Ddr d{1 << 16};
+  ff_cmd c{};
+  uint64_t cmds = 0;
+};
+
+// A valid 3x3 conv: 5 -> 4 channels, 9x11 input, output into channels 2..5 of an 8-channel buffer.
+void make_valid(FaultEnv &e, int in_h = 9, int in_w = 11, int k = 3, int stride = 1, bool full_tile = false) {
+  std::mt19937 rng(7);
+  ff_cmd &c = e.c;
+  c = ff_cmd{};
+  c.opcode = FF_OP_CONV;
+  c.bits = 6;
+  c.k = (uint8_t)k;
+  c.stride = (uint8_t)stride;
+  c.in_c = 5;
+  c.in_h = (uint16_t)in_h;
+  c.in_w = (uint16_t)in_w;
+  c.out_h = (uint16_t)((in_h - 1) / stride + 1);
+  c.out_w = (uint16_t)((in_w - 1) / stride + 1);
+  c.out_c_total = 8;
+  c.out_c_offset = 2;
+  c.cout = 4;
+  c.co_begin = 0;
+  c.co_end = 4;
+  // A small tile at an inner position (fits every buffer configuration); the tile faults use the whole output.
+  c.tile_y = full_tile ? 0 : 1;
+  c.tile_x = full_tile ? 0 : 2;
+  c.tile_h = full_tile ? c.out_h : 4;
+  c.tile_w = full_tile ? c.out_w : 4;
+  e.cmds = e.d.alloc(2 * FF_CMD_BYTES);
+  c.in_len = 5u * in_h * in_w;
+  c.in_addr = e.d.alloc(c.in_len);
+  for (uint32_t i = 0; i < c.in_len; i++) e.d.bytes()[c.in_addr + i] = rng() % 64;
+  c.w_len = 4u * 5 * k * k;
+  c.w_addr = e.d.alloc(c.w_len);
+  for (uint32_t i = 0; i < c.w_len; i++) e.d.bytes()[c.w_addr + i] = (uint8_t)(rng() % 15 - 7);
+  c.q_len = 44;
+  c.q_addr = e.d.alloc(c.q_len);
+  for (int i = 0; i < 4; i++) {
+    e.d.put(c.q_addr + 8 * i, 1 << 9, 8);
+    e.d.put(c.q_addr + 32 + 2 * i, 300 + i, 2);
+    e.d.put(c.q_addr + 40 + i, 10, 1);
+  }
+  c.out_len = 8u * c.out_h * c.out_w;
+  c.out_addr = e.d.alloc(c.out_len);
+}
+
+struct Fault {
+  const char *name;
+  uint32_t expect;
+  void (*mutate)(FaultEnv &);
+};
+
+const Fault FAULTS[] = {
+    {"bad opcode", FF_ERR_OPCODE, [](FaultEnv &e) { e.c.opcode = 9; }},
+    {"opcode 0", FF_ERR_OPCODE, [](FaultEnv &e) { e.c.opcode = 0; }},
+    {"bits 9", FF_ERR_BITS, [](FaultEnv &e) { e.c.bits = 9; }},
+    {"bits 1", FF_ERR_BITS, [](FaultEnv &e) { e.c.bits = 1; }},
+    {"bits 16 without linear", FF_ERR_BITS, [](FaultEnv &e) { e.c.bits = 16; }},
+    {"kernel 4", FF_ERR_PARAM, [](FaultEnv &e) { e.c.k = 4; }},
+    {"stride 3", FF_ERR_PARAM, [](FaultEnv &e) { e.c.stride = 3; }},
+    {"unknown flag", FF_ERR_PARAM, [](FaultEnv &e) { e.c.flags = 0x80; }},
+    {"tile outside output", FF_ERR_GEOMETRY, [](FaultEnv &e) { e.c.tile_y = (uint16_t)(e.c.out_h - 3); }},
+    {"channel block past cout", FF_ERR_GEOMETRY, [](FaultEnv &e) { e.c.co_end = 5; }},
+    {"concat offset past total", FF_ERR_GEOMETRY, [](FaultEnv &e) { e.c.out_c_offset = 5; }},
+    {"wrong output dims", FF_ERR_GEOMETRY, [](FaultEnv &e) { e.c.out_w = 10; }},
+    {"oversize tile (output buffer)", FF_ERR_TILE,
+     [](FaultEnv &e) {
+       e.d = Ddr(1 << 22);
+       int side = 1;
+       while (side * side <= FF_OBUF) side++;
+       make_valid(e, side, side, 1, 1, true);
+     }},
+    {"oversize tile (input window)", FF_ERR_TILE,
+     [](FaultEnv &e) {
+       e.d = Ddr(1 << 22);
+       // Output tile that fits FF_OBUF but whose 7x7 stride-2 window does not fit FF_IBUF.
+       int side = 1;
+       while ((side + 1) * (side + 1) <= FF_OBUF && (2 * side + 5) * (2 * side + 5) <= FF_IBUF) side++;
+       make_valid(e, 2 * side, 2 * side, 7, 2, true);
+       if ((2 * side + 5) * (2 * side + 5) <= FF_IBUF) e.c.opcode = 0xEE;  // buffers cannot express it: fail loudly
+     }},
+    {"output extent one byte short", FF_ERR_RANGE,
+     [](FaultEnv &e) {
+       const ff_cmd &c = e.c;  // one byte short of the last byte the tile writes
+       e.c.out_len = (uint32_t)(((c.out_c_offset + c.co_end - 1) * c.out_h + c.tile_y + c.tile_h - 1) * c.out_w +
+                                c.tile_x + c.tile_w) - 1;
+     }},
+    {"input extent short", FF_ERR_RANGE,
+     [](FaultEnv &e) {
+       const ff_cmd &c = e.c;  // one byte short of the last byte the tile's input window reads
+       const int p = (c.k - 1) / 2;
+       const int y = std::min(c.in_h - 1, (c.tile_y + c.tile_h - 1) * c.stride - p + c.k - 1);
+       const int x = std::min(c.in_w - 1, (c.tile_x + c.tile_w - 1) * c.stride - p + c.k - 1);
+       e.c.in_len = (uint32_t)(((c.in_c - 1) * c.in_h + y) * c.in_w + x + 1) - 1;
+     }},
+    {"weights extent short", FF_ERR_RANGE, [](FaultEnv &e) { e.c.w_len -= 1; }},
+    {"requant extent short", FF_ERR_RANGE, [](FaultEnv &e) { e.c.q_len -= 1; }},
+    {"output outside window", FF_ERR_RANGE, [](FaultEnv &e) { e.c.out_addr = e.d.size - 64; }},
+    {"address wraps 2^64", FF_ERR_RANGE, [](FaultEnv &e) { e.c.in_addr = ~7ull; }},
+    {"misaligned output", FF_ERR_ALIGN, [](FaultEnv &e) { e.c.out_addr += 1; }},
+    {"misaligned weights", FF_ERR_ALIGN, [](FaultEnv &e) { e.c.w_addr += 4; }},
+};
+
+// Runs one fault: single command, expects the status and an untouched DDR.
+std::string run_fault(const Fault &f) {
+  FaultEnv e;
+  make_valid(e);
+  f.mutate(e);
+  encode(e.c, e.d, e.cmds);
+  std::vector<uint8_t> before(e.d.bytes(), e.d.bytes() + e.d.size);
+  ff_result r{};
+  if (ff_engine_run(e.d.bytes(), e.d.size, e.cmds, 1, 0, e.d.size, &r) != 0) return "ff_engine_run refused";
+  if (r.status != f.expect) return "status " + std::to_string(r.status) + ", expected " + std::to_string(f.expect);
+  if (r.err_index != 0 || r.cmds_done != 0) return "err_index/cmds_done wrong";
+  if (memcmp(before.data(), e.d.bytes(), e.d.size) != 0) return "memory changed";
+  return "";
+}
+
+// A valid command then a faulty one: the first completes, the second stops the list, nothing else is written.
+std::string run_fault_midlist() {
+  FaultEnv e;
+  make_valid(e);
+  encode(e.c, e.d, e.cmds);
+  ff_cmd bad = e.c;
+  bad.bits = 12;
+  encode(bad, e.d, e.cmds + FF_CMD_BYTES);
+  std::vector<uint8_t> before(e.d.bytes(), e.d.bytes() + e.d.size);
+  ff_result r{};
+  ff_engine_run(e.d.bytes(), e.d.size, e.cmds, 3, 0, e.d.size, &r);
+  if (r.status != FF_ERR_BITS || r.err_index != 1 || r.cmds_done != 1) return "status/err_index/cmds_done wrong";
+  // Owned: channels 2..5 of the output buffer.
+  const uint64_t hw = (uint64_t)e.c.out_h * e.c.out_w;
+  const uint64_t o0 = e.c.out_addr + 2 * hw, o1 = e.c.out_addr + 6 * hw;
+  bool wrote = false;
+  for (uint64_t a = 0; a < e.d.size; a++) {
+    const bool owned = a >= o0 && a < o1;
+    if (!owned && e.d.bytes()[a] != before[a]) return "wrote byte " + std::to_string(a) + " outside the output";
+    if (owned && e.d.bytes()[a] != before[a]) wrote = true;
+  }
+  if (!wrote) return "first command wrote nothing";
+  // The command list itself must lie inside the window, and be aligned.
+  if (ff_engine_run(e.d.bytes(), e.d.size, e.d.size - 64, 1, 0, e.d.size, &r) != 0 || r.status != FF_ERR_RANGE)
+    return "command list outside the window accepted";
+  if (ff_engine_run(e.d.bytes(), e.d.size, e.cmds + 4, 1, 0, e.d.size, &r) != 0 || r.status != FF_ERR_ALIGN)
+    return "misaligned command list accepted";
+  return "";
+}
+
+// ---- --layout and --cycles ---------------------------------------------------------------------------------
+#define FIELD(n) printf("%s\"%s\": [%zu, %zu]", first ? "" : ", ", #n, offsetof(ff_cmd, n), sizeof(((ff_cmd *)0)->n)), first = false
+void print_layout() {
+  bool first = true;
+  printf("{\"cmd_bytes\": %zu, \"fields\": {", sizeof(ff_cmd));
+  FIELD(opcode); FIELD(flags); FIELD(bits); FIELD(k); FIELD(stride); FIELD(in_c); FIELD(in_h); FIELD(in_w);
+  FIELD(out_h); FIELD(out_w); FIELD(out_c_total); FIELD(out_c_offset); FIELD(cout); FIELD(co_begin); FIELD(co_end);
+  FIELD(tile_y); FIELD(tile_x); FIELD(tile_h); FIELD(tile_w); FIELD(in_addr); FIELD(w_addr); FIELD(q_addr);
+  FIELD(out_addr); FIELD(in_len); FIELD(w_len); FIELD(q_len); FIELD(out_len); FIELD(tag);
+  ff_caps caps;
+  ff_engine_caps(&caps);
+  printf("}, \"status\": {\"ok\": %d, \"opcode\": %d, \"bits\": %d, \"param\": %d, \"geometry\": %d, \"tile\": %d, "
+         "\"range\": %d, \"align\": %d}, \"magic\": %u, \"version\": %u, \"cap_pe\": %u, \"cap_feat\": %u}\n",
+         FF_OK, FF_ERR_OPCODE, FF_ERR_BITS, FF_ERR_PARAM, FF_ERR_GEOMETRY, FF_ERR_TILE, FF_ERR_RANGE, FF_ERR_ALIGN,
+         caps.magic, caps.version, caps.cap_pe, caps.cap_feat);
+}
+
+// Runs a fixed, varied set of single commands and prints each command word (hex) with the engine's cycle count.
+void print_cycles() {
+  struct Spec {
+    int op, flags, k, s, cin, h, w, cout, cb, ce, ty, tx, th, tw, ctot, coff;
+  };
+  const Spec specs[] = {
+      {FF_OP_CONV, 0, 3, 1, 5, 9, 11, 4, 0, 4, 0, 0, 9, 11, 4, 0},
+      {FF_OP_CONV, 0, 7, 2, 6, 20, 24, 16, 0, 16, 2, 3, 5, 7, 16, 0},
+      {FF_OP_CONV, 0, 5, 2, 19, 16, 16, 11, 3, 11, 0, 4, 8, 4, 20, 9},
+      {FF_OP_CONV, 0, 1, 1, 33, 6, 6, 3, 0, 3, 0, 0, 1, 1, 3, 0},
+      {FF_OP_CONV, FF_FLAG_UP2_IN, 3, 1, 10, 7, 9, 6, 0, 6, 3, 5, 8, 9, 6, 0},
+      {FF_OP_CONV, FF_FLAG_LINEAR, 3, 1, 12, 8, 8, 2, 0, 2, 0, 0, 8, 8, 2, 0},
+      {FF_OP_UPSAMPLE, 0, 2, 1, 5, 6, 7, 5, 1, 4, 2, 3, 7, 9, 5, 0},
+      {FF_OP_UPSAMPLE, FF_FLAG_LINEAR, 4, 1, 2, 5, 6, 2, 0, 2, 0, 4, 20, 13, 2, 0},
+  };
+  printf("{\"config\": {\"tm\": %d, \"tn\": %d, \"mac_depth\": %d, \"rd_ovh\": %d, \"wr_ovh\": %d, \"rq_depth\": %d, "
+         "\"up_depth\": %d, \"check_cyc\": %d}, \"commands\": [",
+         FF_TM, FF_TN, FF_MAC_DEPTH, FF_RD_OVH, FF_WR_OVH, FF_RQ_DEPTH, FF_UP_DEPTH, FF_CHECK_CYC);
+  bool first = true;
+  for (const Spec &sp : specs) {
+    Ddr d(1 << 18);
+    ff_cmd c{};
+    c.opcode = (uint8_t)sp.op;
+    c.flags = (uint8_t)sp.flags;
+    c.bits = (sp.flags & FF_FLAG_LINEAR) ? 16 : 5;
+    c.k = (uint8_t)sp.k;
+    c.stride = (uint8_t)sp.s;
+    c.in_c = (uint16_t)sp.cin;
+    c.in_h = (uint16_t)sp.h;
+    c.in_w = (uint16_t)sp.w;
+    if (sp.op == FF_OP_CONV) {
+      const int up = (sp.flags & FF_FLAG_UP2_IN) ? 2 : 1, p = (sp.k - 1) / 2;
+      c.out_h = (uint16_t)((sp.h * up + 2 * p - sp.k) / sp.s + 1);
+      c.out_w = (uint16_t)((sp.w * up + 2 * p - sp.k) / sp.s + 1);
+    } else {
+      c.out_h = (uint16_t)(sp.h * sp.k);
+      c.out_w = (uint16_t)(sp.w * sp.k);
+    }
+    c.cout = (uint16_t)sp.cout;
+    c.co_begin = (uint16_t)sp.cb;
+    c.co_end = (uint16_t)sp.ce;
+    c.tile_y = (uint16_t)sp.ty;
+    c.tile_x = (uint16_t)sp.tx;
+    c.tile_h = (uint16_t)sp.th;
+    c.tile_w = (uint16_t)sp.tw;
+    c.out_c_total = (uint16_t)sp.ctot;
+    c.out_c_offset = (uint16_t)sp.coff;
+    const int ies = (sp.op == FF_OP_UPSAMPLE && (sp.flags & FF_FLAG_LINEAR)) ? 2 : 1;
+    const int oes = (sp.flags & FF_FLAG_LINEAR) ? 2 : 1;
+    const uint64_t cmds = d.alloc(FF_CMD_BYTES);
+    // Tiles start at x offsets that are not multiples of 8, which exercises the burst word-span term.
+    c.in_len = (uint32_t)(sp.cin * sp.h * sp.w * ies);
+    c.in_addr = d.alloc(c.in_len);
+    c.w_len = (uint32_t)(sp.cout * sp.cin * sp.k * sp.k);
+    c.w_addr = d.alloc(c.w_len);
+    c.q_len = 11u * sp.cout;
+    c.q_addr = d.alloc(c.q_len);
+    c.out_len = (uint32_t)(sp.ctot * c.out_h * c.out_w * oes);
+    c.out_addr = d.alloc(c.out_len);
+    if (sp.op == FF_OP_UPSAMPLE) c.w_addr = c.q_addr = c.w_len = c.q_len = 0;
+    encode(c, d, cmds);
+    ff_result r{};
+    ff_engine_run(d.bytes(), d.size, cmds, 1, 0, d.size, &r);
+    printf("%s{\"status\": %u, \"cycles\": %llu, \"cmd\": \"", first ? "" : ", ", r.status,
+           (unsigned long long)r.cycles);
+    for (size_t i = 0; i < sizeof c; i++) printf("%02x", ((const uint8_t *)&c)[i]);
+    printf("\"}");
+    first = false;
+  }
+  printf("]}\n");
+}
+
+}  // namespace
+
+int main(int argc, char **argv) {
+  static_assert(sizeof(ff_cmd) == FF_CMD_BYTES, "command word must be 128 bytes");
+  static_assert(offsetof(ff_cmd, in_addr) == 0x28 && offsetof(ff_cmd, out_len) == 0x54, "command layout");
+  if (argc == 2 && !strcmp(argv[1], "--layout")) {
+    print_layout();
+    return 0;
+  }
+  if (argc == 2 && !strcmp(argv[1], "--cycles")) {
+    print_cycles();
+    return 0;
+  }
+  if (argc < 2) {
+    fprintf(stderr, "usage: csim <dir-or-.gv>... | --layout | --cycles\n");
+    return 2;
+  }
+  std::vector<std::string> files;
+  for (int i = 1; i < argc; i++) {
+    std::string a = argv[i];
+    if (a.size() > 3 && a.compare(a.size() - 3, 3, ".gv") == 0) {
+      files.push_back(a);
+      continue;
+    }
+    DIR *dir = opendir(a.c_str());
+    if (!dir) {
+      fprintf(stderr, "csim: cannot open %s (expected a directory of .gv files or a .gv file)\n", a.c_str());
+      return 2;
+    }
+    std::vector<std::string> found;
+    while (dirent *e = readdir(dir)) {
+      std::string n = e->d_name;
+      if (n.size() > 3 && n.compare(n.size() - 3, 3, ".gv") == 0) found.push_back(a + "/" + n);
+    }
+    closedir(dir);
+    std::sort(found.begin(), found.end());
+    files.insert(files.end(), found.begin(), found.end());
+  }
+  if (files.empty()) {
+    fprintf(stderr, "csim: no golden vectors (*.gv) found; generate them with `flowfpga golden --out test/golden`\n");
+    return 2;
+  }
+  printf("config: FF_TM=%d FF_TN=%d FF_IBUF=%d FF_OBUF=%d FF_SBUF=%d\n", FF_TM, FF_TN, FF_IBUF, FF_OBUF, FF_SBUF);
+  int passed = 0, failed = 0;
+  for (const std::string &f : files) {
+    std::vector<Case> cases;
+    std::string err;
+    if (!parse_gv(f, cases, err)) {
+      fprintf(stderr, "csim: %s\n", err.c_str());
+      failed++;
+      continue;
+    }
+    int fp = 0, ff = 0;
+    for (const Case &cs : cases) {
+      std::string why;
+      try {
+        for (const Tiling &tl : tilings_for(cs)) {
+          why = run_case(cs, tl, nullptr);
+          if (!why.empty()) {
+            why = "tile " + std::to_string(tl.th) + "x" + std::to_string(tl.tw) + " cb " + std::to_string(tl.cb) +
+                  ": " + why;
+            break;
+          }
+        }
+      } catch (const std::string &e) {
+        why = e;
+      } catch (const std::out_of_range &) {
+        why = "missing parameter";
+      }
+      if (why.empty()) fp++;
+      else {
+        ff++;
+        printf("FAIL %s case %s (%s): %s\n", f.c_str(), cs.id.c_str(), cs.op.c_str(), why.c_str());
+      }
+    }
+    printf("%s: %d passed, %d failed\n", f.c_str(), fp, ff);
+    passed += fp;
+    failed += ff;
+  }
+  int fp = 0, ff = 0;
+  for (const Fault &f : FAULTS) {
+    const std::string why = run_fault(f);
+    if (why.empty()) fp++;
+    else {
+      ff++;
+      printf("FAIL fault '%s': %s\n", f.name, why.c_str());
+    }
+  }
+  const std::string why = run_fault_midlist();
+  if (why.empty()) fp++;
+  else {
+    ff++;
+    printf("FAIL fault 'error in the middle of a list': %s\n", why.c_str());
+  }
+  printf("faults: %d passed, %d failed\n", fp, ff);
+  passed += fp;
+  failed += ff;
+  printf("%d passed, %d failed\n", passed, failed);
+  return failed ? 1 : 0;
+}

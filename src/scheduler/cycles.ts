@@ -1,0 +1,212 @@
+// The engine's cycle model (docs/engine.md "Cycle model") as a pure function of one command word and the engine
+// build's constants. hw/hls/flowfpga_engine.cpp counts the same terms from the trip counts its loops execute;
+// test/engine-cycles.test.ts checks the two against each other. Also the 128-byte command codec.
+
+export const CMD_BYTES = 128;
+export const OP_CONV = 1;
+export const OP_UPSAMPLE = 2;
+export const FLAG_UP2_IN = 1;
+export const FLAG_LINEAR = 2;
+const BUS_BYTES = 8;
+
+export interface EngineConfig {
+  /** PE array: output channels (FF_TM) x input channels (FF_TN) per cycle. */
+  tm: number;
+  tn: number;
+  /** FF_MAC_DEPTH: MAC pipeline depth and minimum pixel-loop trip count. */
+  macDepth: number;
+  /** FF_RD_OVH / FF_WR_OVH: cycles per AXI read / write burst besides its beats. */
+  rdOvh: number;
+  wrOvh: number;
+  /** FF_RQ_DEPTH, FF_UP_DEPTH: requantize and interpolation pipeline depths. */
+  rqDepth: number;
+  upDepth: number;
+  /** FF_CHECK_CYC: decode and range checks per command. */
+  checkCyc: number;
+}
+
+/** The defaults of hw/hls/flowfpga_engine.h (the xc7z020 build). */
+export const DEFAULT_ENGINE_CONFIG: Readonly<EngineConfig> = Object.freeze({
+  tm: 8,
+  tn: 8,
+  macDepth: 8,
+  rdOvh: 12,
+  wrOvh: 4,
+  rqDepth: 6,
+  upDepth: 5,
+  checkCyc: 8,
+});
+
+/** One command word, field for field (struct ff_cmd in hw/hls/flowfpga_engine.h). Addresses are byte numbers. */
+export interface EngineCommand {
+  opcode: number;
+  flags: number;
+  bits: number;
+  k: number;
+  stride: number;
+  inC: number;
+  inH: number;
+  inW: number;
+  outH: number;
+  outW: number;
+  outCTotal: number;
+  outCOffset: number;
+  cout: number;
+  coBegin: number;
+  coEnd: number;
+  tileY: number;
+  tileX: number;
+  tileH: number;
+  tileW: number;
+  inAddr: number;
+  wAddr: number;
+  qAddr: number;
+  outAddr: number;
+  inLen: number;
+  wLen: number;
+  qLen: number;
+  outLen: number;
+  tag: number;
+}
+
+type Field = [keyof EngineCommand, number, 1 | 2 | 4 | 8];
+/** [field, byte offset, size]: the layout in docs/engine.md and hw/hls/registers.json. */
+export const COMMAND_FIELDS: readonly Field[] = [
+  ['opcode', 0x00, 1], ['flags', 0x01, 1], ['bits', 0x02, 1], ['k', 0x03, 1], ['stride', 0x04, 1],
+  ['inC', 0x08, 2], ['inH', 0x0a, 2], ['inW', 0x0c, 2], ['outH', 0x0e, 2], ['outW', 0x10, 2],
+  ['outCTotal', 0x12, 2], ['outCOffset', 0x14, 2], ['cout', 0x16, 2], ['coBegin', 0x18, 2], ['coEnd', 0x1a, 2],
+  ['tileY', 0x1c, 2], ['tileX', 0x1e, 2], ['tileH', 0x20, 2], ['tileW', 0x22, 2],
+  ['inAddr', 0x28, 8], ['wAddr', 0x30, 8], ['qAddr', 0x38, 8], ['outAddr', 0x40, 8],
+  ['inLen', 0x48, 4], ['wLen', 0x4c, 4], ['qLen', 0x50, 4], ['outLen', 0x54, 4], ['tag', 0x58, 4],
+];
+
+export function decodeCommand(buf: Uint8Array, offset = 0): EngineCommand {
+  const dv = new DataView(buf.buffer, buf.byteOffset + offset, CMD_BYTES);
+  const out = {} as Record<keyof EngineCommand, number>;
+  for (const [name, off, size] of COMMAND_FIELDS) {
+    out[name] =
+      size === 1 ? dv.getUint8(off)
+      : size === 2 ? dv.getUint16(off, true)
+      : size === 4 ? dv.getUint32(off, true)
+      : Number(dv.getBigUint64(off, true));
+  }
+  return out;
+}
+
+/** Writes a command word (reserved bytes zero). Addresses must be safe integers. */
+export function encodeCommand(cmd: EngineCommand, buf: Uint8Array, offset = 0): void {
+  buf.fill(0, offset, offset + CMD_BYTES);
+  const dv = new DataView(buf.buffer, buf.byteOffset + offset, CMD_BYTES);
+  for (const [name, off, size] of COMMAND_FIELDS) {
+    const v = cmd[name];
+    if (size === 1) dv.setUint8(off, v);
+    else if (size === 2) dv.setUint16(off, v, true);
+    else if (size === 4) dv.setUint32(off, v, true);
+    else dv.setBigUint64(off, BigInt(v), true);
+  }
+}
+
+const clamp = (v: number, lo: number, hi: number): number => (v < lo ? lo : v > hi ? hi : v);
+/** Source tap j0 of output coordinate v of an f-times bilinear upsampling (contract 2.3/2.4). */
+const tap0 = (v: number, f: number): number => Math.floor((2 * v + 1 - f) / (2 * f));
+
+/** Cycles of one valid command (the engine rejects invalid ones after fetch + check). */
+export function commandCycles(c: EngineCommand, cfg: EngineConfig = DEFAULT_ENGINE_CONFIG): number {
+  const burst = (a: number, n: number): number =>
+    cfg.rdOvh + Math.floor((a + n - 1) / BUS_BYTES) - Math.floor(a / BUS_BYTES) + 1;
+  const fetch = cfg.rdOvh + CMD_BYTES / BUS_BYTES + cfg.checkCyc;
+  const linear = (c.flags & FLAG_LINEAR) !== 0;
+  const esize = linear ? 2 : 1;
+  const conv = c.opcode === OP_CONV;
+  const up = conv ? ((c.flags & FLAG_UP2_IN) !== 0 ? 2 : 1) : c.k;
+  // Valid (inside the tensor) window in the conv's input coordinates, and the source rows an upsampling reads.
+  let vyLo: number, vyHi: number, vxLo: number, vxHi: number;
+  if (conv) {
+    const p = (c.k - 1) >> 1;
+    const iy0 = c.tileY * c.stride - p, ix0 = c.tileX * c.stride - p;
+    vyLo = Math.max(iy0, 0);
+    vxLo = Math.max(ix0, 0);
+    vyHi = Math.min(iy0 + (c.tileH - 1) * c.stride + c.k - 1, c.inH * up - 1);
+    vxHi = Math.min(ix0 + (c.tileW - 1) * c.stride + c.k - 1, c.inW * up - 1);
+  } else {
+    vyLo = c.tileY;
+    vyHi = c.tileY + c.tileH - 1;
+    vxLo = c.tileX;
+    vxHi = c.tileX + c.tileW - 1;
+  }
+  let syLo = vyLo, syHi = vyHi, sxLo = vxLo, sxHi = vxHi;
+  if (up > 1) {
+    syLo = clamp(tap0(vyLo, up), 0, c.inH - 1);
+    syHi = clamp(tap0(vyHi, up) + 1, 0, c.inH - 1);
+    sxLo = clamp(tap0(vxLo, up), 0, c.inW - 1);
+    sxHi = clamp(tap0(vxHi, up) + 1, 0, c.inW - 1);
+  }
+  const pix = !conv && linear ? 2 : 1;
+  const sourceLoad = (ch: number): number => {
+    let cyc = 0;
+    for (let y = syLo; y <= syHi; y++) {
+      cyc += burst(c.inAddr + ((ch * c.inH + y) * c.inW + sxLo) * pix, (sxHi - sxLo + 1) * pix);
+    }
+    return cyc;
+  };
+
+  if (!conv) {
+    let total = 0;
+    const store = cfg.upDepth + c.tileH * (cfg.wrOvh + c.tileW * pix);
+    for (let ch = c.coBegin; ch <= c.coEnd; ch++) {
+      const lc = ch < c.coEnd ? sourceLoad(ch) : 0;
+      const xc = ch > c.coBegin ? store : 0;
+      total += Math.max(lc, xc);
+    }
+    return fetch + total;
+  }
+
+  const kk = c.k * c.k;
+  const P = c.tileH * c.tileW;
+  const mac = kk * Math.max(P, cfg.macDepth) + cfg.macDepth;
+  const nci = Math.ceil(c.inC / cfg.tn);
+  const nco = Math.ceil((c.coEnd - c.coBegin) / cfg.tm);
+  const vw = vxHi - vxLo + 1, vh = vyHi - vyLo + 1;
+  const loadBlock = (ci0: number, tn: number, co0: number, tm: number): number => {
+    let cyc = 0;
+    for (let t = 0; t < tn; t++) {
+      const ch = ci0 + t;
+      if (up === 1) {
+        for (let y = vyLo; y <= vyHi; y++) cyc += burst(c.inAddr + (ch * c.inH + y) * c.inW + vxLo, vw);
+      } else {
+        cyc += sourceLoad(ch) + vh * vw + cfg.upDepth;
+      }
+    }
+    for (let m = 0; m < tm; m++) cyc += burst(c.wAddr + ((co0 + m) * c.inC + ci0) * kk, tn * kk);
+    return cyc;
+  };
+  const tmOf = (b: number): number => Math.min(cfg.tm, c.coEnd - (c.coBegin + b * cfg.tm));
+  let total = 0;
+  for (let b = 0; b <= nco; b++) {
+    let work = 0;
+    if (b < nco) {
+      const co0 = c.coBegin + b * cfg.tm, tm = tmOf(b);
+      const q =
+        burst(c.qAddr + 8 * co0, 8 * tm) + burst(c.qAddr + 8 * c.cout + 2 * co0, 2 * tm) +
+        burst(c.qAddr + 10 * c.cout + co0, tm);
+      for (let j = 0; j <= nci; j++) {
+        let lc = 0;
+        if (j < nci) {
+          const ci0 = j * cfg.tn;
+          lc = loadBlock(ci0, Math.min(cfg.tn, c.inC - ci0), co0, tm) + (j === 0 ? q : 0);
+        }
+        work += Math.max(lc, j > 0 ? mac : 0);
+      }
+    }
+    const st = b > 0 ? cfg.rqDepth + tmOf(b - 1) * c.tileH * (cfg.wrOvh + c.tileW * esize) : 0;
+    total += Math.max(work, st);
+  }
+  return fetch + total;
+}
+
+/** Cycles of a command list: the engine runs commands back to back. */
+export function listCycles(cmds: readonly EngineCommand[], cfg: EngineConfig = DEFAULT_ENGINE_CONFIG): number {
+  let s = 0;
+  for (const c of cmds) s += commandCycles(c, cfg);
+  return s;
+}

@@ -1,0 +1,5 @@
+export * from './constants.js';
+export * from './errors.js';
+export * from './types.js';
+export { MemoryMapping } from './mapping.js';
+export { createLibcSys, libcSys } from './libc.js';

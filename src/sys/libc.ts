@@ -1,0 +1,246 @@
+// Real Sys: libc through koffi, loaded on first use so that importing the driver never needs the native addon.
+import { createRequire } from 'node:module';
+import { SysError, ERRNO } from './errors.js';
+import { checkRange, closedError } from './mapping.js';
+import {
+  MAP_ANONYMOUS,
+  MAP_FIXED,
+  MAP_NORESERVE,
+  MAP_PRIVATE,
+  MAP_SHARED,
+  MS_SYNC,
+  PROT_READ,
+  PROT_WRITE,
+} from './constants.js';
+import type { Mapping, MmapOptions, Sys } from './types.js';
+
+type Fn = ((...args: unknown[]) => any) & { async: (...args: unknown[]) => void };
+
+interface Koffi {
+  load(name: string): { func(decl: string): Fn };
+  errno(): number;
+  view(ptr: bigint, len: number): ArrayBuffer;
+  sizeof(t: string): number;
+}
+
+interface Bindings {
+  koffi: Koffi;
+  open: Fn;
+  close: Fn;
+  read: Fn;
+  write: Fn;
+  mmap: Fn;
+  munmap: Fn;
+  msync: Fn;
+  poll: Fn;
+  ioctl: Fn;
+  geteuid: Fn;
+  sysconf: Fn;
+  mapFailed: bigint;
+}
+
+let cached: Bindings | undefined;
+
+function bind(): Bindings {
+  if (cached) return cached;
+  const require = createRequire(import.meta.url);
+  let koffi: Koffi;
+  try {
+    koffi = require('koffi') as Koffi;
+  } catch (e) {
+    throw new Error(`cannot load koffi (native FFI addon): ${(e as Error).message}`);
+  }
+  const lib = koffi.load('libc.so.6');
+  const ptrBits = koffi.sizeof('void *') * 8;
+  // mmap64 takes a 64-bit offset on every glibc ABI; plain mmap has a 32-bit off_t on armhf (facts.md §3.1).
+  let mmap: Fn;
+  try {
+    mmap = lib.func('void *mmap64(void *addr, size_t len, int prot, int flags, int fd, int64_t off)');
+  } catch {
+    if (ptrBits !== 64) throw new Error('libc has no mmap64 and mmap takes a 32-bit offset here');
+    mmap = lib.func('void *mmap(void *addr, size_t len, int prot, int flags, int fd, int64_t off)');
+  }
+  cached = {
+    koffi,
+    open: lib.func('int open(const char *path, int flags, uint32_t mode)'),
+    close: lib.func('int close(int fd)'),
+    read: lib.func('long read(int fd, void *buf, size_t count)'),
+    write: lib.func('long write(int fd, const void *buf, size_t count)'),
+    mmap,
+    munmap: lib.func('int munmap(void *addr, size_t len)'),
+    msync: lib.func('int msync(void *addr, size_t len, int flags)'),
+    poll: lib.func('int poll(void *fds, unsigned long nfds, int timeout)'),
+    ioctl: lib.func('int ioctl(int fd, unsigned long request, void *arg)'),
+    geteuid: lib.func('uint32_t geteuid()'),
+    sysconf: lib.func('long sysconf(int name)'),
+    // MAP_FAILED = (void*)-1, not null.
+    mapFailed: ptrBits === 64 ? 0xffffffffffffffffn : 0xffffffffn,
+  };
+  return cached;
+}
+
+const _SC_PAGESIZE = 30;
+
+// Stale views of a closed mapping point at private anonymous memory; it is returned once the last view is collected.
+const tombstones = new FinalizationRegistry<{ addr: bigint; length: number }>((t) => {
+  bind().munmap(t.addr, t.length);
+});
+
+class LibcMapping implements Mapping {
+  #ab: ArrayBuffer | undefined;
+  readonly label: string;
+  constructor(
+    private readonly b: Bindings,
+    readonly addr: bigint,
+    readonly length: number,
+    path: string | undefined,
+  ) {
+    this.#ab = b.koffi.view(addr, length);
+    this.label = path ?? `mapping@0x${addr.toString(16)}`;
+  }
+  get closed(): boolean {
+    return this.#ab === undefined;
+  }
+  buffer(): ArrayBuffer {
+    if (this.#ab === undefined) throw closedError(this.label);
+    return this.#ab;
+  }
+  bytes(offset = 0, length = this.length - offset): Uint8Array {
+    const ab = this.buffer();
+    checkRange(this, offset, length);
+    return new Uint8Array(ab, offset, length);
+  }
+  sync(offset = 0, length = this.length - offset): void {
+    this.buffer();
+    checkRange(this, offset, length);
+    if (length === 0) return;
+    // msync needs a page-aligned start; mappings start page-aligned, so round the offset down.
+    const page = Number(this.b.sysconf(_SC_PAGESIZE));
+    const start = offset - (offset % page);
+    if (this.b.msync(this.addr + BigInt(start), length + (offset - start), MS_SYNC) < 0) {
+      throw new SysError('msync', this.b.koffi.errno(), this.label);
+    }
+  }
+  close(): void {
+    const ab = this.#ab;
+    if (ab === undefined) return;
+    this.#ab = undefined;
+    const b = this.b;
+    const flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE;
+    const r: bigint = b.mmap(this.addr, this.length, PROT_READ | PROT_WRITE, flags, -1, 0n);
+    if (r === this.addr) {
+      tombstones.register(ab, { addr: this.addr, length: this.length });
+    } else if (b.munmap(this.addr, this.length) < 0) {
+      throw new SysError('munmap', b.koffi.errno(), this.label);
+    }
+  }
+}
+
+function now(): number {
+  return performance.now();
+}
+
+/** The libc-backed Sys. Cheap to create; koffi and libc load on the first call. */
+export function createLibcSys(): Sys {
+  let pageSize = 0;
+  const sys: Sys = {
+    get pageSize(): number {
+      if (pageSize === 0) pageSize = Number(bind().sysconf(_SC_PAGESIZE));
+      return pageSize;
+    },
+    open(path, flags, mode = 0o644) {
+      const b = bind();
+      const fd: number = b.open(path, flags, mode);
+      if (fd < 0) throw new SysError('open', b.koffi.errno(), path);
+      return fd;
+    },
+    close(fd) {
+      const b = bind();
+      if (b.close(fd) < 0) throw new SysError('close', b.koffi.errno());
+    },
+    read(fd, buf, length = buf.length) {
+      const b = bind();
+      if (length > buf.length) throw new RangeError(`read: length ${length} exceeds the ${buf.length}-byte buffer`);
+      for (;;) {
+        const n = Number(b.read(fd, buf, length));
+        if (n >= 0) return n;
+        const e = b.koffi.errno();
+        if (e !== ERRNO.EINTR) throw new SysError('read', e);
+      }
+    },
+    write(fd, buf) {
+      const b = bind();
+      for (;;) {
+        const n = Number(b.write(fd, buf, buf.length));
+        if (n >= 0) return n;
+        const e = b.koffi.errno();
+        if (e !== ERRNO.EINTR) throw new SysError('write', e);
+      }
+    },
+    mmap(fd, length, offset, opts: MmapOptions = {}) {
+      const b = bind();
+      if (!Number.isInteger(length) || length <= 0) throw new RangeError(`mmap: invalid length ${length}`);
+      const off = BigInt(offset);
+      if (off < 0n || off % BigInt(sys.pageSize) !== 0n) {
+        throw new RangeError(`mmap: offset 0x${off.toString(16)} is not a multiple of the ${sys.pageSize}-byte page`);
+      }
+      const p: bigint = b.mmap(null, length, opts.prot ?? PROT_READ | PROT_WRITE, opts.flags ?? MAP_SHARED, fd, off);
+      if (p === b.mapFailed || p === 0n) throw new SysError('mmap', b.koffi.errno(), opts.path);
+      return new LibcMapping(b, p, length, opts.path);
+    },
+    poll(fd, events, timeoutMs) {
+      const b = bind();
+      const pfd = Buffer.alloc(8);
+      pfd.writeInt32LE(fd, 0);
+      pfd.writeInt16LE(events, 4);
+      const deadline = now() + timeoutMs;
+      for (;;) {
+        const left = timeoutMs < 0 ? -1 : Math.max(0, Math.ceil(deadline - now()));
+        const r: number = b.poll(pfd, 1, left);
+        if (r >= 0) return r === 0 ? 0 : pfd.readUInt16LE(6);
+        const e = b.koffi.errno();
+        if (e !== ERRNO.EINTR) throw new SysError('poll', e);
+      }
+    },
+    pollAsync(fd, events, timeoutMs) {
+      const b = bind();
+      const pfd = Buffer.alloc(8);
+      pfd.writeInt32LE(fd, 0);
+      pfd.writeInt16LE(events, 4);
+      const deadline = now() + timeoutMs;
+      return new Promise<number>((resolve, reject) => {
+        const once = (): void => {
+          const left = timeoutMs < 0 ? -1 : Math.max(0, Math.ceil(deadline - now()));
+          b.poll.async(pfd, 1, left, (err: unknown, r: number) => {
+            if (err) return reject(err as Error);
+            if (r > 0) return resolve(pfd.readUInt16LE(6));
+            if (r === 0) return resolve(0);
+            // errno of the worker thread is not visible here; poll only fails on EINTR/ENOMEM, so retry until the deadline.
+            if (timeoutMs >= 0 && now() >= deadline) return resolve(0);
+            once();
+          });
+        };
+        once();
+      });
+    },
+    ioctl(fd, request, arg) {
+      const b = bind();
+      for (;;) {
+        const r: number = b.ioctl(fd, request, arg);
+        if (r >= 0) return r;
+        const e = b.koffi.errno();
+        if (e !== ERRNO.EINTR) throw new SysError('ioctl', e);
+      }
+    },
+    geteuid() {
+      return bind().geteuid() as number;
+    },
+  };
+  return sys;
+}
+
+let defaultSys: Sys | undefined;
+/** Process-wide libc Sys (lazy). */
+export function libcSys(): Sys {
+  return (defaultSys ??= createLibcSys());
+}

@@ -1,0 +1,51 @@
+/**
+ * The system-call surface every driver module takes as an injected dependency. The real implementation
+ * (libc.ts, koffi) and test doubles share this shape and throw the same SysError texts.
+ */
+export interface Sys {
+  /** Bytes per page (mmap offsets and UIO map indices are in these units). */
+  readonly pageSize: number;
+  /** Returns a file descriptor; throws SysError. */
+  open(path: string, flags: number, mode?: number): number;
+  close(fd: number): void;
+  /** Reads up to `length` (default buf.length) bytes into buf; returns the count. */
+  read(fd: number, buf: Uint8Array, length?: number): number;
+  /** Writes all of buf once; returns the count actually written. */
+  write(fd: number, buf: Uint8Array): number;
+  /** Maps `length` bytes at file offset `offset` (a multiple of pageSize; BigInt for offsets beyond 2^53 or on 32-bit). */
+  mmap(fd: number, length: number, offset: bigint | number, opts?: MmapOptions): Mapping;
+  /** Blocking poll of one fd; returns revents (0 on timeout). Retries EINTR within the same deadline. */
+  poll(fd: number, events: number, timeoutMs: number): number;
+  /** Like poll but runs off the event loop; use this for waits longer than a few milliseconds. */
+  pollAsync(fd: number, events: number, timeoutMs: number): Promise<number>;
+  /** ioctl with an in/out argument buffer; returns the (non-negative) result. */
+  ioctl(fd: number, request: number, arg: Uint8Array): number;
+  geteuid(): number;
+}
+
+export interface MmapOptions {
+  /** Default PROT_READ|PROT_WRITE. */
+  prot?: number;
+  /** Default MAP_SHARED. */
+  flags?: number;
+  /** Path for error messages only. */
+  path?: string;
+}
+
+/**
+ * A mapped region. Accessors throw once closed; typed-array views taken before close() stay harmless (the
+ * range is replaced by private anonymous memory) but no longer reach the device or file.
+ */
+export interface Mapping {
+  /** Virtual address (BigInt, as koffi 3 returns pointers); 0n for pure-JS mappings. */
+  readonly addr: bigint;
+  readonly length: number;
+  readonly closed: boolean;
+  /** The whole mapping as an ArrayBuffer; throws after close. */
+  buffer(): ArrayBuffer;
+  /** Bytes [offset, offset+length) as a Uint8Array; throws after close or when out of range. */
+  bytes(offset?: number, length?: number): Uint8Array;
+  /** Flushes a range to the backing file (no-op for memory without a file). */
+  sync(offset?: number, length?: number): void;
+  close(): void;
+}

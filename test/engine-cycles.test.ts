@@ -1,0 +1,67 @@
+// src/scheduler/cycles.ts against the cycles the C simulation counts, for two engine configurations.
+import t from 'tap';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  commandCycles,
+  decodeCommand,
+  encodeCommand,
+  DEFAULT_ENGINE_CONFIG,
+  listCycles,
+  type EngineConfig,
+} from '../src/scheduler/cycles.js';
+
+const HLS = new URL('../hw/hls/', import.meta.url).pathname;
+const dir = mkdtempSync(join(tmpdir(), 'ff-cyc-'));
+
+function build(name: string, defs: string[]): string {
+  const exe = join(dir, name);
+  execFileSync('g++', ['-std=c++17', '-O1', '-w', ...defs, `-I${HLS}`, '-o', exe,
+    join(HLS, 'flowfpga_engine.cpp'), join(HLS, 'tb', 'csim_main.cpp')], { timeout: 120_000 });
+  return exe;
+}
+
+interface Report {
+  config: { tm: number; tn: number; mac_depth: number; rd_ovh: number; wr_ovh: number; rq_depth: number;
+    up_depth: number; check_cyc: number };
+  commands: Array<{ status: number; cycles: number; cmd: string }>;
+}
+
+const configs: Array<[string, string[]]> = [
+  ['default', []],
+  ['small', ['-DFF_TM=3', '-DFF_TN=5', '-DFF_MAC_DEPTH=11', '-DFF_RD_OVH=20', '-DFF_IBUF=100000', '-DFF_OBUF=10000',
+    '-DFF_SBUF=10000']],
+];
+
+for (const [name, defs] of configs) {
+  t.test(`cycle model equals csim's counted cycles (${name} build)`, async (t) => {
+    const rep = JSON.parse(execFileSync(build(name, defs), ['--cycles'], { encoding: 'utf8' })) as Report;
+    const c = rep.config;
+    const cfg: EngineConfig = { tm: c.tm, tn: c.tn, macDepth: c.mac_depth, rdOvh: c.rd_ovh, wrOvh: c.wr_ovh,
+      rqDepth: c.rq_depth, upDepth: c.up_depth, checkCyc: c.check_cyc };
+    if (name === 'default') t.same(cfg, DEFAULT_ENGINE_CONFIG, 'DEFAULT_ENGINE_CONFIG matches the header');
+    t.ok(rep.commands.length >= 8);
+    const cmds = [];
+    for (const r of rep.commands) {
+      t.equal(r.status, 0, 'command accepted');
+      const buf = Buffer.from(r.cmd, 'hex');
+      const cmd = decodeCommand(buf);
+      cmds.push(cmd);
+      t.equal(commandCycles(cmd, cfg), r.cycles, `op ${cmd.opcode} k ${cmd.k} s ${cmd.stride} flags ${cmd.flags}`);
+      const again = new Uint8Array(128);
+      encodeCommand(cmd, again);
+      t.same(Buffer.from(again).toString('hex'), r.cmd, 'encode(decode(x)) = x');
+    }
+    t.equal(listCycles(cmds, cfg), rep.commands.reduce((s, r) => s + r.cycles, 0));
+  });
+}
+
+t.test('the model responds to the PE array: a wider input block (FF_TN) takes fewer cycles on a 19-channel input', async (t) => {
+  const rep = JSON.parse(execFileSync(join(dir, 'default'), ['--cycles'], { encoding: 'utf8' })) as Report;
+  const cmd = decodeCommand(Buffer.from(rep.commands[2]!.cmd, 'hex'));
+  const a = commandCycles(cmd, { ...DEFAULT_ENGINE_CONFIG, tn: 4 });
+  const b = commandCycles(cmd, { ...DEFAULT_ENGINE_CONFIG, tn: 16 });
+  t.ok(b < a, `tn 16: ${b} < tn 4: ${a}`);
+});

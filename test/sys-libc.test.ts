@@ -1,0 +1,159 @@
+import t from 'tap';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { execFileSync } from 'node:child_process';
+import {
+  createLibcSys,
+  SysError,
+  MemoryMapping,
+  O_RDONLY,
+  O_RDWR,
+  O_WRONLY,
+  O_NONBLOCK,
+  POLLIN,
+  errnoName,
+} from '../src/sys/index.js';
+
+const sys = createLibcSys();
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'flowfpga-sys-'));
+t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+t.test('page size is a power of two ≥ 4096', async (t) => {
+  t.ok(sys.pageSize >= 4096 && (sys.pageSize & (sys.pageSize - 1)) === 0, `pageSize ${sys.pageSize}`);
+});
+
+t.test('mmap a file MAP_SHARED: writes through the view reach the file', async (t) => {
+  const f = path.join(dir, 'shared.bin');
+  const ps = sys.pageSize;
+  fs.writeFileSync(f, Buffer.alloc(ps * 3));
+  const fd = sys.open(f, O_RDWR);
+  // second page only: exercises a non-zero (BigInt) offset
+  const m = sys.mmap(fd, ps, BigInt(ps), { path: f });
+  sys.close(fd);
+  t.equal(typeof m.addr, 'bigint');
+  t.not(m.addr, 0n);
+  const u8 = m.bytes();
+  t.equal(u8.length, ps);
+  u8[0] = 0xab;
+  new Uint32Array(m.buffer())[1] = 0xdeadbeef;
+  m.sync();
+  const back = fs.readFileSync(f);
+  t.equal(back[ps], 0xab);
+  t.equal(back.readUInt32LE(ps + 4), 0xdeadbeef);
+  t.equal(back[0], 0, 'page 0 untouched');
+  // and the file → mapping direction
+  const wfd = fs.openSync(f, 'r+');
+  fs.writeSync(wfd, Buffer.from([0x5a]), 0, 1, ps + 100);
+  fs.closeSync(wfd);
+  t.equal(m.bytes(100, 1)[0], 0x5a);
+  t.throws(() => m.bytes(ps - 2, 4), /outside the \d+-byte mapping/);
+
+  m.close();
+  t.ok(m.closed);
+  t.throws(() => m.bytes(), /used after close/);
+  t.throws(() => m.buffer(), /used after close/);
+  t.throws(() => m.sync(), /used after close/);
+  // A stale view must neither crash the process nor reach the file any more.
+  u8[0] = 0x11;
+  t.equal(u8[0], 0x11);
+  t.equal(fs.readFileSync(f)[ps], 0xab, 'stale write did not reach the file');
+  m.close(); // idempotent
+});
+
+t.test('mmap errors: bad fd, unaligned offset, zero length', async (t) => {
+  const f = path.join(dir, 'small.bin');
+  fs.writeFileSync(f, Buffer.alloc(16));
+  const fd = sys.open(f, O_RDWR);
+  t.throws(() => sys.mmap(fd, 4096, 100), /not a multiple/);
+  t.throws(() => sys.mmap(fd, 0, 0), /invalid length/);
+  sys.close(fd);
+  try {
+    sys.mmap(fd, 4096, 0, { path: f });
+    t.fail('mmap on a closed fd succeeded');
+  } catch (e) {
+    t.type(e, SysError);
+    t.equal((e as SysError).code, 'EBADF');
+    t.match((e as Error).message, /^mmap .*small\.bin: EBADF \(/);
+  }
+});
+
+t.test('open errors carry errno names', async (t) => {
+  try {
+    sys.open(path.join(dir, 'nope'), O_RDONLY);
+    t.fail('no error');
+  } catch (e) {
+    t.equal((e as SysError).code, 'ENOENT');
+    t.equal((e as SysError).errno, 2);
+    t.match((e as Error).message, /open .*nope: ENOENT \(no such file or directory\)/);
+  }
+  // EACCES: a 000 file for ordinary users; root bypasses file modes, so use a proc/sysfs file that refuses writes.
+  const locked = path.join(dir, 'locked');
+  fs.writeFileSync(locked, 'x');
+  fs.chmodSync(locked, 0);
+  const candidates = sys.geteuid() === 0 ? ['/proc/1/environ', '/sys/kernel/mm/transparent_hugepage/hpage_pmd_size'] : [locked];
+  let hit = false;
+  for (const c of candidates) {
+    try {
+      sys.close(sys.open(c, O_WRONLY));
+    } catch (e) {
+      if ((e as SysError).code === 'EACCES') {
+        hit = true;
+        t.match((e as Error).message, /EACCES \(permission denied\)/);
+        break;
+      }
+    }
+  }
+  if (!hit) t.skip('no file on this host refuses this user with EACCES');
+  t.equal(errnoName(13), 'EACCES');
+  t.equal(errnoName(100000), 'E100000');
+});
+
+t.test('ioctl on a regular file → ENOTTY; read/write round trip', async (t) => {
+  const f = path.join(dir, 'rw.bin');
+  fs.writeFileSync(f, Buffer.alloc(0));
+  const fd = sys.open(f, O_RDWR);
+  t.throws(() => sys.ioctl(fd, 0x80685600, new Uint8Array(104)), { code: 'ENOTTY' });
+  t.equal(sys.write(fd, new Uint8Array([1, 2, 3, 4])), 4);
+  sys.close(fd);
+  const rfd = sys.open(f, O_RDONLY);
+  const buf = new Uint8Array(8);
+  t.equal(sys.read(rfd, buf), 4);
+  t.same([...buf.subarray(0, 4)], [1, 2, 3, 4]);
+  t.equal(sys.read(rfd, buf), 0, 'EOF');
+  t.throws(() => sys.write(rfd, buf), { code: 'EBADF' });
+  t.throws(() => sys.read(rfd, buf, 9), RangeError);
+  sys.close(rfd);
+  t.throws(() => sys.close(rfd), { code: 'EBADF' });
+});
+
+t.test('poll on a FIFO: timeout, then readable', async (t) => {
+  const fifo = path.join(dir, 'fifo');
+  execFileSync('mkfifo', [fifo]);
+  // O_RDWR on a FIFO never blocks on Linux and keeps a writer open.
+  const fd = sys.open(fifo, O_RDWR | O_NONBLOCK);
+  const t0 = performance.now();
+  t.equal(sys.poll(fd, POLLIN, 30), 0, 'nothing to read → timeout');
+  t.ok(performance.now() - t0 >= 25, 'waited the timeout');
+  t.equal(await sys.pollAsync(fd, POLLIN, 20), 0, 'async timeout');
+  const pending = sys.pollAsync(fd, POLLIN, 2000);
+  setTimeout(() => sys.write(fd, new Uint8Array([7])), 20);
+  const rev = await pending;
+  t.ok(rev & POLLIN, 'async poll woke on data');
+  t.ok(sys.poll(fd, POLLIN, 0) & POLLIN, 'sync poll sees data');
+  const b = new Uint8Array(1);
+  t.equal(sys.read(fd, b), 1);
+  t.equal(b[0], 7);
+  t.throws(() => sys.read(fd, b), { code: 'EAGAIN' });
+  sys.close(fd);
+});
+
+t.test('MemoryMapping has the same accessor contract', async (t) => {
+  const m = new MemoryMapping(64, 'regs');
+  m.bytes(60, 4).fill(9);
+  t.equal(new Uint8Array(m.buffer())[63], 9);
+  t.throws(() => m.bytes(62, 4), /regs: range \[62, 66\) outside the 64-byte mapping/);
+  m.sync();
+  m.close();
+  t.throws(() => m.bytes(), /regs: mapping used after close/);
+});
