@@ -1,0 +1,18 @@
+# Xilinx ZCU104 (Zynq UltraScale+ ZU7EV). Pure data: sourced by hw/bd/build.tcl and by HLS scripts.
+# Must equal src/driver/boards.ts (test/bd-blockdesign.test.ts checks every value).
+set ff_board [dict create \
+  name zcu104 \
+  part xczu7ev-ffvc1156-2-e \
+  board_part_pattern {*:zcu104:part0:*} \
+  ps ps8 \
+  ps_master M_AXI_HPM0_FPD \
+  ps_slave S_AXI_HP0_FPD \
+  hp_data_width 128 \
+  pl_clk_mhz 250 \
+  engine_base 0xA0000000 \
+  engine_range 0x00010000 \
+  irq_pin pl_ps_irq0 \
+  irq_index 0 \
+  irq_gic 121 \
+  hls_defines {FF_TM 64 FF_TN 16 FF_IBUF 8192 FF_OBUF 1024 FF_SBUF 4096 FF_CLOCK_MHZ 250} \
+]

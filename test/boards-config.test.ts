@@ -1,0 +1,116 @@
+import t from 'tap';
+import {
+  BOARDS, BOARD_NAMES, HARDWARE_BOARDS, getBoard, estimateResources, checkFit, bram18For, lutramFor, lutPerMac,
+  partPeakMacsPerCycle, peakMacsPerSecond, ridgeOpsPerByte, hlsDefines, UTILIZATION_LIMITS,
+} from '../src/driver/boards.js';
+import { UserError } from '../src/errors.js';
+
+t.test('lookup by name; unknown names list the valid ones', async (t) => {
+  t.same([...BOARD_NAMES].sort(), ['emu', 'pynq-z2', 'ultra96v2', 'zcu104']);
+  t.equal(getBoard('zcu104').part, 'xczu7ev-ffvc1156-2-e');
+  const err = t.throws(() => getBoard('kv260')) as UserError;
+  t.type(err, UserError);
+  t.equal(err.message, "unknown board 'kv260'");
+  t.equal(err.hint, 'valid boards: pynq-z2, ultra96v2, zcu104, emu');
+  t.throws(() => getBoard('toString'), UserError, 'prototype names are not boards');
+});
+
+t.test('PS wiring per family (facts.md §1.4, UG585)', async (t) => {
+  const z = BOARDS['pynq-z2'];
+  t.same([z.part, z.ps, z.psMaster, z.psSlave, z.hpDataBits], ['xc7z020clg400-1', 'ps7', 'M_AXI_GP0', 'S_AXI_HP0', 64]);
+  t.same(z.irq, { psPin: 'IRQ_F2P[0]', gic: 61, spi: 29 });
+  t.ok(z.engine.baseAddress >= 0x4000_0000 && z.engine.baseAddress + z.engine.range - 1 <= 0x7fff_ffff, 'inside the GP0 window');
+  for (const n of ['ultra96v2', 'zcu104'] as const) {
+    const b = BOARDS[n];
+    t.same([b.ps, b.psMaster, b.psSlave, b.hpDataBits], ['ps8', 'M_AXI_HPM0_FPD', 'S_AXI_HP0_FPD', 128]);
+    t.same(b.irq, { psPin: 'pl_ps_irq0[0]', gic: 121, spi: 89 });
+    t.ok(b.engine.baseAddress >= 0xa000_0000 && b.engine.baseAddress + b.engine.range - 1 <= 0xafff_ffff, 'inside HPM0_FPD');
+  }
+  for (const b of Object.values(BOARDS)) {
+    t.equal(b.irq.spi, b.irq.gic - 32);
+    t.equal(b.engine.range & (b.engine.range - 1), 0, 'range is a power of two');
+    t.equal(b.engine.baseAddress % b.engine.range, 0, 'base aligned to range');
+    t.equal(b.uioName, 'flowfpga_engine');
+    t.equal(b.config.clockMHz, b.plClockMHz, 'engine built for the PL clock');
+  }
+});
+
+t.test('DDR bandwidth uses the 75 % controller efficiency and the HP port bound', async (t) => {
+  const z = BOARDS['pynq-z2'];
+  t.equal(z.ddr.efficiency, 0.75);
+  t.equal(z.ddr.effectiveGBps, 1.6);
+  t.equal(z.hpGBpsPerDirection, 1.0, '64 bit x 125 MHz');
+  t.equal(z.memoryGBps, 1.0);
+  const u = BOARDS.ultra96v2;
+  t.equal(u.ddr.effectiveGBps, 3.195);
+  t.equal(u.hpGBpsPerDirection, 3.2);
+  t.equal(u.memoryGBps, 3.195);
+  const c = BOARDS.zcu104;
+  t.equal(c.ddr.effectiveGBps, 14.4);
+  t.equal(c.memoryGBps, 4.0, 'one 128-bit HP port at 250 MHz');
+  t.equal(Math.round(ridgeOpsPerByte(z)), 40);
+  t.equal(peakMacsPerSecond(c), 1024 * 250e6);
+});
+
+t.test('part bounds reproduce facts.md §7.5', async (t) => {
+  // peak GMAC/s at 150 / 250 / 300 MHz: 8-bit 72 / 266 / 1373, 6-bit 138 / 340 / 1665.
+  const g = (n: 'pynq-z2' | 'ultra96v2' | 'zcu104', bits: number, mhz: number) =>
+    Math.round((partPeakMacsPerCycle(BOARDS[n].resources, bits) * mhz) / 1000);
+  t.same([g('pynq-z2', 8, 150), g('ultra96v2', 8, 250), g('zcu104', 8, 300)], [72, 266, 1373]);
+  t.same([g('pynq-z2', 6, 150), g('ultra96v2', 6, 250), g('zcu104', 6, 300)], [138, 340, 1665]);
+  t.equal(Math.round(lutPerMac(8, 8)), 123);
+  t.equal(Math.round(lutPerMac(6, 6)), 66);
+  t.equal(Math.round(lutPerMac(4, 4)), 44);
+});
+
+t.test('block RAM mapping', async (t) => {
+  t.equal(bram18For(8, 2048), 1, '2K x 9');
+  t.equal(bram18For(8, 4096), 2, '4K x 9 in a BRAM36');
+  t.equal(bram18For(32, 512), 1, '512 x 36 SDP');
+  t.equal(bram18For(32, 4096), 8);
+  t.equal(bram18For(64, 512), 2, '512 x 72 SDP BRAM36');
+  t.equal(bram18For(8, 100), 1, 'never less than one block');
+  t.equal(bram18For(0, 10), 0);
+  t.equal(lutramFor(8, 98), 32, 'RAM128X1D per bit');
+});
+
+t.test('every chosen engine configuration fits its part', async (t) => {
+  for (const n of HARDWARE_BOARDS) {
+    const b = BOARDS[n];
+    const e = estimateResources(b.config);
+    const f = checkFit(e, b.resources);
+    t.ok(f.fits, `${n}: ${f.problems.join('; ')}`);
+    t.equal(b.macsPerCycle.bits8, b.config.tm * b.config.tn);
+    t.equal(b.macsPerCycle.bits6, b.macsPerCycle.bits8, 'one array for every bit width');
+    t.ok(b.config.dspLanes <= b.config.tm * b.config.tn);
+    t.ok(b.macsPerCycle.bits8 <= b.partPeakMacsPerCycle.bits8, 'below the part bound');
+    // The array should use most of what the DSP budget allows: another TN (or TM) step would not fit.
+    const bigger = { ...b.config, tm: b.config.tm * 2, dspLanes: b.config.dspLanes * 2 };
+    t.notOk(checkFit(estimateResources(bigger), b.resources).fits, `${n}: doubling TM does not fit`);
+  }
+  const z = estimateResources(BOARDS['pynq-z2'].config);
+  t.same([z.dsp, z.bram36], [184, 106]);
+  t.same(hlsDefines(BOARDS['pynq-z2']), { FF_TM: 16, FF_TN: 10, FF_IBUF: 8192, FF_OBUF: 2048, FF_SBUF: 4096, FF_CLOCK_MHZ: 125 });
+});
+
+t.test('the fit check reports each resource over its ceiling', async (t) => {
+  const b = BOARDS['pynq-z2'];
+  const f = checkFit(estimateResources({ ...b.config, tm: 32, tn: 16, dspLanes: 512 }), b.resources);
+  t.notOk(f.fits);
+  t.match(f.problems.join('\n'), /^dsp: 536 of 220 \(244% > 90%\)/m);
+  t.match(f.problems.join('\n'), /bram36: .* of 140/);
+  const lutMacs = estimateResources({ ...b.config, dspLanes: 0 });
+  t.equal(lutMacs.dsp, 24);
+  t.ok(lutMacs.lut > estimateResources(b.config).lut + 160 * 80, 'LUT multipliers cost LUTs');
+  t.equal(UTILIZATION_LIMITS.dsp, 0.9);
+  t.same(checkFit({ ...lutMacs, uram: 1 }, b.resources).problems.filter((p) => p.startsWith('uram')).length, 1);
+});
+
+t.test('emu models the Ultra96-V2', async (t) => {
+  const e = BOARDS.emu;
+  t.ok(e.virtual);
+  t.equal(e.ps, 'emu');
+  t.same(e.config, BOARDS.ultra96v2.config);
+  t.same(e.resources, BOARDS.ultra96v2.resources);
+  t.notOk(HARDWARE_BOARDS.includes('emu'));
+});
