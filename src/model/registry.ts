@@ -1,7 +1,7 @@
 // Shipped models (models/*.ffq) and architecture names, resolved from the --model argument: NAME | FILE | arch.
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { basename, dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { basename, join, resolve } from 'node:path';
+import { packageRoot } from '../paths.js';
 import { flownetsQ, layerShapes, type ArchSpec } from './arch.js';
 import { loadModelFile } from './format.js';
 import type { QModel } from './types.js';
@@ -11,7 +11,7 @@ import { UserError } from '../errors.js';
 export function modelsDir(): string {
   const env = process.env.FLOWFPGA_MODELS;
   if (env) return resolve(env);
-  return resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', 'models');
+  return join(packageRoot(), 'models');
 }
 
 export interface ModelEntry {

@@ -1,9 +1,19 @@
 import type { Command } from 'commander';
+import { register as bench } from './bench.js';
+import { register as emu } from './emu.js';
+import { register as evalCmd } from './eval.js';
+import { register as golden } from './golden.js';
 import { register as info } from './info.js';
 import { register as models } from './models.js';
+import { register as run } from './run.js';
 
 /** One import and one call per subcommand module (src/cli/commands/<name>.ts); keep alphabetical. */
 export function registerAll(program: Command): void {
+  bench(program);
+  emu(program);
+  evalCmd(program);
+  golden(program);
   info(program);
   models(program);
+  run(program);
 }

@@ -1,0 +1,29 @@
+// --board / --verify / --timeout options shared by commands that run the network, and opening the device they name.
+import type { Command } from 'commander';
+import { openFlowDevice, type FlowDevice } from '../device/index.js';
+import { UserError } from '../errors.js';
+
+export interface DeviceCliOptions {
+  board: string;
+  verify: string;
+  timeout: string;
+}
+
+export const VERIFY_MODES = ['off', 'sample', 'full'] as const;
+export type VerifyMode = (typeof VERIFY_MODES)[number];
+
+export function addDeviceOptions(cmd: Command, defaultBoard = 'auto'): Command {
+  return cmd
+    .option('--board <name>', 'auto | ref | emu | pynq-z2 | ultra96v2 | zcu104 (auto: a real board when found, else the virtual board)', defaultBoard)
+    .option('--verify <mode>', 'per-frame check against the reference: off | sample | full', 'sample')
+    .option('--timeout <ms>', 'timeout for each wait on the engine', '10000');
+}
+
+export async function openDevice(o: DeviceCliOptions): Promise<FlowDevice> {
+  if (!(VERIFY_MODES as readonly string[]).includes(o.verify)) {
+    throw new UserError(`unknown --verify mode '${o.verify}'`, `use ${VERIFY_MODES.join(', ')}`);
+  }
+  const timeoutMs = Number(o.timeout);
+  if (!(timeoutMs > 0)) throw new UserError(`bad --timeout '${o.timeout}'`, 'give milliseconds, e.g. --timeout 10000');
+  return openFlowDevice({ board: o.board });
+}

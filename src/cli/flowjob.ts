@@ -1,0 +1,76 @@
+// The loop shared by `run` and `eval`: pairs from a dataset → network input → device → flow at source resolution,
+// with per-pair errors when ground truth exists. One device load per distinct network size.
+import type { FlowDevice, InferResult } from '../device/index.js';
+import {
+  FlowErrorAccumulator,
+  flowFromFixed,
+  flowToSource,
+  prepareInput,
+  type ErrorSummary,
+  type FitMode,
+  type FlowField,
+  type FlowPair,
+  type PairDataset,
+  type PairErrors,
+} from '../flow/index.js';
+import type { QModel } from '../model/types.js';
+
+export interface PairOutcome {
+  index: number;
+  pair: FlowPair;
+  /** Flow at the pair's own resolution, in pixels. */
+  flow: FlowField;
+  errors?: PairErrors;
+  netSize: [number, number];
+  infer: InferResult;
+}
+
+export interface FlowJobOptions {
+  fit: FitMode;
+  /** Network size [H, W]; default: the source size fitted to a multiple of 64. */
+  size?: [number, number];
+  limit?: number;
+  onPair?: (o: PairOutcome) => Promise<void> | void;
+}
+
+export interface FlowJobSummary {
+  pairs: number;
+  errors?: ErrorSummary;
+  /** Mean device time per pair, ms. */
+  meanInferMs: number;
+  wallMs: number;
+}
+
+export async function runFlowJob(device: FlowDevice, model: QModel, data: PairDataset, o: FlowJobOptions): Promise<FlowJobSummary> {
+  const acc = new FlowErrorAccumulator();
+  let withGt = 0;
+  let loaded = '';
+  let inferMs = 0;
+  const t0 = performance.now();
+  const n = Math.min(data.length, o.limit ?? Infinity);
+  for (let i = 0; i < n; i++) {
+    const pair = await data.load(i);
+    const input = prepareInput(pair.img1, pair.img2, { mode: o.fit, height: o.size?.[0], width: o.size?.[1] });
+    const key = `${input.height}x${input.width}`;
+    if (key !== loaded) {
+      await device.load(model, input.height, input.width);
+      loaded = key;
+    }
+    const r = await device.infer(input.data);
+    inferMs += r.timings.totalMs;
+    const net = flowFromFixed(r.flow, r.w, r.h, r.fracBits);
+    const flow = flowToSource(net, input.mapping);
+    let errors: PairErrors | undefined;
+    if (pair.flow) {
+      errors = acc.add(flow, pair.flow, pair.valid);
+      withGt++;
+    }
+    await o.onPair?.({ index: i, pair, flow, errors, netSize: [input.height, input.width], infer: r });
+  }
+  return {
+    pairs: n,
+    errors: withGt > 0 ? acc.summary() : undefined,
+    meanInferMs: n ? inferMs / n : 0,
+    wallMs: performance.now() - t0,
+  };
+}
