@@ -18,6 +18,8 @@ export function register(program: Command): void {
       const faults: EmuFaults = {};
       for (const f of opts.fault) parseFault(f, faults);
       const emu = await startEmu({ ddrMb, isr: opts.isr, faults });
+      // startEmu unrefs the board so that library users never hang on it; here it is the whole point.
+      emu.child.ref();
       process.stdout.write(opts.json ? JSON.stringify(emu.info) + '\n' : describe(emu.info));
       await new Promise<void>((resolve) => {
         const stop = (): void => {
