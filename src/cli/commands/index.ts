@@ -5,6 +5,7 @@ import { register as evalCmd } from './eval.js';
 import { register as golden } from './golden.js';
 import { register as info } from './info.js';
 import { register as models } from './models.js';
+import { register as plan } from './plan.js';
 import { register as run } from './run.js';
 
 /** One import and one call per subcommand module (src/cli/commands/<name>.ts); keep alphabetical. */
@@ -15,5 +16,6 @@ export function registerAll(program: Command): void {
   golden(program);
   info(program);
   models(program);
+  plan(program);
   run(program);
 }

@@ -1,0 +1,95 @@
+// The scheduler's view of one engine build: the cycle-model constants of cycles.ts plus the on-chip buffer sizes,
+// clock and memory bandwidth. Built from a board description (planning ahead) or from the engine's capability
+// registers (at run time, where a bitstream may differ from the board's default build).
+import { UserError } from '../errors.js';
+import type { BoardSpec } from '../driver/boards.js';
+import { DEFAULT_ENGINE_CONFIG, type EngineConfig } from './cycles.js';
+
+export interface SchedConfig extends EngineConfig {
+  /** FF_IBUF: input window pixels per channel (incl. halo and padding). */
+  ibuf: number;
+  /** FF_OBUF: output tile pixels per channel. */
+  obuf: number;
+  /** FF_SBUF: upsampling source staging, bytes of one channel's source rectangle. */
+  sbuf: number;
+  clockMHz: number;
+  /** Sustained DDR bandwidth the cost model uses, GB/s (board: min(75 % of peak DDR, one HP port)). */
+  memoryGBps: number;
+  /** Activation bits the engine accepts. */
+  bitsMin: number;
+  bitsMax: number;
+  /** Where the numbers came from, for reports. */
+  source: string;
+}
+
+/**
+ * The board's engine build. The cycle-model constants (FF_MAC_DEPTH, FF_RD_OVH, …) are not part of boards.ts or of
+ * the capability registers; the defaults of hw/hls/flowfpga_engine.h apply to every part.
+ */
+export function configFromBoard(b: BoardSpec): SchedConfig {
+  const c = b.config;
+  return {
+    ...DEFAULT_ENGINE_CONFIG,
+    tm: c.tm,
+    tn: c.tn,
+    ibuf: c.ibufPixels,
+    obuf: c.obufPixels,
+    sbuf: c.sbufPixels,
+    clockMHz: c.clockMHz,
+    memoryGBps: b.memoryGBps,
+    bitsMin: c.bitsMin,
+    bitsMax: c.bitsMax,
+    source: `board ${b.name}`,
+  };
+}
+
+/** Capability words as the engine publishes them (docs/registers.md; the driver's EngineCaps has this shape). */
+export interface CapsLike {
+  peRows: number;
+  peCols: number;
+  ibuf: number;
+  obuf: number;
+  sbuf: number;
+  feat: number;
+  clockMHz: number;
+}
+
+/** From the capability registers of a probed engine; bandwidth comes from the board (the engine cannot know it). */
+export function configFromCaps(caps: CapsLike, memoryGBps: number): SchedConfig {
+  const bitsMask = caps.feat & 0xffff;
+  let lo = 0, hi = 0;
+  for (let n = 2; n <= 8; n++) {
+    if (bitsMask & (1 << n)) {
+      if (!lo) lo = n;
+      hi = n;
+    }
+  }
+  if (!caps.peRows || !caps.peCols || !caps.ibuf || !caps.obuf || !caps.sbuf || !lo) {
+    throw new UserError('engine capability registers are empty or malformed', 'probe the engine (cmd_count = 0) before planning');
+  }
+  return {
+    ...DEFAULT_ENGINE_CONFIG,
+    tm: caps.peRows,
+    tn: caps.peCols,
+    ibuf: caps.ibuf,
+    obuf: caps.obuf,
+    sbuf: caps.sbuf,
+    clockMHz: caps.clockMHz,
+    memoryGBps,
+    bitsMin: lo,
+    bitsMax: hi,
+    source: 'capability registers',
+  };
+}
+
+/** A config for tests: any buffer sizes / PE shape over the default cycle constants. */
+export function testConfig(p: Partial<SchedConfig> & Pick<SchedConfig, 'tm' | 'tn' | 'ibuf' | 'obuf' | 'sbuf'>): SchedConfig {
+  return {
+    ...DEFAULT_ENGINE_CONFIG, clockMHz: 100, memoryGBps: 1, bitsMin: 2, bitsMax: 8, source: 'test', ...p,
+  };
+}
+
+/** Key identifying a compiled plan (model identity is added by the caller). */
+export function configKey(c: SchedConfig): string {
+  return [c.tm, c.tn, c.ibuf, c.obuf, c.sbuf, c.macDepth, c.rdOvh, c.wrOvh, c.rqDepth, c.upDepth, c.checkCyc].join(',');
+}

@@ -1,0 +1,191 @@
+// CommandExecutor: what frame execution needs from an engine — DDR access and "run this command list".
+// TsEngineExecutor interprets the engine's command semantics in process on a Uint8Array "DDR", with the engine's
+// checks (same status codes) and its cycle model, computing each tile with the reference's tile entry points.
+// The virtual board / real board plug in through DeviceExecutor (an adapter over src/device's EngineDevice).
+import type { QLayerParams } from '../model/types.js';
+import { convTile, type ConvSpec } from '../reference/conv.js';
+import { upsampleRegion } from '../reference/upsample.js';
+import { CMD_BYTES, FLAG_LINEAR, FLAG_UP2_IN, OP_CONV, commandCycles, decodeCommand } from './cycles.js';
+import type { SchedConfig } from './config.js';
+import { ST_OK, checkCommand, newGeo } from './geometry.js';
+
+export interface RunResult {
+  status: number;
+  errIndex: number;
+  cmdsDone: number;
+  cycles: number;
+}
+
+export interface CommandExecutor {
+  /** The engine build this executor runs (capabilities + cycle constants). */
+  readonly config: SchedConfig;
+  /** Reserves `bytes` of DDR (aligned to `align`), returns its byte address. */
+  alloc(bytes: number, align?: number): number;
+  write(addr: number, data: Uint8Array): void;
+  /** Bytes at addr (may be a view into DDR: valid until the next run). */
+  read(addr: number, len: number): Uint8Array;
+  /** Runs `count` commands from cmdAddr; the window is everything this executor allocated. */
+  run(cmdAddr: number, count: number): Promise<RunResult>;
+}
+
+/** A fault to inject into the interpreter's results (tests of the verifier). */
+export interface InjectedFault {
+  /** Flip bit `bit` of the output byte at DDR address `addr` after command `cmd` (global index within a run list). */
+  kind: 'flip';
+  afterCmd: number;
+  addr: number;
+  bit: number;
+}
+
+/** Stuck output lane: output channels with (co − co_begin) mod FF_TM = lane read `value` (all commands). */
+export interface StuckLane {
+  kind: 'stuck-lane';
+  lane: number;
+  value: number;
+}
+
+export class TsEngineExecutor implements CommandExecutor {
+  ddr: Uint8Array;
+  private top = 0;
+  private readonly geo = newGeo();
+  faults: Array<InjectedFault | StuckLane> = [];
+  /** Commands executed so far over all runs (fault trigger index). */
+  executed = 0;
+
+  constructor(readonly config: SchedConfig, capacity = 1 << 20) {
+    this.ddr = new Uint8Array(capacity);
+  }
+
+  alloc(bytes: number, align = 64): number {
+    const at = Math.ceil(this.top / align) * align;
+    const end = at + bytes;
+    if (end > this.ddr.length) {
+      let cap = this.ddr.length;
+      while (cap < end) cap *= 2;
+      const grown = new Uint8Array(cap);
+      grown.set(this.ddr);
+      this.ddr = grown;
+    }
+    this.top = end;
+    return at;
+  }
+
+  write(addr: number, data: Uint8Array): void {
+    this.ddr.set(data, addr);
+  }
+
+  read(addr: number, len: number): Uint8Array {
+    return this.ddr.subarray(addr, addr + len);
+  }
+
+  async run(cmdAddr: number, count: number): Promise<RunResult> {
+    return this.runSync(cmdAddr, count);
+  }
+
+  runSync(cmdAddr: number, count: number): RunResult {
+    let cycles = 0;
+    const winSize = this.top;
+    for (let i = 0; i < count; i++) {
+      const ca = cmdAddr + i * CMD_BYTES;
+      if (cmdAddr % 8) return { status: 7, errIndex: i, cmdsDone: i, cycles };
+      if (ca + CMD_BYTES > winSize) return { status: 6, errIndex: i, cmdsDone: i, cycles };
+      const c = decodeCommand(this.ddr, ca);
+      cycles += this.config.rdOvh + 16 + this.config.checkCyc;
+      const st = checkCommand(c, this.config, 0, winSize, this.geo);
+      if (st !== ST_OK) return { status: st, errIndex: i, cmdsDone: i, cycles };
+      this.execute(c);
+      cycles += commandCycles(c, this.config) - (this.config.rdOvh + 16 + this.config.checkCyc);
+      for (const f of this.faults) {
+        if (f.kind === 'flip' && f.afterCmd === this.executed) this.ddr[f.addr] ^= 1 << f.bit;
+      }
+      this.executed++;
+    }
+    return { status: 0, errIndex: 0, cmdsDone: count, cycles };
+  }
+
+  private execute(c: ReturnType<typeof decodeCommand>): void {
+    const ddr = this.ddr;
+    const linear = (c.flags & FLAG_LINEAR) !== 0;
+    const outPlane = c.outH * c.outW;
+    if (c.opcode === OP_CONV) {
+      const kk = c.k * c.k;
+      // Requant block: int64 B[cout], int16 M[cout], uint8 S[cout] (little-endian, 8-byte aligned).
+      const dv = new DataView(ddr.buffer, ddr.byteOffset + c.qAddr, 11 * c.cout);
+      const bias = new Float64Array(c.cout);
+      const mult = new Int16Array(c.cout);
+      for (let m = c.coBegin; m < c.coEnd; m++) {
+        bias[m] = Number(dv.getBigInt64(8 * m, true));
+        mult[m] = dv.getInt16(8 * c.cout + 2 * m, true);
+      }
+      const params: QLayerParams = {
+        weights: new Int8Array(ddr.buffer, ddr.byteOffset + c.wAddr, c.cout * c.inC * kk),
+        mult,
+        shift: ddr.subarray(c.qAddr + 10 * c.cout, c.qAddr + 11 * c.cout),
+        bias,
+      };
+      const spec: ConvSpec = {
+        cin: c.inC, cout: c.cout, k: c.k, stride: c.stride, mode: linear ? 'linear' : 'relu', bits: c.bits,
+        upsampleInput: (c.flags & FLAG_UP2_IN) !== 0,
+      };
+      const input = ddr.subarray(c.inAddr, c.inAddr + c.inC * c.inH * c.inW);
+      const outN = c.outCTotal * outPlane;
+      const out = linear ? new Int16Array(ddr.buffer, ddr.byteOffset + c.outAddr, outN) : ddr.subarray(c.outAddr, c.outAddr + outN);
+      convTile(spec, params, input, c.inH, c.inW,
+        { y0: c.tileY, y1: c.tileY + c.tileH, x0: c.tileX, x1: c.tileX + c.tileW, m0: c.coBegin, m1: c.coEnd },
+        out, { channelsTotal: c.outCTotal, channelOffset: c.outCOffset });
+      this.applyStuck(c, out, outPlane);
+      return;
+    }
+    const f = c.k as 2 | 4;
+    const n = c.coEnd - c.coBegin;
+    const inPlane = c.inH * c.inW;
+    const src = linear ? new Int16Array(ddr.buffer, ddr.byteOffset + c.inAddr, c.inC * inPlane) : ddr.subarray(c.inAddr, c.inAddr + c.inC * inPlane);
+    const dst = linear ? new Int16Array(ddr.buffer, ddr.byteOffset + c.outAddr, c.outCTotal * outPlane) : ddr.subarray(c.outAddr, c.outAddr + c.outCTotal * outPlane);
+    upsampleRegion<Uint8Array | Int16Array>(f, n,
+      { data: src, base: c.coBegin * inPlane, plane: inPlane, row: c.inW, y0: 0, x0: 0, h: c.inH, w: c.inW },
+      c.tileY, c.tileY + c.tileH, c.tileX, c.tileX + c.tileW,
+      { data: dst, base: (c.outCOffset + c.coBegin) * outPlane + c.tileY * c.outW + c.tileX, plane: outPlane, row: c.outW });
+  }
+
+  private applyStuck(c: ReturnType<typeof decodeCommand>, out: Uint8Array | Int16Array, plane: number): void {
+    for (const f of this.faults) {
+      if (f.kind !== 'stuck-lane') continue;
+      for (let m = c.coBegin + f.lane; m < c.coEnd; m += this.config.tm) {
+        const base = (c.outCOffset + m) * plane;
+        for (let y = c.tileY; y < c.tileY + c.tileH; y++) out.fill(f.value, base + y * c.outW + c.tileX, base + y * c.outW + c.tileX + c.tileW);
+      }
+    }
+  }
+}
+
+/**
+ * What DeviceExecutor needs from src/device's EngineDevice (being written in parallel): a DMA pool the engine's
+ * window covers, and a run of a command list in it. Addresses are engine (physical) byte addresses.
+ */
+export interface EngineDeviceLike {
+  config: SchedConfig;
+  alloc(bytes: number, align: number): number;
+  write(addr: number, data: Uint8Array): void;
+  read(addr: number, len: number): Uint8Array;
+  runCommands(cmdAddr: number, count: number): Promise<RunResult>;
+}
+
+/** Executor (b): the virtual or real board behind an EngineDevice. */
+export class DeviceExecutor implements CommandExecutor {
+  constructor(private readonly dev: EngineDeviceLike) {}
+  get config(): SchedConfig {
+    return this.dev.config;
+  }
+  alloc(bytes: number, align = 64): number {
+    return this.dev.alloc(bytes, align);
+  }
+  write(addr: number, data: Uint8Array): void {
+    this.dev.write(addr, data);
+  }
+  read(addr: number, len: number): Uint8Array {
+    return this.dev.read(addr, len);
+  }
+  run(cmdAddr: number, count: number): Promise<RunResult> {
+    return this.dev.runCommands(cmdAddr, count);
+  }
+}

@@ -1,0 +1,63 @@
+import t from 'tap';
+import { flownetsQ } from '../src/model/arch.js';
+import { BOARDS } from '../src/driver/boards.js';
+import { configFromBoard, configFromCaps, testConfig } from '../src/scheduler/config.js';
+import { planNetwork, encodeCommands, patchIo } from '../src/scheduler/plan.js';
+import { costReport } from '../src/scheduler/cost.js';
+import { decodeCommand } from '../src/scheduler/cycles.js';
+import { checkCommand, newGeo, ST_OK } from '../src/scheduler/geometry.js';
+import { planReport } from '../src/cli/commands/plan.js';
+import { UserError } from '../src/errors.js';
+
+t.test('full network on every board: valid commands, < 1 s, buffers never overlap while live', async (t) => {
+  for (const b of ['pynq-z2', 'ultra96v2', 'zcu104'] as const) {
+    const cfg = configFromBoard(BOARDS[b]);
+    const plan = planNetwork(flownetsQ(), 384, 512, cfg);
+    t.ok(plan.planMs < 1000, `${b}: planned in ${plan.planMs.toFixed(0)} ms`);
+    const g = newGeo();
+    t.ok(plan.cmds.every((c) => checkCommand(c, cfg, 0, plan.layout.staticBytes + 1e9, g) === ST_OK), `${b}: engine accepts all`);
+    const arena = plan.buffers.filter((x) => x.region === 'static');
+    for (const a of arena) {
+      for (const o of arena) {
+        if (a.id >= o.id) continue;
+        const liveTogether = a.firstStep <= o.lastStep && o.firstStep <= a.lastStep;
+        const overlap = a.offset < o.offset + o.bytes && o.offset < a.offset + a.bytes;
+        if (liveTogether && overlap) t.fail(`${a.name} and ${o.name} overlap`);
+      }
+    }
+    const total = arena.reduce((s, x) => s + x.bytes, 0);
+    t.ok(plan.layout.arenaBytes < total, `${b}: liveness reuse ${plan.layout.arenaBytes} < ${total}`);
+    const r = costReport(plan);
+    t.ok(r.total.efficiency > 0 && r.total.efficiency <= 1, 'efficiency in (0, 1]');
+    t.ok(r.layers.every((l) => l.est_ms >= l.roofline_ms * 0.999), 'no layer beats its roofline');
+    t.equal(r.total.macs, 20269498368);
+  }
+});
+
+t.test('patch table binds only frame input and flow output', async (t) => {
+  const plan = planNetwork(flownetsQ({ width: 0.125 }), 64, 128, testConfig({ tm: 4, tn: 4, ibuf: 300, obuf: 64, sbuf: 200 }));
+  const list = encodeCommands(plan, 4096);
+  patchIo(list, plan.patches, 1 << 20, 2 << 20);
+  t.ok(plan.patches.some((p) => p.region === 'input') && plan.patches.some((p) => p.region === 'output'));
+  const conv1 = plan.steps[0];
+  for (let i = conv1.cmdBegin; i < conv1.cmdEnd; i++) t.equal(decodeCommand(list, i * 128).inAddr, 1 << 20);
+  const last = decodeCommand(list, (plan.cmds.length - 1) * 128);
+  t.equal(last.outAddr, 2 << 20);
+  t.equal(decodeCommand(list, 0).wAddr, 4096 + plan.cmds[0].wAddr);
+});
+
+t.test('configuration from capability registers; impossible buffers give a UserError', async (t) => {
+  const cfg = configFromCaps({ peRows: 8, peCols: 8, ibuf: 4096, obuf: 1024, sbuf: 2048, feat: 0x06aa01fc, clockMHz: 100 }, 1.2);
+  t.equal(cfg.bitsMin, 2);
+  t.equal(cfg.bitsMax, 8);
+  t.throws(() => planNetwork(flownetsQ({ width: 0.0625 }), 64, 64, testConfig({ tm: 2, tn: 2, ibuf: 40, obuf: 4, sbuf: 8 })), UserError);
+  t.throws(() => planNetwork(flownetsQ(), 100, 64, cfg), UserError);
+});
+
+t.test('plan CLI report shape', async (t) => {
+  const r = planReport({ board: 'ultra96v2', size: '128x128' });
+  t.ok(Array.isArray(r.layers) && r.layers.length === 16);
+  for (const k of ['est_ms', 'roofline_ms', 'efficiency', 'ddr_bytes', 'min_ddr_bytes'] as const) t.type(r.total[k], 'number');
+  t.throws(() => planReport({ board: 'nope' }), UserError);
+  t.throws(() => planReport({ board: 'zcu104', bits: '9' }), UserError);
+});
