@@ -63,9 +63,10 @@ enum CtlWord : uint32_t {
   C_STATE = 13,      // 0 idle, 1 running, 2 completion withheld (late / never), 3 held in reset
   C_PID = 14,
   C_IRQ_EVENTS = 15,
-  C_WORDS = 16,
+  C_CORRUPT_MASK = 16,  // XOR mask for every output byte of each command's tile with F_CORRUPT
+  C_WORDS = 17,
 };
-constexpr uint32_t F_HANG = 1, F_LATE = 2, F_FLIP = 4, F_BUSERR = 8, F_RESET = 16;
+constexpr uint32_t F_HANG = 1, F_LATE = 2, F_FLIP = 4, F_BUSERR = 8, F_RESET = 16, F_CORRUPT = 32;
 
 volatile sig_atomic_t g_stop = 0;
 void on_signal(int) { g_stop = 1; }
@@ -142,14 +143,14 @@ struct Options {
   uint32_t uio_index = 0;
   std::string name = "flowfpga_engine";
   uint32_t isr_cor = 0;
-  uint32_t faults = 0, late_ms = 0, flip_mask = 0x01, bus_any = 0;
+  uint32_t faults = 0, late_ms = 0, flip_mask = 0x01, corrupt_mask = 0x01, bus_any = 0;
   uint64_t bus_addr = 0;
 };
 
 void usage() {
   fputs(
       "usage: flowfpga-emu [--dir DIR] [--ddr-mb N] [--ddr-base ADDR] [--isr tow|cor] [--uio-index N] [--name NAME]\n"
-      "                    [--fault hang|late=MS|flip[=MASK]|bus-error[=ADDR]|reset]... [--cleanup]\n"
+      "                    [--fault hang|late=MS|flip[=MASK]|corrupt[=MASK]|bus-error[=ADDR]|reset]... [--cleanup]\n"
       "Prints one line 'FLOWFPGA-EMU READY {json}' when the board is up; SIGTERM/SIGINT stop it.\n",
       stderr);
 }
@@ -197,12 +198,16 @@ Options parse_args(int argc, char **argv) {
         if (!arg.empty() && (!parse_u64(arg.c_str(), v) || v == 0 || v > 255)) die("--fault flip=MASK needs a byte mask 1..255");
         o.faults |= F_FLIP;
         if (!arg.empty()) o.flip_mask = (uint32_t)v;
+      } else if (k == "corrupt") {
+        if (!arg.empty() && (!parse_u64(arg.c_str(), v) || v == 0 || v > 255)) die("--fault corrupt=MASK needs a byte mask 1..255");
+        o.faults |= F_CORRUPT;
+        if (!arg.empty()) o.corrupt_mask = (uint32_t)v;
       } else if (k == "bus-error") {
         o.faults |= F_BUSERR;
         if (arg.empty()) o.bus_any = 1;
         else if (!parse_u64(arg.c_str(), o.bus_addr)) die("--fault bus-error=ADDR needs an address, got '%s'", arg.c_str());
       } else {
-        die("unknown fault '%s' (hang, late=MS, flip[=MASK], bus-error[=ADDR], reset)", f.c_str());
+        die("unknown fault '%s' (hang, late=MS, flip[=MASK], corrupt[=MASK], bus-error[=ADDR], reset)", f.c_str());
       }
     } else if (a == "--help" || a == "-h") {
       usage();
@@ -293,6 +298,7 @@ void Board::setup() {
   c(C_FAULTS, o_.faults);
   c(C_LATE_MS, o_.late_ms);
   c(C_FLIP_MASK, o_.flip_mask);
+  c(C_CORRUPT_MASK, o_.corrupt_mask);
   c(C_BUS_LO, (uint32_t)o_.bus_addr);
   c(C_BUS_HI, (uint32_t)(o_.bus_addr >> 32));
   c(C_BUS_ANY, o_.bus_any);
@@ -407,6 +413,25 @@ void Board::start_job() {
       const uint32_t ch = c.out_c_offset + c.co_begin;
       const uint64_t a = mem_wr + c.out_addr + (((uint64_t)ch * c.out_h + c.tile_y) * c.out_w + c.tile_x) * e;
       if (phys_in_ddr(a, 1)) ddr_[a - o_.ddr_base] ^= mask;
+    }
+  }
+  if ((faults & F_CORRUPT) && cd > 0) {
+    // A corrupted tile: every byte the command wrote (all its channels, rows and columns) XORed with the mask.
+    const uint8_t mask = (uint8_t)ctl_.ld(C_CORRUPT_MASK * 4);
+    for (uint32_t i = 0; i < cd; i++) {
+      ff_cmd c;
+      memcpy(&c, ddr_ + (mem + cmd_addr + (uint64_t)i * FF_CMD_BYTES - o_.ddr_base), sizeof c);
+      const uint64_t e = (c.flags & FF_FLAG_LINEAR) ? 2 : 1;
+      const bool up = c.opcode == FF_OP_UPSAMPLE;
+      const uint32_t c0 = up ? 0 : c.co_begin, c1 = up ? c.cout : c.co_end;
+      for (uint32_t ch = c0; ch < c1; ch++)
+        for (uint32_t y = c.tile_y; y < (uint32_t)c.tile_y + c.tile_h; y++) {
+          const uint64_t a = mem_wr + c.out_addr + (((uint64_t)(c.out_c_offset + ch) * c.out_h + y) * c.out_w + c.tile_x) * e;
+          const uint64_t n = (uint64_t)c.tile_w * e;
+          if (!phys_in_ddr(a, n)) continue;
+          uint8_t *p = ddr_ + (a - o_.ddr_base);
+          for (uint64_t b = 0; b < n; b += e) p[b] ^= mask;
+        }
     }
   }
   const uint64_t t = now_ns();

@@ -2,13 +2,16 @@
 import type { Command } from 'commander';
 import { openFlowDevice, type FlowDevice } from '../device/index.js';
 import { UserError } from '../errors.js';
+import { engineFlowFactory } from './engine-flow.js';
 
 export interface DeviceCliOptions {
   board: string;
   verify: string;
   timeout: string;
+  onMismatch: string;
 }
 
+export const POLICIES = ['log', 'drop', 'rerun', 'stop'] as const;
 export const VERIFY_MODES = ['off', 'sample', 'full'] as const;
 export type VerifyMode = (typeof VERIFY_MODES)[number];
 
@@ -16,6 +19,7 @@ export function addDeviceOptions(cmd: Command, defaultBoard = 'auto'): Command {
   return cmd
     .option('--board <name>', 'auto | ref | emu | pynq-z2 | ultra96v2 | zcu104 (auto: a real board when found, else the virtual board)', defaultBoard)
     .option('--verify <mode>', 'per-frame check against the reference: off | sample | full', 'sample')
+    .option('--on-mismatch <policy>', 'when verification finds a mismatch: log | drop | rerun | stop', 'log')
     .option('--timeout <ms>', 'timeout for each wait on the engine', '10000');
 }
 
@@ -25,5 +29,18 @@ export async function openDevice(o: DeviceCliOptions): Promise<FlowDevice> {
   }
   const timeoutMs = Number(o.timeout);
   if (!(timeoutMs > 0)) throw new UserError(`bad --timeout '${o.timeout}'`, 'give milliseconds, e.g. --timeout 10000');
-  return openFlowDevice({ board: o.board });
+  if (!(POLICIES as readonly string[]).includes(o.onMismatch)) {
+    throw new UserError(`unknown --on-mismatch policy '${o.onMismatch}'`, `use ${POLICIES.join(', ')}`);
+  }
+  return openFlowDevice({
+    board: o.board,
+    timeoutMs,
+    engineFlow: engineFlowFactory({
+      verify: o.verify as VerifyMode,
+      policy: o.onMismatch as (typeof POLICIES)[number],
+      timeoutMs,
+      onMismatch: (m, frame) =>
+        process.stderr.write(`flowfpga: verify: frame ${frame}: ${m.step} command ${m.cmd} differs at c${m.at.c} y${m.at.y} x${m.at.x} (expected ${m.expected}, got ${m.got})\n`),
+    }),
+  });
 }

@@ -29,6 +29,18 @@ export interface InferTimings {
   hostMs?: number;
 }
 
+/** Per-frame verification outcome (engine targets; the reference needs none). */
+export interface VerifySummary {
+  mode: 'off' | 'sample' | 'full';
+  /** Regions recomputed with the reference, their MACs, and the host time spent, ms. */
+  regions: number;
+  macs: number;
+  ms: number;
+  mismatches: number;
+  dropped: boolean;
+  reruns: number;
+}
+
 export interface InferResult {
   /** int16 flow 2 × h × w at full input resolution (u plane, then v), `fracBits` fractional bits. */
   flow: Int16Array;
@@ -36,6 +48,7 @@ export interface InferResult {
   w: number;
   fracBits: number;
   timings: InferTimings;
+  verify?: VerifySummary;
 }
 
 export interface FlowDevice {

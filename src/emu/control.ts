@@ -6,13 +6,14 @@ import type { Mapping, Sys } from '../sys/types.js';
 export const CONTROL_MAGIC = 0x43454646; // "FFEC"
 const W = {
   MAGIC: 0, LAYOUT: 1, FAULTS: 2, LATE_MS: 3, FLIP_MASK: 4, BUS_LO: 5, BUS_HI: 6, BUS_ANY: 7, RESET_REQ: 8, RESET_ACK: 9,
-  ISR_MODE: 10, JOBS_STARTED: 11, JOBS_DONE: 12, STATE: 13, PID: 14, IRQ_EVENTS: 15,
+  ISR_MODE: 10, JOBS_STARTED: 11, JOBS_DONE: 12, STATE: 13, PID: 14, IRQ_EVENTS: 15, CORRUPT_MASK: 16,
 } as const;
 const F_HANG = 1;
 const F_LATE = 2;
 const F_FLIP = 4;
 const F_BUSERR = 8;
 const F_RESET = 16;
+const F_CORRUPT = 32;
 
 /** Fault switches, as on the `flowfpga emu --fault` command line. */
 export interface EmuFaults {
@@ -22,6 +23,8 @@ export interface EmuFaults {
   lateMs?: number;
   /** XOR this mask (1..255) into the first output byte of every completed command. */
   flip?: number;
+  /** A corrupted tile: XOR this mask (1..255) into every output element (low byte) of every completed command. */
+  corrupt?: number;
   /** Bus error: 'any' = every job with commands fails at command 0; a physical address = the first command whose
    *  declared extents (or the command itself) cover it fails. Either way status RANGE + ap_done. */
   busError?: 'any' | bigint;
@@ -32,7 +35,7 @@ export interface EmuFaults {
 export type EmuState = 'idle' | 'running' | 'withheld' | 'reset';
 const STATES: EmuState[] = ['idle', 'running', 'withheld', 'reset'];
 
-const FAULT_HELP = 'faults: hang, late=MS, flip[=MASK], bus-error[=ADDR], reset';
+const FAULT_HELP = 'faults: hang, late=MS, flip[=MASK], corrupt[=MASK], bus-error[=ADDR], reset';
 
 /** Parses one `--fault` value; UserError with the accepted forms otherwise. */
 export function parseFault(spec: string, into: EmuFaults = {}): EmuFaults {
@@ -47,6 +50,7 @@ export function parseFault(spec: string, into: EmuFaults = {}): EmuFaults {
   if ((key === 'hang' || key === 'reset') && arg === undefined) into[key] = true;
   else if (key === 'late') into.lateMs = num(0, 3_600_000);
   else if (key === 'flip') into.flip = arg === undefined ? 1 : num(1, 255);
+  else if (key === 'corrupt') into.corrupt = arg === undefined ? 1 : num(1, 255);
   else if (key === 'bus-error') {
     if (arg === undefined) into.busError = 'any';
     else if (/^(0x[0-9a-f]+|\d+)$/i.test(arg)) into.busError = BigInt(arg);
@@ -61,6 +65,7 @@ export function faultArgs(f: EmuFaults): string[] {
   if (f.hang) out.push('hang');
   if (f.lateMs !== undefined) out.push(`late=${f.lateMs}`);
   if (f.flip !== undefined) out.push(`flip=${f.flip}`);
+  if (f.corrupt !== undefined) out.push(`corrupt=${f.corrupt}`);
   if (f.busError !== undefined) out.push(f.busError === 'any' ? 'bus-error' : `bus-error=0x${f.busError.toString(16)}`);
   if (f.reset) out.push('reset');
   return out;
@@ -118,6 +123,7 @@ export class EmuControl {
     if (f & F_HANG) out.hang = true;
     if (f & F_LATE) out.lateMs = this.#get(W.LATE_MS);
     if (f & F_FLIP) out.flip = this.#get(W.FLIP_MASK);
+    if (f & F_CORRUPT) out.corrupt = this.#get(W.CORRUPT_MASK);
     if (f & F_BUSERR) out.busError = this.#get(W.BUS_ANY) ? 'any' : (BigInt(this.#get(W.BUS_HI)) << 32n) | BigInt(this.#get(W.BUS_LO));
     if (f & F_RESET) out.reset = true;
     return out;
@@ -134,6 +140,10 @@ export class EmuControl {
     if (f.flip !== undefined) {
       bits |= F_FLIP;
       this.#set(W.FLIP_MASK, f.flip & 0xff);
+    }
+    if (f.corrupt !== undefined) {
+      bits |= F_CORRUPT;
+      this.#set(W.CORRUPT_MASK, f.corrupt & 0xff);
     }
     if (f.busError !== undefined) {
       bits |= F_BUSERR;

@@ -63,7 +63,9 @@ export function register(program: Command): void {
           }
           files.push({ id: o.pair.id, flo, png, epe: o.errors?.epe });
           const epe = o.errors ? `  EPE ${o.errors.epe.toFixed(3)}` : '';
-          log(`${o.pair.id}: ${o.pair.img1.width}x${o.pair.img1.height} (net ${o.netSize[0]}x${o.netSize[1]})  ${o.infer.timings.totalMs.toFixed(1)} ms${epe}  -> ${png ?? flo}`);
+          const v = o.infer.verify;
+          const verify = v && v.mode !== 'off' ? `  verify ${v.mode}: ${v.regions} regions, ${v.mismatches} mismatch(es)${v.dropped ? ', DROPPED' : ''}` : '';
+          log(`${o.pair.id}: ${o.pair.img1.width}x${o.pair.img1.height} (net ${o.netSize[0]}x${o.netSize[1]})  ${o.infer.timings.totalMs.toFixed(1)} ms${epe}${verify}  -> ${png ?? flo}`);
         },
       });
       if (opts.json) {

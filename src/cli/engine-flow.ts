@@ -1,0 +1,115 @@
+// Composition of the device layer and the scheduler: a FlowDevice that runs whole frames on an EngineDevice (virtual
+// board or real board) through the planned command list, with per-frame verification. Lives in cli because it is
+// the one place that may import both (device and scheduler are peers).
+import { getBoard } from '../driver/boards.js';
+import type { EngineDevice, EngineFlowFactory, FlowDevice, FlowDeviceCaps, InferResult } from '../device/index.js';
+import type { DmaBuffer } from '../dma/index.js';
+import type { QModel } from '../model/types.js';
+import {
+  DeviceExecutor,
+  FrameRunner,
+  configFromCaps,
+  planNetwork,
+  type EngineDeviceLike,
+  type Mismatch,
+  type MismatchPolicy,
+  type RunResult,
+  type SchedConfig,
+  type VerifyMode,
+} from '../scheduler/index.js';
+
+/** Flat byte addresses (the engine's physical addresses) over separately allocated DMA buffers. */
+export class EngineAddressSpace implements EngineDeviceLike {
+  readonly config: SchedConfig;
+  #bufs: Array<{ base: number; end: number; buf: DmaBuffer }> = [];
+
+  constructor(readonly engine: EngineDevice, memoryGBps: number, readonly timeoutMs?: number) {
+    this.config = configFromCaps(engine.caps, memoryGBps);
+  }
+
+  alloc(bytes: number, align: number): number {
+    const buf = this.engine.alloc(bytes, { align: Math.max(align, 64), label: `plan-${this.#bufs.length}` });
+    // Hand the fresh buffer to the device at once: run() refuses CPU-owned buffers, and write() re-takes ranges.
+    buf.toDevice(0, buf.size);
+    const base = Number(buf.phys);
+    this.#bufs.push({ base, end: base + bytes, buf });
+    return base;
+  }
+
+  #find(addr: number, len: number): { buf: DmaBuffer; off: number } {
+    for (const b of this.#bufs) if (addr >= b.base && addr + len <= b.end) return { buf: b.buf, off: addr - b.base };
+    throw new RangeError(`address 0x${addr.toString(16)}+${len} is not inside one allocated engine buffer`);
+  }
+
+  write(addr: number, data: Uint8Array): void {
+    const { buf, off } = this.#find(addr, data.length);
+    this.engine.write(buf, data, off);
+  }
+
+  read(addr: number, len: number): Uint8Array {
+    const { buf, off } = this.#find(addr, len);
+    return this.engine.read(buf, off, len);
+  }
+
+  async runCommands(cmdAddr: number, count: number): Promise<RunResult> {
+    const r = await this.engine.run(BigInt(cmdAddr), count, { timeoutMs: this.timeoutMs });
+    return { status: r.status, errIndex: r.errIndex, cmdsDone: r.cmdsDone, cycles: Number(r.cycles) };
+  }
+
+  freeAll(): void {
+    for (const b of this.#bufs) this.engine.free(b.buf);
+    this.#bufs = [];
+  }
+}
+
+export interface EngineFlowOptions {
+  verify: VerifyMode;
+  policy: MismatchPolicy;
+  timeoutMs?: number;
+  onMismatch?: (m: Mismatch, frame: number) => void;
+}
+
+/** FlowDevice over an EngineDevice: plan once per (model, size), then every infer() is one frame through the engine. */
+export class EngineFlowDevice implements FlowDevice {
+  #space: EngineAddressSpace | undefined;
+  #runner: FrameRunner | undefined;
+  #fracBits = 0;
+
+  constructor(readonly engine: EngineDevice, readonly caps: FlowDeviceCaps, readonly opts: EngineFlowOptions) {}
+
+  async load(model: QModel, h: number, w: number): Promise<void> {
+    this.#space?.freeAll();
+    const board = getBoard(this.caps.board ?? 'emu');
+    this.#space = new EngineAddressSpace(this.engine, board.memoryGBps, this.opts.timeoutMs);
+    const plan = planNetwork(model.arch, h, w, this.#space.config);
+    this.#runner = new FrameRunner(plan, model, new DeviceExecutor(this.#space), {
+      verify: this.opts.verify, policy: this.opts.policy, onMismatch: this.opts.onMismatch,
+    });
+    this.#fracBits = model.arch.flowFracBits;
+  }
+
+  async infer(frames: Uint8Array): Promise<InferResult> {
+    const runner = this.#runner;
+    if (!runner) throw new Error('infer() before load()');
+    const t0 = performance.now();
+    const jobs0 = this.engine.stats().jobs;
+    const r = await runner.runFrame(frames);
+    const totalMs = performance.now() - t0;
+    return {
+      flow: r.flow, h: runner.plan.h, w: runner.plan.w, fracBits: this.#fracBits,
+      timings: { totalMs, jobs: this.engine.stats().jobs - jobs0, cycles: BigInt(r.cycles) },
+      verify: { mode: runner.verify, regions: r.verify.regions, macs: r.verify.macs, ms: r.verify.ms, mismatches: r.mismatches.length, dropped: r.dropped, reruns: r.reruns },
+    };
+  }
+
+  async close(): Promise<void> {
+    this.#space?.freeAll();
+    this.#space = undefined;
+    this.#runner = undefined;
+    await this.engine.close();
+  }
+}
+
+export function engineFlowFactory(opts: EngineFlowOptions): EngineFlowFactory {
+  return (engine, caps) => new EngineFlowDevice(engine, caps, opts);
+}
