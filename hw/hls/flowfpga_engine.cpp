@@ -1,9 +1,11 @@
 // flowfpga quantized convolution engine (Vitis HLS top + plain g++ model of the same source).
 // Semantics: docs/quantization.md (integer contract). Command format, cycle model: docs/engine.md.
 //
-// Structure per CONV command: the output tile is computed in blocks of FF_TM output channels; each block reduces
-// over the input channels in blocks of FF_TN. Loads of input block j+1 (ping-pong ibuf/wbuf) overlap the MACs of
-// block j; the requantize+store of output block b (ping-pong acc/qbuf) overlaps the compute of block b+1. The
+// Structure per CONV command: the output tile is computed in blocks of FF_TM output channels, in groups of as many
+// blocks as one accumulator half holds (FF_OBUF / tile pixels); each group reduces over the input channels in blocks
+// of FF_TN, and every input block is loaded once per group and used by all its output blocks. Loads of the next
+// step (ping-pong ibuf/wbuf) overlap the MACs of the current one; the requantize+store of group g (ping-pong acc)
+// overlaps the compute of group g+1. The
 // C code runs the stages in sequence; the perf counter adds them up with the overlap rules of the cycle model,
 // using the trip counts the loops actually executed.
 #include "flowfpga_engine.h"
@@ -202,9 +204,10 @@ uint32_t check(const Cmd &c, Geo &g, uint64_t wb, uint64_t ws) {
 uint8_t ibuf[2][FF_TN][FF_IBUF];
 int8_t wbuf[2][FF_TM][FF_TN][FF_KK];
 int32_t acc[2][FF_TM][FF_OBUF];
-int64_t qb[2][FF_TM];
-int16_t qm[2][FF_TM];
-uint8_t qs[2][FF_TM];
+// Requant params of the block being stored (the store stage fetches them; one block at a time).
+int64_t qb[1][FF_TM];
+int16_t qm[1][FF_TM];
+uint8_t qs[1][FF_TM];
 uint8_t sbuf[2][FF_SBUF];
 
 // Interpolates the valid part of an upsampled window from the staging buffer. The source holds rows
@@ -241,12 +244,9 @@ SRC_ROWS:
   return cyc;
 }
 
-// Load stage of a CONV: input channels ci0..ci0+tn-1 of the tile window and the matching weights of output
-// channels co0..co0+tm-1. Returns cycles.
-uint32_t load_block(const ff_bus_t *mem, const Cmd &c, const Geo &g, int ci0, int tn, int co0, int tm,
-                    uint8_t ib[FF_TN][FF_IBUF], int8_t wb[FF_TM][FF_TN][FF_KK]) {
+// Load stage of a CONV, input part: channels ci0..ci0+tn-1 of the tile's input window. Returns cycles.
+uint32_t load_input(const ff_bus_t *mem, const Cmd &c, const Geo &g, int ci0, int tn, uint8_t ib[FF_TN][FF_IBUF]) {
   uint32_t cyc = 0;
-  const int kk = c.k * c.k;
 LD_CH:
   for (int t = 0; t < tn; t++) {
     const int ch = ci0 + t;
@@ -269,7 +269,15 @@ LD_CH:
       cyc += (uint32_t)(vh * vw) + FF_UP_DEPTH;
     }
   }
-  // Weights of one output channel for this input block are contiguous: [co][ci0..ci0+tn)[k][k].
+  return cyc;
+}
+
+// Load stage, weight part: output channels co0..co0+tm-1 x input channels ci0..ci0+tn-1. The weights of one
+// output channel for one input block are contiguous ([co][ci0..ci0+tn)[k][k]): one burst per output channel.
+uint32_t load_weights(const ff_bus_t *mem, const Cmd &c, int ci0, int tn, int co0, int tm,
+                      int8_t wb[FF_TM][FF_TN][FF_KK]) {
+  uint32_t cyc = 0;
+  const int kk = c.k * c.k;
   uint8_t wrow[FF_TN * FF_KK];
 LD_W:
   for (int m = 0; m < tm; m++) {
@@ -301,7 +309,7 @@ uint32_t load_params(const ff_bus_t *mem, const Cmd &c, int co0, int tm, int slo
 // consecutive iterations update different accumulators; the pixel loop runs at least FF_MAC_DEPTH times so the
 // read-after-write distance on acc always covers the pipeline. Returns cycles.
 uint32_t compute_block(const Cmd &c, const Geo &g, int tn, bool first, const uint8_t ib[FF_TN][FF_IBUF],
-                       const int8_t wb[FF_TM][FF_TN][FF_KK], int32_t ac[FF_TM][FF_OBUF]) {
+                       const int8_t wb[FF_TM][FF_TN][FF_KK], int32_t ac[FF_TM][FF_OBUF], int ob) {
   const int k = c.k, s = c.stride, P = c.tile_h * c.tile_w;
   const int PP = P > FF_MAC_DEPTH ? P : FF_MAC_DEPTH;
   int ky = 0, kx = 0;
@@ -319,13 +327,13 @@ MAC_TAP:
         const int idx = iy * g.iw + ix;
         for (int m = 0; m < FF_TM; m++) {
 #pragma HLS UNROLL
-          int32_t sum = (first && kk == 0) ? 0 : ac[m][pp];
+          int32_t sum = (first && kk == 0) ? 0 : ac[m][ob + pp];
           for (int t = 0; t < FF_TN; t++) {
 #pragma HLS UNROLL
             const int32_t x = (inb && t < tn) ? (int32_t)ib[t][idx] : 0;
             sum += x * (int32_t)wb[m][t][kk];
           }
-          ac[m][pp] = sum;
+          ac[m][ob + pp] = sum;
         }
         if (++ox == c.tile_w) {
           ox = 0;
@@ -343,7 +351,7 @@ MAC_TAP:
 
 // Requantize + ReLU/clip (or int16 clamp) and store output channels co0..co0+tm-1 of the tile. Returns cycles.
 uint32_t store_block(uint8_t *mem_wr, const Cmd &c, const Geo &g, int co0, int tm, int slot,
-                     const int32_t ac[FF_TM][FF_OBUF]) {
+                     const int32_t ac[FF_TM][FF_OBUF], int ob) {
   const bool linear = (c.flags & FF_FLAG_LINEAR) != 0;
   const int64_t hi = linear ? 32767 : (1 << c.bits) - 1, lo = linear ? -32768 : 0;
   uint32_t cyc = FF_RQ_DEPTH;
@@ -356,7 +364,7 @@ ST_CH:
     ST_PIX:
       for (int x = 0; x < c.tile_w; x++) {
 #pragma HLS PIPELINE II = 2
-        const int64_t t = (int64_t)ac[m][y * c.tile_w + x] * qm[slot][m] + qb[slot][m];
+        const int64_t t = (int64_t)ac[m][ob + y * c.tile_w + x] * qm[slot][m] + qb[slot][m];
         int64_t q = t >> sh;
         q = q < lo ? lo : (q > hi ? hi : q);
         const uint64_t a = c.out_addr + (row + x) * g.esize;
@@ -373,35 +381,51 @@ ST_CH:
 // max(first stage of j, second stage of j-1), the first step only the first stage, a last step only the drain.
 inline uint64_t max2(uint64_t a, uint64_t b) { return a > b ? a : b; }
 
+// Output blocks are computed in groups of G = min(nco, FF_OBUF / P) blocks that share one accumulator half
+// (block i of a group at offset i*P): the loop over input blocks is outside the loop over the group's output blocks,
+// so each input block is loaded once per group (not once per output block) and reused by all G blocks. A group's
+// requantize+store (which also fetches its requant params) runs beside the compute of the next group.
 uint64_t run_conv(const ff_bus_t *mem, uint8_t *mem_wr, const Cmd &c, const Geo &g) {
   const int nci = (c.in_c + FF_TN - 1) / FF_TN;
   const int nco = (c.co_end - c.co_begin + FF_TM - 1) / FF_TM;
+  const int P = c.tile_h * c.tile_w;
+  const int gmax = FF_OBUF / P;  // >= 1: check() guarantees P <= FF_OBUF
+  const int G = gmax < nco ? gmax : nco;
+  const int ngr = (nco + G - 1) / G;
   uint64_t total = 0;
-CO_BLK:
-  for (int b = 0; b <= nco; b++) {
-    // Step b: loads+MACs of output block b beside requantize+store of block b-1.
+CO_GRP:
+  for (int gi = 0; gi <= ngr; gi++) {
+    // Step gi: loads+MACs of group gi beside requantize+store of group gi-1.
     uint64_t work = 0, st = 0;
-    if (b < nco) {
-      const int co0 = c.co_begin + b * FF_TM, tm = c.co_end - co0 < FF_TM ? c.co_end - co0 : FF_TM;
-      const uint32_t qcyc = load_params(mem, c, co0, tm, b & 1);
-    CI_BLK:
-      for (int j = 0; j <= nci; j++) {
-        // Step j: load of input block j beside the MACs of block j-1.
+    if (gi < ngr) {
+      const int b0 = gi * G, nb = nco - b0 < G ? nco - b0 : G, n = nci * nb;
+    CI_CO:
+      for (int s = 0; s <= n; s++) {
+        // Step s = (input block j, output block i of the group): its loads beside the MACs of step s-1.
         uint64_t lc = 0, xc = 0;
-        if (j < nci) {
+        if (s < n) {
+          const int j = s / nb, i = s % nb;
           const int ci0 = j * FF_TN, tn = c.in_c - ci0 < FF_TN ? c.in_c - ci0 : FF_TN;
-          lc = load_block(mem, c, g, ci0, tn, co0, tm, ibuf[j & 1], wbuf[j & 1]) + (j == 0 ? qcyc : 0);
+          const int co0 = c.co_begin + (b0 + i) * FF_TM, tm = c.co_end - co0 < FF_TM ? c.co_end - co0 : FF_TM;
+          if (i == 0) lc = load_input(mem, c, g, ci0, tn, ibuf[j & 1]);
+          lc += load_weights(mem, c, ci0, tn, co0, tm, wbuf[s & 1]);
         }
-        if (j > 0) {
-          const int ci0 = (j - 1) * FF_TN, tn = c.in_c - ci0 < FF_TN ? c.in_c - ci0 : FF_TN;
-          xc = compute_block(c, g, tn, j == 1, ibuf[(j - 1) & 1], wbuf[(j - 1) & 1], acc[b & 1]);
+        if (s > 0) {
+          const int j = (s - 1) / nb, i = (s - 1) % nb;
+          const int ci0 = j * FF_TN, tn = c.in_c - ci0 < FF_TN ? c.in_c - ci0 : FF_TN;
+          xc = compute_block(c, g, tn, j == 0, ibuf[j & 1], wbuf[(s - 1) & 1], acc[gi & 1], i * P);
         }
         work += max2(lc, xc);
       }
     }
-    if (b > 0) {
-      const int co0 = c.co_begin + (b - 1) * FF_TM, tm = c.co_end - co0 < FF_TM ? c.co_end - co0 : FF_TM;
-      st = store_block(mem_wr, c, g, co0, tm, (b - 1) & 1, acc[(b - 1) & 1]);
+    if (gi > 0) {
+      const int b0 = (gi - 1) * G, nb = nco - b0 < G ? nco - b0 : G;
+    ST_GRP:
+      for (int i = 0; i < nb; i++) {
+        const int co0 = c.co_begin + (b0 + i) * FF_TM, tm = c.co_end - co0 < FF_TM ? c.co_end - co0 : FF_TM;
+        st += load_params(mem, c, co0, tm, 0);
+        st += store_block(mem_wr, c, g, co0, tm, 0, acc[(gi - 1) & 1], i * P);
+      }
     }
     total += max2(work, st);
   }

@@ -23,6 +23,8 @@ export interface EngineConfig {
   upDepth: number;
   /** FF_CHECK_CYC: decode and range checks per command. */
   checkCyc: number;
+  /** FF_OBUF: accumulator pixels per channel and half; a CONV groups FF_OBUF / (tile pixels) output blocks. */
+  obuf: number;
 }
 
 /** The defaults of hw/hls/flowfpga_engine.h (the xc7z020 build). */
@@ -35,6 +37,7 @@ export const DEFAULT_ENGINE_CONFIG: Readonly<EngineConfig> = Object.freeze({
   rqDepth: 6,
   upDepth: 5,
   checkCyc: 8,
+  obuf: 1024,
 });
 
 /** One command word, field for field (struct ff_cmd in hw/hls/flowfpga_engine.h). Addresses are byte numbers. */
@@ -167,7 +170,7 @@ export function commandCycles(c: EngineCommand, cfg: EngineConfig = DEFAULT_ENGI
   const nci = Math.ceil(c.inC / cfg.tn);
   const nco = Math.ceil((c.coEnd - c.coBegin) / cfg.tm);
   const vw = vxHi - vxLo + 1, vh = vyHi - vyLo + 1;
-  const loadBlock = (ci0: number, tn: number, co0: number, tm: number): number => {
+  const loadInput = (ci0: number, tn: number): number => {
     let cyc = 0;
     for (let t = 0; t < tn; t++) {
       const ch = ci0 + t;
@@ -177,28 +180,41 @@ export function commandCycles(c: EngineCommand, cfg: EngineConfig = DEFAULT_ENGI
         cyc += sourceLoad(ch) + vh * vw + cfg.upDepth;
       }
     }
+    return cyc;
+  };
+  const loadWeights = (ci0: number, tn: number, co0: number, tm: number): number => {
+    let cyc = 0;
     for (let m = 0; m < tm; m++) cyc += burst(c.wAddr + ((co0 + m) * c.inC + ci0) * kk, tn * kk);
     return cyc;
   };
+  // Output blocks in groups of G sharing one accumulator half; input block j is loaded once per group.
+  const G = Math.min(nco, Math.floor(cfg.obuf / P));
+  const ngr = Math.ceil(nco / G);
   const tmOf = (b: number): number => Math.min(cfg.tm, c.coEnd - (c.coBegin + b * cfg.tm));
+  const tnOf = (j: number): number => Math.min(cfg.tn, c.inC - j * cfg.tn);
   let total = 0;
-  for (let b = 0; b <= nco; b++) {
-    let work = 0;
-    if (b < nco) {
-      const co0 = c.coBegin + b * cfg.tm, tm = tmOf(b);
-      const q =
-        burst(c.qAddr + 8 * co0, 8 * tm) + burst(c.qAddr + 8 * c.cout + 2 * co0, 2 * tm) +
-        burst(c.qAddr + 10 * c.cout + co0, tm);
-      for (let j = 0; j <= nci; j++) {
+  for (let gi = 0; gi <= ngr; gi++) {
+    let work = 0, st = 0;
+    if (gi < ngr) {
+      const b0 = gi * G, nb = Math.min(G, nco - b0), n = nci * nb;
+      for (let s = 0; s <= n; s++) {
         let lc = 0;
-        if (j < nci) {
-          const ci0 = j * cfg.tn;
-          lc = loadBlock(ci0, Math.min(cfg.tn, c.inC - ci0), co0, tm) + (j === 0 ? q : 0);
+        if (s < n) {
+          const j = Math.floor(s / nb), i = s % nb;
+          if (i === 0) lc = loadInput(j * cfg.tn, tnOf(j));
+          lc += loadWeights(j * cfg.tn, tnOf(j), c.coBegin + (b0 + i) * cfg.tm, tmOf(b0 + i));
         }
-        work += Math.max(lc, j > 0 ? mac : 0);
+        work += Math.max(lc, s > 0 ? mac : 0);
       }
     }
-    const st = b > 0 ? cfg.rqDepth + tmOf(b - 1) * c.tileH * (cfg.wrOvh + c.tileW * esize) : 0;
+    if (gi > 0) {
+      const b0 = (gi - 1) * G, nb = Math.min(G, nco - b0);
+      for (let i = 0; i < nb; i++) {
+        const co0 = c.coBegin + (b0 + i) * cfg.tm, tm = tmOf(b0 + i);
+        st += burst(c.qAddr + 8 * co0, 8 * tm) + burst(c.qAddr + 8 * c.cout + 2 * co0, 2 * tm) +
+          burst(c.qAddr + 10 * c.cout + co0, tm) + cfg.rqDepth + tm * c.tileH * (cfg.wrOvh + c.tileW * esize);
+      }
+    }
     total += Math.max(work, st);
   }
   return fetch + total;

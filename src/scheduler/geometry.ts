@@ -142,10 +142,11 @@ export interface CommandTraffic {
 
 /**
  * DDR bytes a valid command moves, following the load/store structure of the engine (docs/engine.md "Datapath"):
- * the input window of every input block is read once per FF_TM output block, weights once per (output block, input
- * block), requant params once per output block. `tm` is FF_TM.
+ * the input window of every input block is read once per group of output blocks (a group is
+ * min(nco, ⌊FF_OBUF / tile pixels⌋) blocks of FF_TM channels), weights once per (output block, input block), requant
+ * params once per output block. `e` is the engine build (FF_TM, FF_OBUF).
  */
-export function commandTraffic(c: EngineCommand, g: Geo, tm: number, out: CommandTraffic): CommandTraffic {
+export function commandTraffic(c: EngineCommand, g: Geo, e: { tm: number; obuf: number }, out: CommandTraffic): CommandTraffic {
   let read = CMD_BYTES;
   const conv = c.opcode === OP_CONV;
   const pix = !conv && c.flags & FLAG_LINEAR ? 2 : 1;
@@ -161,8 +162,9 @@ export function commandTraffic(c: EngineCommand, g: Geo, tm: number, out: Comman
     return out;
   }
   const kk = c.k * c.k;
-  const nco = Math.ceil((c.coEnd - c.coBegin) / tm);
-  read += chanBytes * c.inC * nco;
+  const nco = Math.ceil((c.coEnd - c.coBegin) / e.tm);
+  const groups = Math.ceil(nco / Math.min(nco, Math.floor(e.obuf / (c.tileH * c.tileW))));
+  read += chanBytes * c.inC * groups;
   // Weights: per output channel row, the whole [in_c][k][k] run in FF_TN-channel bursts ≈ in_c·k² bytes + ends.
   const nrow = c.coEnd - c.coBegin;
   read += nrow * (c.inC * kk + 8);

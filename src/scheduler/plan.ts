@@ -129,6 +129,13 @@ export interface PlanOptions {
 }
 
 const alignUp = (n: number, a: number): number => Math.ceil(n / a) * a;
+/**
+ * What the planner minimises per step: the modelled time (engine and DDR overlap, so the larger one), plus a
+ * DDR_WEIGHT share of the DDR time, so that between tilings of nearly equal time the one moving fewer bytes wins
+ * (DDR bandwidth is shared with the CPU, and traffic costs power).
+ */
+const DDR_WEIGHT = 0.1;
+const objective = (engineS: number, ddrS: number): number => Math.max(engineS, ddrS) + DDR_WEIGHT * ddrS;
 /** Tilings per step costed exactly (commandCycles over every command) after ranking by approxCycles. */
 const EXACT_CANDIDATES = 3;
 
@@ -334,21 +341,21 @@ export function planNetwork(arch: ArchSpec, h: number, w: number, cfg: SchedConf
       for (const c of list) {
         checkCommand(c, cfg, 0, Number.MAX_SAFE_INTEGER, geo);
         cycles += cyclesOf(c);
-        commandTraffic(c, geo, cfg.tm, traffic);
+        commandTraffic(c, geo, cfg, traffic);
         rd += traffic.read;
         wr += traffic.write;
       }
-      return { commands: list.length, cycles, readBytes: rd, writeBytes: wr, seconds: Math.max(cycles * secPerCycle, (rd + wr) / bytesPerSec) };
+      return { commands: list.length, cycles, readBytes: rd, writeBytes: wr, seconds: objective(cycles * secPerCycle, (rd + wr) / bytesPerSec) };
     };
     const approxSeconds = (list: EngineCommand[]): number => {
       let cycles = 0, bytes = 0;
       for (const c of list) {
         checkCommand(c, cfg, 0, Number.MAX_SAFE_INTEGER, geo);
         cycles += approxCycles(c, cfg, geo);
-        commandTraffic(c, geo, cfg.tm, traffic);
+        commandTraffic(c, geo, cfg, traffic);
         bytes += traffic.read + traffic.write;
       }
-      return Math.max(cycles * secPerCycle, bytes / bytesPerSec);
+      return objective(cycles * secPerCycle, bytes / bytesPerSec);
     };
     // Candidate tile widths: the whole row, then even splits; heights the largest the buffers allow, balanced.
     const maxW = Math.min(ow, opts.maxTileW ?? ow);
@@ -379,8 +386,19 @@ export function planNetwork(arch: ArchSpec, h: number, w: number, cfg: SchedConf
         thMax = Math.min(thMax, Math.floor((Math.floor(cfg.ibuf / iw) - d.k) / d.stride) + 1);
       }
       if (thMax < 1) continue;
-      // Balanced rows; shrink until every command (incl. the up2 staging limit) passes the engine's checks.
-      for (let th = Math.ceil(oh / Math.ceil(oh / thMax)); th >= 1; th = th > 1 ? Math.min(th - 1, Math.ceil(oh / (Math.ceil(oh / th) + 1))) : 0) {
+      // Start heights: the largest tile, and tiles small enough that G output blocks share one accumulator half
+      // (the engine then reads each input block once per G blocks: less DDR traffic, more halo and weight reads).
+      const starts = new Set<number>([thMax]);
+      if (isConv) {
+        const nco = Math.ceil(d.cout / cfg.tm);
+        for (let G = 2; G < 2 * nco; G *= 2) {
+          const th = Math.min(thMax, Math.floor(cfg.obuf / (Math.min(G, nco) * tw)));
+          if (th >= 1) starts.add(th);
+        }
+      }
+      for (const th0 of starts) {
+        // Balanced rows; shrink until every command (incl. the up2 staging limit) passes the engine's checks.
+      for (let th = Math.ceil(oh / Math.ceil(oh / th0)); th >= 1; th = th > 1 ? Math.min(th - 1, Math.ceil(oh / (Math.ceil(oh / th) + 1))) : 0) {
         let done = false;
         for (const chunk of chunks) {
           let approx = -1;
@@ -399,6 +417,7 @@ export function planNetwork(arch: ArchSpec, h: number, w: number, cfg: SchedConf
           if (!done) break;
         }
         if (done) break;
+      }
       }
     }
     // Rank by the closed-form estimate, then cost the best few exactly with the engine's cycle model.
@@ -540,16 +559,28 @@ export function approxCycles(c: EngineCommand, cfg: SchedConfig, g: Geo): number
   const tnLast = c.inC - (nci - 1) * cfg.tn;
   const n = c.coEnd - c.coBegin;
   const nco = Math.ceil(n / cfg.tm);
+  const G = Math.min(nco, Math.floor(cfg.obuf / P));
+  const inFull = cfg.tn * chan, inLast = tnLast * chan;
   let total = fetch, prevSt = 0;
-  for (let b = 0; b < nco; b++) {
-    const tm = Math.min(cfg.tm, n - b * cfg.tm);
-    const Lfull = cfg.tn * chan + tm * burst(cfg.tn * kk);
-    const Llast = tnLast * chan + tm * burst(tnLast * kk);
-    const q = 3 * R + (11 * tm) / 8 + 3;
-    const L0 = (nci === 1 ? Llast : Lfull) + q;
-    const T = L0 + (nci > 2 ? (nci - 2) * Math.max(Lfull, X) : 0) + (nci > 1 ? Math.max(Llast, X) : 0) + X;
-    total += Math.max(T, prevSt);
-    prevSt = cfg.rqDepth + tm * c.tileH * (cfg.wrOvh + c.tileW * e);
+  for (let b0 = 0; b0 < nco; b0 += G) {
+    const nb = Math.min(G, nco - b0);
+    // Steps (j, i): input block j loaded with the group's first output block, weights every step.
+    let T = 0, st = 0, first = true;
+    for (let i = 0; i < nb; i++) {
+      const tm = Math.min(cfg.tm, n - (b0 + i) * cfg.tm);
+      st += 3 * R + (11 * tm) / 8 + 3 + cfg.rqDepth + tm * c.tileH * (cfg.wrOvh + c.tileW * e);
+    }
+    for (let j = 0; j < nci; j++) {
+      const tn = j === nci - 1 ? tnLast : cfg.tn;
+      for (let i = 0; i < nb; i++) {
+        const tm = Math.min(cfg.tm, n - (b0 + i) * cfg.tm);
+        const L = (i === 0 ? (j === nci - 1 ? inLast : inFull) : 0) + tm * burst(tn * kk);
+        T += first ? L : Math.max(L, X);
+        first = false;
+      }
+    }
+    total += Math.max(T + X, prevSt);
+    prevSt = st;
   }
   return total + prevSt;
 }

@@ -507,12 +507,16 @@ void print_cycles() {
       {FF_OP_CONV, 0, 1, 1, 33, 6, 6, 3, 0, 3, 0, 0, 1, 1, 3, 0},
       {FF_OP_CONV, FF_FLAG_UP2_IN, 3, 1, 10, 7, 9, 6, 0, 6, 3, 5, 8, 9, 6, 0},
       {FF_OP_CONV, FF_FLAG_LINEAR, 3, 1, 12, 8, 8, 2, 0, 2, 0, 0, 8, 8, 2, 0},
+      // Several output blocks: grouped in one accumulator half (small tile) or one group per block (large tile).
+      {FF_OP_CONV, 0, 3, 1, 9, 12, 12, 40, 0, 40, 0, 0, 12, 12, 40, 0},
+      {FF_OP_CONV, 0, 3, 1, 4, 30, 30, 20, 0, 20, 0, 0, 30, 30, 20, 0},
+      {FF_OP_CONV, 0, 1, 1, 7, 20, 21, 24, 0, 24, 0, 1, 20, 20, 24, 0},
       {FF_OP_UPSAMPLE, 0, 2, 1, 5, 6, 7, 5, 1, 4, 2, 3, 7, 9, 5, 0},
       {FF_OP_UPSAMPLE, FF_FLAG_LINEAR, 4, 1, 2, 5, 6, 2, 0, 2, 0, 4, 20, 13, 2, 0},
   };
   printf("{\"config\": {\"tm\": %d, \"tn\": %d, \"mac_depth\": %d, \"rd_ovh\": %d, \"wr_ovh\": %d, \"rq_depth\": %d, "
-         "\"up_depth\": %d, \"check_cyc\": %d}, \"commands\": [",
-         FF_TM, FF_TN, FF_MAC_DEPTH, FF_RD_OVH, FF_WR_OVH, FF_RQ_DEPTH, FF_UP_DEPTH, FF_CHECK_CYC);
+         "\"up_depth\": %d, \"check_cyc\": %d, \"obuf\": %d}, \"commands\": [",
+         FF_TM, FF_TN, FF_MAC_DEPTH, FF_RD_OVH, FF_WR_OVH, FF_RQ_DEPTH, FF_UP_DEPTH, FF_CHECK_CYC, FF_OBUF);
   bool first = true;
   for (const Spec &sp : specs) {
     Ddr d(1 << 18);
