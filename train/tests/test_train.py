@@ -1,0 +1,64 @@
+import json
+import os
+import tempfile
+import unittest
+
+import torch
+
+from train import data as D
+from train import model as M
+from train import train as T
+
+torch.set_num_threads(1)
+
+
+class TestTrain(unittest.TestCase):
+    def test_tiny_model_overfits_fixed_batch(self):
+        ds = D.SyntheticChairs(5, config=D.ChairsConfig(height=64, width=64))
+        fr, fl = D.batch(ds, range(4))
+        for kind in ('qfloat', 'q'):
+            torch.manual_seed(0)
+            m = M.make_model(kind, 1 / 16, 8)
+            opt = torch.optim.Adam(m.parameters(), 3e-3)
+            first = M.loss_fn(m, fr, fl).item()
+            for _ in range(40):
+                loss = M.loss_fn(m, fr, fl)
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+                T.clamp_weights(m)
+            last = M.loss_fn(m, fr, fl).item()
+            self.assertLess(last, 0.6 * first, kind)
+
+    def test_cli_checkpoint_resume_and_init(self):
+        with tempfile.TemporaryDirectory() as d:
+            common = ['--width', '0.0625', '--size', '64x64', '--batch', '2', '--val-count', '2', '--threads', '1',
+                      '--log-every', '2', '--eval-every', '4', '--pool', '8']
+            out = os.path.join(d, 'f')
+            T.main(['--model', 'qfloat', '--steps', '4', '--ckpt-every', '2', '--out', out] + common)
+            ck = torch.load(os.path.join(out, 'last.pt'))
+            self.assertEqual(ck['step'], 4)
+            T.main(['--model', 'qfloat', '--steps', '6', '--resume', '--out', out] + common)
+            self.assertEqual(torch.load(os.path.join(out, 'last.pt'))['step'], 6)
+            with open(os.path.join(out, 'log.txt')) as f:
+                log = f.read()
+            self.assertIn('resumed', log)
+            self.assertIn('ETA', log)
+            q = os.path.join(d, 'q')
+            T.main(['--model', 'q', '--bits', '4', '--steps', '2', '--init', os.path.join(out, 'last.pt'), '--out', q]
+                   + common)
+            with open(os.path.join(q, 'result.json')) as f:
+                res = json.load(f)
+            self.assertEqual(res['step'], 2)
+            self.assertGreater(res['val_epe'], 0)
+            net, args, _ = T.load_model(os.path.join(q, 'last.pt'))
+            self.assertTrue(net.quant)
+            self.assertEqual(net.arch.layer('conv3').bits, 4)
+            with self.assertRaises(SystemExit):
+                T.main(['--model', 'orig', '--steps', '1', '--init', os.path.join(out, 'last.pt'), '--out', q] + common)
+            with self.assertRaises(SystemExit):
+                T.main(['--size', '60x64', '--out', q])
+
+
+if __name__ == '__main__':
+    unittest.main()

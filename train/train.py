@@ -1,0 +1,320 @@
+"""Train FlowNetS-Q (QAT), its float twin, or the original float FlowNetS.
+
+  /usr/bin/python3 -m train.train --model qfloat --width 0.25 --size 192x256 --minutes 35 --out train/runs/float
+  /usr/bin/python3 -m train.train --model q --bits 8 --init train/runs/float/last.pt --minutes 10 --out train/runs/q8
+
+Progress lines go to stdout (and <out>/log.txt); checkpoints to <out>/last.pt every --ckpt-every steps and at the end;
+--resume continues <out>/last.pt. Validation uses a fixed synthetic set with its own seed (--val-seed), never trained on.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+import time
+
+import numpy as np
+import torch
+
+from . import data as D
+from . import model as M
+
+
+def parse_size(s: str) -> tuple[int, int]:
+    try:
+        h, w = (int(v) for v in s.lower().split('x'))
+    except ValueError:
+        raise SystemExit(f'--size {s!r}: expected HxW, e.g. 192x256')
+    if h <= 0 or w <= 0 or h % 64 or w % 64:
+        raise SystemExit(f'--size {s}: H and W must be positive multiples of 64 (six stride-2 layers)')
+    return h, w
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument('--model', choices=['q', 'qfloat', 'orig'], default='q',
+                   help='q: quantization-aware FlowNetS-Q; qfloat: float FlowNetS-Q; orig: original float FlowNetS')
+    p.add_argument('--width', type=float, default=0.25)
+    p.add_argument('--bits', default='8', help='8, w4a6, or mixed: w4a4,conv1=w8a8,predict_flow2=w8')
+    p.add_argument('--decoder', choices=list(M.DECODERS), default='upsample-conv')
+    p.add_argument('--flow-frac-bits', type=int, default=5)
+    p.add_argument('--w-exp', type=int, default=-3)
+    p.add_argument('--size', default='192x256', help='training crop HxW (multiples of 64)')
+    p.add_argument('--steps', type=int, default=100000, help='max steps (also the LR schedule length without --minutes)')
+    p.add_argument('--minutes', type=float, default=0, help='wall-clock budget; the LR schedule follows it')
+    p.add_argument('--batch', type=int, default=8)
+    p.add_argument('--lr', type=float, default=1e-3)
+    p.add_argument('--threads', type=int, default=2)
+    p.add_argument('--seed', type=int, default=1)
+    p.add_argument('--val-seed', type=int, default=900001)
+    p.add_argument('--val-count', type=int, default=64)
+    p.add_argument('--eval-every', type=int, default=500)
+    p.add_argument('--ckpt-every', type=int, default=250)
+    p.add_argument('--log-every', type=int, default=25)
+    p.add_argument('--pool', type=int, default=1500, help='synthetic samples kept in memory and reused with flips')
+    p.add_argument('--fresh', type=float, default=2, help='new synthetic samples generated per step')
+    p.add_argument('--data', default='synthetic', help='synthetic | chairs:DIR | sintel:DIR[:clean|final]')
+    p.add_argument('--init', help='start from this checkpoint\'s weights (float pretrain -> bit fine-tune)')
+    p.add_argument('--resume', action='store_true')
+    p.add_argument('--out', required=True)
+    p.add_argument('--device', default='auto', help='auto | cpu | cuda')
+    p.add_argument('--nproc', type=int, default=1, help='DistributedDataParallel processes (one per GPU on CUDA)')
+    return p
+
+
+class Pool:
+    """Synthetic samples in memory, refreshed a few per step: generation costs more than a CPU training step."""
+
+    def __init__(self, ds, size: int, fresh: float, rng: np.random.Generator, start: int = 0):
+        self.ds, self.size, self.fresh, self.rng = ds, size, fresh, rng
+        self.next = start
+        self.items: list = []
+        self.credit = 0.0
+
+    def _new(self):
+        item = self.ds[self.next]
+        self.next += 1
+        return item
+
+    def step(self, batch: int):
+        self.credit += self.fresh
+        while len(self.items) < max(batch, min(self.size, batch * 4)):
+            self.items.append(self._new())
+        while self.credit >= 1:
+            self.credit -= 1
+            item = self._new()
+            if len(self.items) < self.size:
+                self.items.append(item)
+            else:
+                self.items[int(self.rng.integers(len(self.items)))] = item
+        picks = self.rng.integers(0, len(self.items), batch)
+        out = [D.augment(*self.items[i], self.rng, crop=None, jitter=0.1) for i in picks]
+        return torch.stack([a for a, _ in out]), torch.stack([b for _, b in out])
+
+
+class RealData:
+    def __init__(self, spec: str, size, rng):
+        kind, _, rest = spec.partition(':')
+        if kind == 'chairs':
+            self.ds = D.FlyingChairs(rest, 'train')
+        elif kind == 'sintel':
+            root, _, pas = rest.partition(':')
+            self.ds = D.Sintel(root, pas or 'clean')
+        else:
+            raise SystemExit(f'--data {spec}: expected synthetic, chairs:DIR or sintel:DIR[:clean|final]')
+        self.size, self.rng = size, rng
+
+    def step(self, batch: int):
+        out = [D.augment(*self.ds[int(self.rng.integers(len(self.ds)))], self.rng, crop=self.size)
+               for _ in range(batch)]
+        return torch.stack([a for a, _ in out]), torch.stack([b for _, b in out])
+
+
+def validation_set(size, seed: int, count: int):
+    h, w = size
+    ds = D.SyntheticChairs(seed, config=D.ChairsConfig(height=h, width=w))
+    return D.batch(ds, range(count))
+
+
+@torch.no_grad()
+def evaluate(model, val, device, batch: int = 16) -> float:
+    was = model.training
+    model.eval()
+    frames, flow = val
+    total = 0.0
+    for i in range(0, frames.shape[0], batch):
+        f = frames[i:i + batch].to(device)
+        g = flow[i:i + batch].to(device)
+        total += M.epe(model(f), g).item() * f.shape[0]
+    model.train(was)
+    return total / frames.shape[0]
+
+
+def clamp_weights(model) -> None:
+    """Keep float shadow weights inside the representable range ±2^w_exp (FlowNetS-Q only)."""
+    inner = getattr(model, 'module', model)
+    if not isinstance(inner, M.FlowNetSQ):
+        return
+    with torch.no_grad():
+        for conv in inner.convs.values():
+            lim = 2.0 ** conv.spec.w_exp
+            conv.weight.clamp_(-lim, lim)
+
+
+def arch_dict(model) -> dict | None:
+    inner = getattr(model, 'module', model)
+    if isinstance(inner, M.FlowNetSQ):
+        a = inner.arch
+        return dict(width=a.width, decoder=a.decoder, flow_frac_bits=a.flow_frac_bits, layers=a.to_header_layers())
+    return None
+
+
+def make_from_args(args) -> torch.nn.Module:
+    return M.make_model(args.model, args.width, args.bits, args.decoder, args.flow_frac_bits, args.w_exp)
+
+
+def load_model(path: str, map_location='cpu'):
+    """Rebuild a model (and its args) from a checkpoint."""
+    ck = torch.load(path, map_location=map_location)
+    a = argparse.Namespace(**ck['args'])
+    m = make_from_args(a)
+    m.load_state_dict(ck['model'])
+    return m, a, ck
+
+
+def train(args, rank: int = 0, world: int = 1) -> dict:
+    torch.set_num_threads(max(1, args.threads))
+    size = parse_size(args.size)
+    if args.device == 'auto':
+        device = 'cuda' if torch.cuda.is_available() else 'cpu'
+    else:
+        device = args.device
+    if device == 'cuda' and world > 1:
+        torch.cuda.set_device(rank)
+        device = f'cuda:{rank}'
+    os.makedirs(args.out, exist_ok=True)
+    log_path = os.path.join(args.out, 'log.txt')
+    logf = open(log_path, 'a') if rank == 0 else None
+
+    def log(msg: str) -> None:
+        if rank == 0:
+            print(msg, flush=True)
+            logf.write(msg + '\n')
+            logf.flush()
+
+    torch.manual_seed(args.seed)
+    model = make_from_args(args).to(device)
+    step, elapsed_before, best = 0, 0.0, None
+    ckpt_path = os.path.join(args.out, 'last.pt')
+    opt = torch.optim.Adam(model.parameters(), lr=args.lr)
+    if args.resume and os.path.exists(ckpt_path):
+        ck = torch.load(ckpt_path, map_location=device)
+        model.load_state_dict(ck['model'])
+        opt.load_state_dict(ck['opt'])
+        step, elapsed_before, best = ck['step'], ck.get('elapsed', 0.0), ck.get('best')
+        log(f'resumed {ckpt_path} at step {step}')
+    elif args.init:
+        ck = torch.load(args.init, map_location=device)
+        missing, unexpected = model.load_state_dict(ck['model'], strict=False)
+        if unexpected or missing:
+            raise SystemExit(f'--init {args.init}: checkpoint does not match this model '
+                             f'(missing {missing[:3]}, unexpected {unexpected[:3]}); same --model family and --width?')
+        log(f'initialised from {args.init} (step {ck["step"]}, val EPE {ck.get("val_epe")})')
+    clamp_weights(model)
+    net = model
+    if world > 1:
+        net = torch.nn.parallel.DistributedDataParallel(model, device_ids=[rank] if device.startswith('cuda') else None)
+    rng = np.random.default_rng([args.seed, rank, step])
+    if args.data == 'synthetic':
+        ds = D.SyntheticChairs(args.seed * 1000 + rank, config=D.ChairsConfig(height=size[0], width=size[1]))
+        src = Pool(ds, args.pool, args.fresh, rng, start=int(step * args.fresh))
+    else:
+        src = RealData(args.data, size, rng)
+    val = validation_set(size, args.val_seed, args.val_count) if rank == 0 else None
+    nparams = sum(p.numel() for p in model.parameters())
+    log(f'model {args.model} width {args.width} bits {args.bits} decoder {args.decoder} params {nparams} '
+        f'size {size[0]}x{size[1]} batch {args.batch}x{world} device {device} threads {args.threads}')
+    t0 = time.time()
+    budget = args.minutes * 60
+    run_loss, run_n = 0.0, 0
+    val_epe = None
+
+    def progress() -> float:
+        p = step / args.steps
+        if budget > 0:
+            p = max(p, (elapsed_before + time.time() - t0) / budget)
+        return min(p, 1.0)
+
+    def save(tag='last'):
+        if rank != 0:
+            return
+        ck = dict(model=model.state_dict(), opt=opt.state_dict(), step=step, args=vars(args),
+                  elapsed=elapsed_before + time.time() - t0, val_epe=val_epe, best=best, arch=arch_dict(model))
+        tmp = os.path.join(args.out, f'{tag}.pt.tmp')
+        torch.save(ck, tmp)
+        os.replace(tmp, os.path.join(args.out, f'{tag}.pt'))
+
+    net.train()
+    while True:
+        p = progress()
+        stop = torch.tensor([1.0 if (p >= 1.0 or step >= args.steps) else 0.0])
+        if world > 1:  # all ranks stop together (the time budget is measured per process)
+            torch.distributed.all_reduce(stop.to(device) if device.startswith('cuda') else stop)
+        if stop.item() > 0:
+            break
+        lr = args.lr * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * p)))
+        for g in opt.param_groups:
+            g['lr'] = lr
+        frames, flow = src.step(args.batch)
+        frames, flow = frames.to(device), flow.to(device)
+        loss = M.loss_fn(net, frames, flow)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        clamp_weights(model)
+        step += 1
+        run_loss += loss.item()
+        run_n += 1
+        if step % args.log_every == 0 or step == 1:
+            el = elapsed_before + time.time() - t0
+            rate = step / max(el, 1e-9)
+            p = progress()
+            eta = (el / p - el) if p > 0 else float('nan')
+            log(f'step {step} loss {run_loss / run_n:.4f} lr {lr:.2e} {rate:.2f} step/s elapsed {el / 60:.1f} min '
+                f'ETA {eta / 60:.1f} min')
+            run_loss, run_n = 0.0, 0
+        if rank == 0 and step % args.eval_every == 0:
+            val_epe = evaluate(model, val, device)
+            if best is None or val_epe < best:
+                best = val_epe
+            log(f'step {step} val EPE {val_epe:.4f} (best {best:.4f})')
+        if step % args.ckpt_every == 0:
+            save()
+    if rank == 0:
+        val_epe = evaluate(model, val, device)
+        best = val_epe if best is None else min(best, val_epe)
+        log(f'done step {step} val EPE {val_epe:.4f} elapsed {(elapsed_before + time.time() - t0) / 60:.1f} min')
+        save()
+        with open(os.path.join(args.out, 'result.json'), 'w') as f:
+            json.dump(dict(step=step, val_epe=val_epe, args=vars(args),
+                           minutes=(elapsed_before + time.time() - t0) / 60), f, indent=1)
+        logf.close()
+    return dict(step=step, val_epe=val_epe)
+
+
+def _ddp_worker(rank: int, world: int, args) -> None:
+    backend = 'nccl' if (torch.cuda.is_available() and args.device != 'cpu') else 'gloo'
+    torch.distributed.init_process_group(backend, init_method='tcp://127.0.0.1:29517', rank=rank, world_size=world)
+    try:
+        train(args, rank, world)
+    finally:
+        torch.distributed.destroy_process_group()
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    parse_size(args.size)
+    try:
+        M.build_arch(args.width, args.decoder, args.bits, args.flow_frac_bits, args.w_exp)
+    except ValueError as e:
+        raise SystemExit(f'bad model options: {e}')
+    if args.init and not os.path.isfile(args.init):
+        raise SystemExit(f'--init {args.init}: no such checkpoint (a <out>/last.pt of an earlier run)')
+    if args.nproc > 1 and args.device != 'cpu' and torch.cuda.is_available() and args.nproc > torch.cuda.device_count():
+        raise SystemExit(f'--nproc {args.nproc}: only {torch.cuda.device_count()} CUDA devices')
+    if args.data != 'synthetic':
+        try:
+            RealData(args.data, parse_size(args.size), None)
+        except FileNotFoundError as e:
+            raise SystemExit(str(e))
+    if args.nproc > 1:
+        torch.multiprocessing.spawn(_ddp_worker, args=(args.nproc, args), nprocs=args.nproc, join=True)
+    else:
+        train(args)
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
