@@ -157,3 +157,44 @@ t.test('MemoryMapping has the same accessor contract', async (t) => {
   m.close();
   t.throws(() => m.bytes(), /regs: mapping used after close/);
 });
+
+t.test('connectUnix: a stream socket fd that read/write/pollAsync serve like any other fd', async (t) => {
+  const net = await import('node:net');
+  const sock = path.join(dir, 'irq.sock');
+  const got: Buffer[] = [];
+  let peer: import('node:net').Socket | undefined;
+  const server = net.createServer((c) => {
+    peer = c;
+    c.on('data', (d) => got.push(d));
+  });
+  await new Promise<void>((r) => server.listen(sock, r));
+  t.teardown(() => server.close());
+  const fd = sys.connectUnix(sock);
+  t.ok(fd > 2);
+  t.equal(sys.write(fd, new Uint8Array([1, 0, 0, 0])), 4);
+  t.equal(await sys.pollAsync(fd, POLLIN, 20), 0, 'nothing to read yet → timeout');
+  while (!peer || got.length === 0) await new Promise((r) => setTimeout(r, 5));
+  t.same([...Buffer.concat(got)], [1, 0, 0, 0]);
+  peer.write(Buffer.from([7, 0, 0, 0]));
+  t.ok((await sys.pollAsync(fd, POLLIN, 2000)) & POLLIN);
+  const buf = new Uint8Array(4);
+  t.equal(sys.read(fd, buf, 4), 4);
+  t.same([...buf], [7, 0, 0, 0]);
+  const flags = parseInt(/flags:\s*([0-7]+)/.exec(fs.readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8'))![1]!, 8);
+  t.ok(flags & 0o2000000, 'O_CLOEXEC set');
+  sys.close(fd);
+});
+
+t.test('connectUnix errors: SysError with syscall, path and errno text', async (t) => {
+  const missing = path.join(dir, 'nope.sock');
+  t.throws(() => sys.connectUnix(missing), { name: 'SysError', code: 'ENOENT', message: `connect ${missing}: ENOENT (no such file or directory)` });
+  const plain = path.join(dir, 'plain-file');
+  fs.writeFileSync(plain, '');
+  t.throws(() => sys.connectUnix(plain), { name: 'SysError', code: 'ECONNREFUSED', message: new RegExp(`^connect ${plain}: ECONNREFUSED`) });
+  const long = '/tmp/' + 'x'.repeat(120);
+  t.throws(() => sys.connectUnix(long), { name: 'SysError', code: 'ENAMETOOLONG' });
+  t.throws(() => sys.connectUnix('a\0b'), { name: 'SysError', code: 'EINVAL' });
+  const before = fs.readdirSync('/proc/self/fd').length;
+  for (let i = 0; i < 20; i++) t.throws(() => sys.connectUnix(plain));
+  t.equal(fs.readdirSync('/proc/self/fd').length, before, 'failed connects close their socket');
+});

@@ -9,8 +9,10 @@ import type { DmaBackend } from '../dma/types.js';
 import { getBoard, type BoardName } from '../driver/boards.js';
 import { EngineDriver, EngineError, type EngineCaps, type IrqSource } from '../driver/engine.js';
 import { AP_IDLE, AP_START, ENGINE_REGS, ENGINE_STATUS } from '../driver/engine-regs.js';
+import type { MmioOpener } from '../driver/clocks.js';
 import type { RegisterIo } from '../driver/mmio.js';
-import { findUio, UioDevice, type UioPaths } from '../driver/uio.js';
+import { plResetHook } from '../driver/plreset.js';
+import { findUio, openDevMem, UioDevice, type UioPaths } from '../driver/uio.js';
 import { EmuRegisterBus } from '../emu/bus.js';
 import { EmuControl, type EmuFaults } from '../emu/control.js';
 import { EmuIrq } from '../emu/irq.js';
@@ -35,6 +37,10 @@ export interface EngineDeviceOptions {
   uio?: UioPaths;
   /** Board: which u-dma-buf, cached or not. */
   udmabuf?: UdmabufOptions;
+  /** Board: physical register access for the PL reset (default /dev/mem through `sys`, which needs root). */
+  mmio?: MmioOpener;
+  /** Board: pulse the PS-driven PL reset on reset() (default true); false = reset() only clears interrupt state. */
+  plReset?: boolean;
   /** Emu: attach to a board started by `flowfpga emu` (its directory; default $FLOWFPGA_EMU_DIR) instead of starting one. */
   emuDir?: string;
   /** Emu: options for a board started here. */
@@ -101,6 +107,7 @@ export class EngineDevice {
   #caps: EngineCaps | undefined;
   #closed = false;
   #jobs = 0;
+  #jobUs = 0;
   lastTiming: JobTiming = { startUs: 0, waitUs: 0, resultUs: 0 };
 
   private constructor(
@@ -201,8 +208,12 @@ export class EngineDevice {
         kind: 'board', board: board.name, device: uio.info.device, irq: useIrq, dma: backend.name,
         poolPhys: ub.info.phys, poolSize: ub.info.size,
       };
+      // A hung engine is only recoverable by the PS-driven PL reset (src/driver/plreset.ts); /dev/mem is opened
+      // per pulse, so that users without root still run everything except recovery.
+      const mmio: MmioOpener = o.mmio ?? ((phys, size, label) => openDevMem(sys, phys, size, `PL reset (${label})`));
+      const plReset = o.plReset === false ? undefined : plResetHook(board.ps === 'ps7' ? 'zynq' : 'zynqmp', mmio);
       // UioDevice is the IRQ source on a board (same fd as the registers); it closes with the device.
-      const dev = new EngineDevice(info, { uio, io, irq: useIrq ? uio : undefined, pool, timeoutMs, retries });
+      const dev = new EngineDevice(info, { uio, io, irq: useIrq ? uio : undefined, pool, plReset, timeoutMs, retries });
       undo.length = 0;
       await dev.#openProbe();
       return dev;
@@ -311,6 +322,7 @@ export class EngineDevice {
         const t3 = now();
         this.lastTiming = { startUs: (t1 - t0) * 1000, waitUs: (t2 - t1) * 1000, resultUs: (t3 - t2) * 1000 };
         this.#jobs++;
+        this.#jobUs += (t2 - t0) * 1000;
         return {
           status: r.status, statusName: STATUS_NAMES[r.status] ?? `status${r.status}`, statusText: ENGINE_STATUS[r.status] ?? r.statusText,
           errIndex: r.errIndex, cmdsDone: r.cmdsDone, cycles: r.cycles, wallUs: (t2 - t0) * 1000, attempts: a,
@@ -334,9 +346,10 @@ export class EngineDevice {
     await this.#driver.reset();
   }
 
-  stats(): { jobs: number; dma: DmaStats; liveBuffers: number } {
+  /** Completed jobs and their summed host-side wall time (ap_start to completion, µs). */
+  stats(): { jobs: number; jobUs: number; dma: DmaStats; liveBuffers: number } {
     for (const b of this.#buffers) if (b.freed) this.#buffers.delete(b);
-    return { jobs: this.#jobs, dma: this.#pool.stats(), liveBuffers: this.#buffers.size };
+    return { jobs: this.#jobs, jobUs: this.#jobUs, dma: this.#pool.stats(), liveBuffers: this.#buffers.size };
   }
 
   /** Frees the pool (reporting leaks), unmaps, closes fds, and stops a virtual board started by open(). */

@@ -2,5 +2,4 @@ export { startEmu, readEmuInfo, emuArgs, EmuProcess, type EmuInfo, type EmuStart
 export { EmuControl, parseFault, faultArgs, CONTROL_MAGIC, type EmuFaults, type EmuState } from './control.js';
 export { EmuRegisterBus, type IsrMode } from './bus.js';
 export { EmuIrq } from './irq.js';
-export { connectUnix } from './socket.js';
 export { emuBinaryPath, requireEmuBinary, packageRoot } from './binary.js';

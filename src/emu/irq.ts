@@ -1,12 +1,12 @@
 // The virtual board's interrupt line with UIO semantics on an fd: write a non-zero s32 to (re-)enable, a blocking
 // 4-byte read returns the s32 total event count, poll(POLLIN) tells an event is pending. The fd is a Unix stream
-// socket the board serves; after connect it goes through the same Sys read/write/pollAsync as /dev/uioN's fd.
+// socket the board serves, connected through Sys.connectUnix: from then on the same Sys read/write/pollAsync as
+// /dev/uioN's fd, so the virtual board exercises exactly the board's syscall layer.
 import { UserError } from '../errors.js';
 import { POLLERR, POLLHUP, POLLIN, POLLNVAL } from '../sys/constants.js';
 import { SysError } from '../sys/errors.js';
 import type { Sys } from '../sys/types.js';
 import type { IrqSource } from '../driver/uio.js';
-import { connectUnix } from './socket.js';
 
 export class EmuIrq implements IrqSource {
   readonly #sys: Sys;
@@ -22,7 +22,7 @@ export class EmuIrq implements IrqSource {
   ) {
     this.#sys = sys;
     try {
-      this.#fd = connectUnix(path);
+      this.#fd = sys.connectUnix(path);
     } catch (e) {
       if (e instanceof SysError && (e.code === 'ENOENT' || e.code === 'ECONNREFUSED')) {
         throw new UserError(`${device}: the virtual board's interrupt line is not there (${e.code})`, 'the emu process is not running; start it with flowfpga emu');

@@ -28,3 +28,9 @@ export const POLLOUT = 0x004;
 export const POLLERR = 0x008;
 export const POLLHUP = 0x010;
 export const POLLNVAL = 0x020;
+
+export const AF_UNIX = 1;
+export const SOCK_STREAM = 1;
+export const SOCK_CLOEXEC = 0x80000;
+/** sizeof(sockaddr_un.sun_path) on Linux. */
+export const UNIX_PATH_MAX = 108;

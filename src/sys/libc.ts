@@ -3,14 +3,19 @@ import { createRequire } from 'node:module';
 import { SysError, ERRNO } from './errors.js';
 import { checkRange, closedError } from './mapping.js';
 import {
+  AF_UNIX,
   MAP_ANONYMOUS,
   MAP_FIXED,
   MAP_NORESERVE,
   MAP_PRIVATE,
   MAP_SHARED,
   MS_SYNC,
+  POLLOUT,
   PROT_READ,
   PROT_WRITE,
+  SOCK_CLOEXEC,
+  SOCK_STREAM,
+  UNIX_PATH_MAX,
 } from './constants.js';
 import type { Mapping, MmapOptions, Sys } from './types.js';
 
@@ -34,6 +39,8 @@ interface Bindings {
   msync: Fn;
   poll: Fn;
   ioctl: Fn;
+  socket: Fn;
+  connect: Fn;
   geteuid: Fn;
   sysconf: Fn;
   mapFailed: bigint;
@@ -71,6 +78,8 @@ function bind(): Bindings {
     msync: lib.func('int msync(void *addr, size_t len, int flags)'),
     poll: lib.func('int poll(void *fds, unsigned long nfds, int timeout)'),
     ioctl: lib.func('int ioctl(int fd, unsigned long request, void *arg)'),
+    socket: lib.func('int socket(int domain, int type, int protocol)'),
+    connect: lib.func('int connect(int fd, const void *addr, uint32_t len)'),
     geteuid: lib.func('uint32_t geteuid()'),
     sysconf: lib.func('long sysconf(int name)'),
     // MAP_FAILED = (void*)-1, not null.
@@ -230,6 +239,31 @@ export function createLibcSys(): Sys {
         if (r >= 0) return r;
         const e = b.koffi.errno();
         if (e !== ERRNO.EINTR) throw new SysError('ioctl', e);
+      }
+    },
+    connectUnix(path) {
+      const p = Buffer.from(path, 'utf8');
+      if (p.length === 0 || p.includes(0)) throw new SysError('connect', ERRNO.EINVAL, path);
+      if (p.length >= UNIX_PATH_MAX) throw new SysError('connect', ERRNO.ENAMETOOLONG, path);
+      const b = bind();
+      const fd: number = b.socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+      if (fd < 0) throw new SysError('socket', b.koffi.errno(), path);
+      const sa = Buffer.alloc(2 + UNIX_PATH_MAX); // sockaddr_un: sa_family_t (host order), NUL-terminated sun_path
+      sa.writeUInt16LE(AF_UNIX, 0);
+      p.copy(sa, 2);
+      // A connect interrupted by a signal completes in the background: wait for writability and ask again
+      // (EISCONN = done), within a bound like every other wait in the driver.
+      const deadline = now() + 5000;
+      for (;;) {
+        if (b.connect(fd, sa, 2 + p.length + 1) === 0) return fd;
+        const e = b.koffi.errno();
+        if (e === ERRNO.EISCONN) return fd;
+        if ((e === ERRNO.EINTR || e === ERRNO.EALREADY || e === ERRNO.EINPROGRESS) && now() < deadline) {
+          if (e !== ERRNO.EINTR) sys.poll(fd, POLLOUT, Math.max(1, Math.ceil(deadline - now())));
+          continue;
+        }
+        b.close(fd);
+        throw new SysError('connect', e === ERRNO.EINTR || e === ERRNO.EALREADY || e === ERRNO.EINPROGRESS ? ERRNO.ETIMEDOUT : e, path);
       }
     },
     geteuid() {

@@ -20,6 +20,12 @@ export interface Sys {
   pollAsync(fd: number, events: number, timeoutMs: number): Promise<number>;
   /** ioctl with an in/out argument buffer; returns the (non-negative) result. */
   ioctl(fd: number, request: number, arg: Uint8Array): number;
+  /**
+   * A blocking, close-on-exec AF_UNIX stream socket connected to `path` (socket + connect with a sockaddr_un).
+   * open(2) cannot open a socket (ENXIO); the virtual board's interrupt line is one. Throws SysError
+   * ('socket' | 'connect', with the path).
+   */
+  connectUnix(path: string): number;
   geteuid(): number;
 }
 

@@ -7,6 +7,7 @@ import { register as info } from './info.js';
 import { register as models } from './models.js';
 import { register as plan } from './plan.js';
 import { register as run } from './run.js';
+import { register as selftest } from './selftest.js';
 
 /** One import and one call per subcommand module (src/cli/commands/<name>.ts); keep alphabetical. */
 export function registerAll(program: Command): void {
@@ -18,4 +19,5 @@ export function registerAll(program: Command): void {
   models(program);
   plan(program);
   run(program);
+  selftest(program);
 }
