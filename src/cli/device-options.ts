@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { openFlowDevice, type FlowDevice } from '../device/index.js';
 import { UserError } from '../errors.js';
 import { engineFlowFactory } from './engine-flow.js';
+import { parseIntOpt } from './parse.js';
 
 export interface DeviceCliOptions {
   board: string;
@@ -15,20 +16,29 @@ export const POLICIES = ['log', 'drop', 'rerun', 'stop'] as const;
 export const VERIFY_MODES = ['off', 'sample', 'full'] as const;
 export type VerifyMode = (typeof VERIFY_MODES)[number];
 
-export function addDeviceOptions(cmd: Command, defaultBoard = 'auto'): Command {
+/** --board and --timeout: every command that talks to an engine. `withRef` offers the TypeScript reference too. */
+export function addBoardOptions(cmd: Command, withRef = true): Command {
   return cmd
-    .option('--board <name>', 'auto | ref | emu | pynq-z2 | ultra96v2 | zcu104 (auto: a real board when found, else the virtual board)', defaultBoard)
-    .option('--verify <mode>', 'per-frame check against the reference: off | sample | full', 'sample')
-    .option('--on-mismatch <policy>', 'when verification finds a mismatch: log | drop | rerun | stop', 'log')
+    .option('--board <name>', `auto | ${withRef ? 'ref | ' : ''}emu | pynq-z2 | ultra96v2 | zcu104 (auto: a real board when found, else the virtual board)`, 'auto')
     .option('--timeout <ms>', 'timeout for each wait on the engine', '10000');
+}
+
+export function parseTimeout(s: string): number {
+  return parseIntOpt('--timeout', s, 1, 3_600_000);
+}
+
+/** Board options plus per-frame verification: commands that run the network. */
+export function addDeviceOptions(cmd: Command): Command {
+  return addBoardOptions(cmd)
+    .option('--verify <mode>', 'per-frame check against the reference: off | sample | full', 'sample')
+    .option('--on-mismatch <policy>', 'when verification finds a mismatch: log | drop | rerun | stop', 'log');
 }
 
 export async function openDevice(o: DeviceCliOptions): Promise<FlowDevice> {
   if (!(VERIFY_MODES as readonly string[]).includes(o.verify)) {
     throw new UserError(`unknown --verify mode '${o.verify}'`, `use ${VERIFY_MODES.join(', ')}`);
   }
-  const timeoutMs = Number(o.timeout);
-  if (!(timeoutMs > 0)) throw new UserError(`bad --timeout '${o.timeout}'`, 'give milliseconds, e.g. --timeout 10000');
+  const timeoutMs = parseTimeout(o.timeout);
   if (!(POLICIES as readonly string[]).includes(o.onMismatch)) {
     throw new UserError(`unknown --on-mismatch policy '${o.onMismatch}'`, `use ${POLICIES.join(', ')}`);
   }

@@ -1,4 +1,4 @@
-// Self-test primitives on an EngineDevice (a future `flowfpga selftest` prints them): identity and capability
+// Self-test primitives on an EngineDevice (`flowfpga selftest` prints them): identity and capability
 // sanity, a memory round trip through the engine, and per-operation bit-exact checks against the reference on
 // golden vectors. Every check returns a structured result; none throws for a failed check (only for misuse).
 import type { DmaBuffer } from '../dma/allocator.js';

@@ -12,7 +12,7 @@ import { parseFault, type EmuFaults } from '../../emu/control.js';
 import { UserError } from '../../errors.js';
 import { packageRoot } from '../../paths.js';
 import { generateGolden, parseGolden, GOLDEN_DEFAULT_SEED, type GoldenFile } from '../../reference/golden.js';
-import { parseIntOpt } from '../parse.js';
+import { addBoardOptions, parseTimeout } from '../device-options.js';
 
 interface Opts {
   board: string;
@@ -73,15 +73,14 @@ function fmtLine(c: SelftestCheck): string {
 }
 
 export function register(program: Command): void {
-  program
+  const cmd = program
     .command('selftest')
-    .description('check the engine on a board (or the virtual board): identity, memory round trip, bit-exact golden vectors')
-    .option('--board <name>', 'auto | emu | pynq-z2 | ultra96v2 | zcu104 (auto: a real board when found, else the virtual board)', 'auto')
+    .description('check the engine on a board (or the virtual board): identity, memory round trip, bit-exact golden vectors');
+  addBoardOptions(cmd, false)
     .option('--json', 'print one JSON object {ok, target, checks: [...], passed, failed, ms}')
-    .option('--timeout <ms>', 'timeout for each wait on the engine', '10000')
     .option('--emu-fault <spec>', 'virtual board only, repeatable: inject a fault (hang, late=MS, flip[=MASK], corrupt[=MASK], bus-error[=ADDR], reset) to see the self test catch it', (v: string, acc: string[]) => [...acc, v], [] as string[])
     .action(async (opts: Opts) => {
-      const timeoutMs = parseIntOpt('--timeout', opts.timeout, 1, 3_600_000);
+      const timeoutMs = parseTimeout(opts.timeout);
       const target = resolveTarget(opts.board);
       if (target.kind === 'ref') throw new UserError('--board ref has no engine to test', 'use --board emu, auto, or a board name');
       const faults: EmuFaults = {};
