@@ -1,5 +1,5 @@
 import t from 'tap';
-import { conv, convTile, convOutSize, naiveConv, Prng } from '../src/reference/index.js';
+import { conv, convInputWindow, convTile, convTileWindow, convOutSize, naiveConv, Prng } from '../src/reference/index.js';
 import type { ConvSpec } from '../src/reference/index.js';
 import type { QLayerParams } from '../src/model/types.js';
 
@@ -159,4 +159,38 @@ t.test('bad arguments are rejected with a clear message', async (t) => {
   t.throws(() => convTile(relu(1, 1, 3, 1), p, input, 3, 3, { y0: 0, y1: 4, x0: 0, x1: 1, m0: 0, m1: 1 }, new Uint8Array(9)), /outside/);
   t.throws(() => conv(relu(1, 1, 3, 1), p, input, 3, 3, new Int16Array(9)), /Uint8Array/);
   t.throws(() => conv(relu(1, 1, 3, 1), p, input, 3, 3, new Uint8Array(9), { channelsTotal: 1, channelOffset: 1 }), /channels/);
+});
+
+t.test('convTileWindow from just the input window convInputWindow names equals convTile', async (t) => {
+  const rng = new Prng(23);
+  let bad = 0;
+  for (let i = 0; i < 60; i++) {
+    const c = randomCase(rng, i % 3 === 1, i % 4 === 3 ? 'linear' : 'relu');
+    const [ho, wo] = convOutSize(c.spec, c.h, c.w);
+    const y0 = rng.int(0, ho - 1), x0 = rng.int(0, wo - 1);
+    const tile = { y0, y1: rng.int(y0 + 1, Math.min(ho, y0 + 3)), x0, x1: rng.int(x0 + 1, Math.min(wo, x0 + 5)), m0: 0, m1: c.spec.cout };
+    const n = c.spec.cout * ho * wo;
+    const want = c.spec.mode === 'linear' ? new Int16Array(n) : new Uint8Array(n);
+    convTile(c.spec, c.p, c.input, c.h, c.w, tile, want);
+    // The window, copied into a larger buffer at an offset with padded rows/planes (strided access).
+    const win = convInputWindow(c.spec, c.h, c.w, tile);
+    const wh = win.y1 - win.y0, ww = win.x1 - win.x0, row = ww + 3, plane = wh * row + 5, base = 7;
+    const data = new Uint8Array(base + c.spec.cin * plane).fill(201);
+    for (let ci = 0; ci < c.spec.cin; ci++) {
+      for (let y = 0; y < wh; y++) {
+        for (let x = 0; x < ww; x++) data[base + ci * plane + y * row + x] = c.input[(ci * c.h + win.y0 + y) * c.w + win.x0 + x];
+      }
+    }
+    const got = c.spec.mode === 'linear' ? new Int16Array(n) : new Uint8Array(n);
+    convTileWindow(c.spec, c.p, { data, base, plane, row, y0: win.y0, x0: win.x0 }, c.h, c.w, tile, got);
+    if (!Buffer.from(got.buffer).equals(Buffer.from(want.buffer))) {
+      bad++;
+      t.fail(`case ${i}: k${c.spec.k} s${c.spec.stride} ${c.h}x${c.w} up=${!!c.spec.upsampleInput} tile ${JSON.stringify(tile)}`);
+    }
+    if (win.y0 > 0 || win.x0 > 0) {
+      t.throws(() => convTileWindow(c.spec, c.p, { data, base, plane, row, y0: win.y0 + 1, x0: win.x0 + 1 }, c.h, c.w, tile, got),
+        /window does not hold/, 'a window that misses rows is rejected');
+    }
+  }
+  t.equal(bad, 0, 'every windowed tile matches');
 });

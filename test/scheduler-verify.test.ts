@@ -77,6 +77,17 @@ t.test('stuck output lane is caught by sample mode in one frame', async (t) => {
   t.equal(r.dropped, true, 'policy drop marks the frame');
 });
 
+t.test('every stuck output lane is caught by the default sample in the first frame, on that lane only', async (t) => {
+  for (let lane = 0; lane < cfg.tm; lane++) {
+    const exec = new TsEngineExecutor(cfg);
+    exec.faults.push({ kind: 'stuck-lane', lane, value: 255 });
+    const runner = new FrameRunner(plan, model, exec, { verify: 'sample', policy: 'log', seed: 100 + lane });
+    const r = await runner.runFrame(frames);
+    t.ok(r.mismatches.length > 0, `lane ${lane}: ${r.mismatches.length} regions mismatched`);
+    t.ok(r.mismatches.every((m) => (m.at.c - m.tile.co0) % cfg.tm === lane), `lane ${lane}: every mismatch is on the lane`);
+  }
+});
+
 t.test('policies: stop throws with the location; rerun recovers from a transient flip', async (t) => {
   const i = plan.steps[3].cmdBegin;
   {

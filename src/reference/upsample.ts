@@ -99,13 +99,17 @@ export function upsampleRegion<T extends Uint8Array | Int16Array>(
   grow(Math.max(nr, nq));
   fillTaps(factor, r0, nr, src.h, src.y0, rowA, rowWA, rowB, rowWB);
   fillTaps(factor, q0, nq, src.w, src.x0, colA, colWA, colB, colWB);
+  const shift = factor === 2 ? 4 : 6;
+  const round = 1 << (shift - 1);
+  if (nr * nq <= SMALL_REGION && channels > 1) {
+    smallRegion(channels, src, nr, nq, dst, shift, round);
+    return;
+  }
   // Taps are monotone in the output index, so the columns read are [colA[0], colB[nq-1]].
   const cmin = colA[0];
   const ncols = colB[nq - 1] - cmin + 1;
   if (vtmp.length < ncols) vtmp = new Int32Array(Math.max(ncols, vtmp.length * 2));
   const tmp = vtmp;
-  const shift = factor === 2 ? 4 : 6;
-  const round = 1 << (shift - 1);
   const s = src.data;
   const d = dst.data;
   for (let c = 0; c < channels; c++) {
@@ -120,6 +124,47 @@ export function upsampleRegion<T extends Uint8Array | Int16Array>(
       let o = dPlane + t * dst.row;
       for (let u = 0; u < nq; u++, o++) {
         d[o] = (colWA[u] * tmp[colA[u] - cmin] + colWB[u] * tmp[colB[u] - cmin] + round) >> shift;
+      }
+    }
+  }
+}
+
+/** Regions of at most this many pixels (per-frame verification windows) use per-pixel tap tables. */
+const SMALL_REGION = 64;
+let pOff = new Int32Array(4 * SMALL_REGION);
+const pW = new Int32Array(4 * SMALL_REGION);
+
+/**
+ * Small regions over many channels: the 2-D form Σ w_row·w_col·s of the same taps (equal to the separable
+ * evaluation: no rounding in between), with each pixel's 4 offsets and weights tabulated once for all channels,
+ * so the per-channel, per-row set-up of the separable loop is not paid for a handful of pixels.
+ */
+function smallRegion<T extends Uint8Array | Int16Array>(
+  channels: number, src: SrcPatch<T>, nr: number, nq: number, dst: DstRegion<T>, shift: number, round: number,
+): void {
+  if (pOff.length < 4 * nr * nq) pOff = new Int32Array(4 * nr * nq);
+  let e = 0;
+  for (let t = 0; t < nr; t++) {
+    for (let u = 0; u < nq; u++, e += 4) {
+      pOff[e] = rowA[t] * src.row + colA[u];
+      pOff[e + 1] = rowA[t] * src.row + colB[u];
+      pOff[e + 2] = rowB[t] * src.row + colA[u];
+      pOff[e + 3] = rowB[t] * src.row + colB[u];
+      pW[e] = rowWA[t] * colWA[u];
+      pW[e + 1] = rowWA[t] * colWB[u];
+      pW[e + 2] = rowWB[t] * colWA[u];
+      pW[e + 3] = rowWB[t] * colWB[u];
+    }
+  }
+  const s = src.data;
+  const d = dst.data;
+  for (let c = 0; c < channels; c++) {
+    const sp = src.base + c * src.plane;
+    for (let t = 0, e2 = 0; t < nr; t++) {
+      let o = dst.base + c * dst.plane + t * dst.row;
+      for (let u = 0; u < nq; u++, o++, e2 += 4) {
+        d[o] = (pW[e2] * s[sp + pOff[e2]] + pW[e2 + 1] * s[sp + pOff[e2 + 1]] + pW[e2 + 2] * s[sp + pOff[e2 + 2]] +
+          pW[e2 + 3] * s[sp + pOff[e2 + 3]] + round) >> shift;
       }
     }
   }
