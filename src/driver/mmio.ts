@@ -21,6 +21,21 @@ export function write64(io: RegisterIo, offset: number, value: bigint): void {
 }
 
 /** A window [offset, offset+size) of a Mapping, accessed as little-endian u32 words (the CPU's order on every target). */
+/** Checks that [offset, offset+size) is a whole-word window inside a mapping (shared by every RegisterIo). */
+export function checkWindow(mapping: Mapping, offset: number, size: number, label: string): void {
+  if (offset % 4 !== 0 || size % 4 !== 0 || offset < 0 || size <= 0 || offset + size > mapping.length) {
+    throw new RangeError(`${label}: window [${offset}, ${offset + size}) does not fit the ${mapping.length}-byte mapping in whole words`);
+  }
+}
+
+/** Checks one 32-bit access at `offset` of a `size`-byte window; the error texts every RegisterIo shares. */
+export function checkAccess(offset: number, size: number, label: string, op: string): void {
+  if (!Number.isInteger(offset) || offset < 0 || offset + 4 > size) {
+    throw new RangeError(`${label}: ${op} at 0x${offset.toString(16)} outside the 0x${size.toString(16)}-byte window`);
+  }
+  if ((offset & 3) !== 0) throw new RangeError(`${label}: unaligned ${op} at 0x${offset.toString(16)} (32-bit aligned access only)`);
+}
+
 export class RegisterWindow implements RegisterIo {
   readonly size: number;
   readonly #mapping: Mapping;
@@ -33,9 +48,7 @@ export class RegisterWindow implements RegisterIo {
     size = mapping.length - offset,
     readonly label = 'registers',
   ) {
-    if (offset % 4 !== 0 || size % 4 !== 0 || offset < 0 || size <= 0 || offset + size > mapping.length) {
-      throw new RangeError(`${label}: window [${offset}, ${offset + size}) does not fit the ${mapping.length}-byte mapping in whole words`);
-    }
+    checkWindow(mapping, offset, size, label);
     this.#mapping = mapping;
     this.size = size;
     this.#word0 = offset >>> 2;
@@ -48,10 +61,7 @@ export class RegisterWindow implements RegisterIo {
   }
 
   #index(offset: number, op: string): number {
-    if (!Number.isInteger(offset) || offset < 0 || offset + 4 > this.size) {
-      throw new RangeError(`${this.label}: ${op} at 0x${offset.toString(16)} outside the 0x${this.size.toString(16)}-byte window`);
-    }
-    if ((offset & 3) !== 0) throw new RangeError(`${this.label}: unaligned ${op} at 0x${offset.toString(16)} (32-bit aligned access only)`);
+    checkAccess(offset, this.size, this.label, op);
     return this.#word0 + (offset >>> 2);
   }
 

@@ -3,7 +3,7 @@
 // effects of a bus *read* (ap_done, ap_ready, ISR in COR mode and every <name>_ap_vld clear on read), read-only
 // bits, toggle-on-write — this accessor performs with atomic read-modify-write on the shared word, so the
 // platform model (hw/emu/emu_main.cpp), which sets those bits with atomics too, never loses an update.
-import type { RegisterIo } from '../driver/mmio.js';
+import { checkAccess, checkWindow, type RegisterIo } from '../driver/mmio.js';
 import type { Mapping } from '../sys/types.js';
 
 const AP_CTRL = 0x00;
@@ -39,9 +39,7 @@ export class EmuRegisterBus implements RegisterIo {
     size = mapping.length - offset,
     readonly label = 'registers',
   ) {
-    if (offset % 4 !== 0 || size % 4 !== 0 || offset < 0 || size <= 0 || offset + size > mapping.length) {
-      throw new RangeError(`${label}: window [${offset}, ${offset + size}) does not fit the ${mapping.length}-byte mapping in whole words`);
-    }
+    checkWindow(mapping, offset, size, label);
     this.#mapping = mapping;
     this.size = size;
     this.#word0 = offset >>> 2;
@@ -54,10 +52,7 @@ export class EmuRegisterBus implements RegisterIo {
 
   // Same checks and texts as RegisterWindow (src/driver/mmio.ts): the driver sees identical errors on both.
   #check(offset: number, op: string): void {
-    if (!Number.isInteger(offset) || offset < 0 || offset + 4 > this.size) {
-      throw new RangeError(`${this.label}: ${op} at 0x${offset.toString(16)} outside the 0x${this.size.toString(16)}-byte window`);
-    }
-    if ((offset & 3) !== 0) throw new RangeError(`${this.label}: unaligned ${op} at 0x${offset.toString(16)} (32-bit aligned access only)`);
+    checkAccess(offset, this.size, this.label, op);
   }
 
   read32(offset: number): number {
