@@ -83,23 +83,32 @@ t.test('every chosen engine configuration fits its part', async (t) => {
     t.equal(b.macsPerCycle.bits8, b.config.tm * b.config.tn);
     t.equal(b.macsPerCycle.bits6, b.macsPerCycle.bits8, 'one array for every bit width');
     t.ok(b.config.dspLanes <= b.config.tm * b.config.tn);
+    t.ok(b.config.busBytes * 8 <= b.hpDataBits, `${n}: the read port is no wider than the HP port`);
     t.ok(b.macsPerCycle.bits8 <= b.partPeakMacsPerCycle.bits8, 'below the part bound');
     // The array should use most of what the DSP budget allows: another TN (or TM) step would not fit.
     const bigger = { ...b.config, tm: b.config.tm * 2, dspLanes: b.config.dspLanes * 2 };
     t.notOk(checkFit(estimateResources(bigger), b.resources).fits, `${n}: doubling TM does not fit`);
   }
   const z = estimateResources(BOARDS['pynq-z2'].config);
-  t.same([z.dsp, z.bram36], [184, 106]);
-  t.same(hlsDefines(BOARDS['pynq-z2']), { FF_TM: 16, FF_TN: 10, FF_IBUF: 8192, FF_OBUF: 2048, FF_SBUF: 4096, FF_CLOCK_MHZ: 125 });
+  // 160 MAC + 24 + 3 extra requantize lanes x 2; ibuf 40 + acc 16 banks of 2 x 2560 int32 (5 BRAM36 each) = 80
+  // + sbuf 8 banks (4 KiB x 2 over 8 banks = 4 BRAM36).
+  t.same([z.dsp, z.bram36], [190, 124]);
+  t.same(hlsDefines(BOARDS['pynq-z2']), {
+    FF_TM: 16, FF_TN: 10, FF_IBUF: 8192, FF_OBUF: 2560, FF_SBUF: 4096, FF_BUS_BYTES: 8, FF_WR_BYTES: 4, FF_UP_PAR: 4, FF_CLOCK_MHZ: 125,
+  });
+  // A wider store costs DSPs and LUTs; the narrow build is the old one.
+  const narrow = estimateResources({ ...BOARDS['pynq-z2'].config, obufPixels: 2048, wrBytes: 1, upPar: 1 });
+  t.same([narrow.dsp, narrow.bram36], [184, 106]);
+  t.ok(z.lut > narrow.lut);
 });
 
 t.test('the fit check reports each resource over its ceiling', async (t) => {
   const b = BOARDS['pynq-z2'];
-  const f = checkFit(estimateResources({ ...b.config, tm: 32, tn: 16, dspLanes: 512 }), b.resources);
+  const f = checkFit(estimateResources({ ...b.config, tm: 32, tn: 16, dspLanes: 512, wrBytes: 1, upPar: 1 }), b.resources);
   t.notOk(f.fits);
   t.match(f.problems.join('\n'), /^dsp: 536 of 220 \(244% > 90%\)/m);
   t.match(f.problems.join('\n'), /bram36: .* of 140/);
-  const lutMacs = estimateResources({ ...b.config, dspLanes: 0 });
+  const lutMacs = estimateResources({ ...b.config, dspLanes: 0, wrBytes: 1 });
   t.equal(lutMacs.dsp, 24);
   t.ok(lutMacs.lut > estimateResources(b.config).lut + 160 * 80, 'LUT multipliers cost LUTs');
   t.equal(UTILIZATION_LIMITS.dsp, 0.9);

@@ -61,6 +61,20 @@ t.test('csim is bit-exact on every golden vector and passes the fault cases', as
   t.match(out, /config: FF_TM=3 FF_TN=5/);
 });
 
+t.test('csim is bit-exact with a 128-bit read port, wide store and up2 interpolation (the ZynqMP builds)', async (t) => {
+  const exe = join(mkdtempSync(join(tmpdir(), 'ff-wide-')), 'csim');
+  execFileSync('g++', ['-std=c++17', '-O2', '-w', '-DFF_TM=6', '-DFF_TN=4', '-DFF_IBUF=300', '-DFF_OBUF=64', '-DFF_SBUF=128',
+    '-DFF_BUS_BYTES=16', '-DFF_WR_BYTES=8', '-DFF_UP_PAR=4', `-I${join(HW, 'hls')}`, '-o', exe,
+    join(HW, 'hls', 'flowfpga_engine.cpp'), join(HW, 'hls', 'tb', 'csim_main.cpp')], { timeout: 120_000 });
+  const r = spawnSync(exe, [golden], { encoding: 'utf8', timeout: 300_000 });
+  const out = r.stdout + r.stderr;
+  t.equal(r.status, 0, out.split('\n').filter((l) => l.startsWith('FAIL')).join('\n') || 'csim exit code');
+  const tot = totals(out);
+  t.equal(tot.length, 1);
+  t.equal(tot[0]![1], 0);
+  t.equal(tot[0]![0], cases + tot[0]![2], 'every case counted once');
+});
+
 t.test('csim fails on a vector whose expected output is wrong', async (t) => {
   const src = readdirSync(golden).filter((f) => f.endsWith('.gv')).sort()[0]!;
   const lines = readFileSync(join(golden, src), 'utf8').split('\n');

@@ -25,7 +25,7 @@ function build(name: string, defs: string[]): string {
 
 interface Report {
   config: { tm: number; tn: number; mac_depth: number; rd_ovh: number; wr_ovh: number; rq_depth: number;
-    up_depth: number; check_cyc: number; obuf: number };
+    up_depth: number; check_cyc: number; obuf: number; bus_bytes: number; wr_bytes: number; up_par: number };
   commands: Array<{ status: number; cycles: number; cmd: string }>;
 }
 
@@ -33,6 +33,8 @@ const configs: Array<[string, string[]]> = [
   ['default', []],
   ['small', ['-DFF_TM=3', '-DFF_TN=5', '-DFF_MAC_DEPTH=11', '-DFF_RD_OVH=20', '-DFF_IBUF=100000', '-DFF_OBUF=1000',
     '-DFF_SBUF=10000']],
+  // Wide store / interpolation (the ZynqMP builds): rows cost the FF_WR_BYTES beats they span.
+  ['wide', ['-DFF_TM=16', '-DFF_TN=8', '-DFF_BUS_BYTES=16', '-DFF_WR_BYTES=8', '-DFF_UP_PAR=4']],
 ];
 
 for (const [name, defs] of configs) {
@@ -40,7 +42,7 @@ for (const [name, defs] of configs) {
     const rep = JSON.parse(execFileSync(build(name, defs), ['--cycles'], { encoding: 'utf8' })) as Report;
     const c = rep.config;
     const cfg: EngineConfig = { tm: c.tm, tn: c.tn, macDepth: c.mac_depth, rdOvh: c.rd_ovh, wrOvh: c.wr_ovh,
-      rqDepth: c.rq_depth, upDepth: c.up_depth, checkCyc: c.check_cyc, obuf: c.obuf };
+      rqDepth: c.rq_depth, upDepth: c.up_depth, checkCyc: c.check_cyc, obuf: c.obuf, busBytes: c.bus_bytes, wrBytes: c.wr_bytes, upPar: c.up_par };
     if (name === 'default') t.same(cfg, DEFAULT_ENGINE_CONFIG, 'DEFAULT_ENGINE_CONFIG matches the header');
     t.ok(rep.commands.length >= 8);
     const cmds = [];
@@ -73,10 +75,10 @@ t.test('output blocks that share an accumulator half read the input once per gro
   const cmd = decodeCommand(Buffer.from(rep.commands[6]!.cmd, 'hex'));
   t.equal(cmd.coEnd - cmd.coBegin, 40);
   const g = newGeo();
-  t.equal(checkCommand(cmd, { ibuf: 4096, obuf: 1024, sbuf: 2048 }, 0, Number.MAX_SAFE_INTEGER, g), 0);
+  t.equal(checkCommand(cmd, { tn: 8, ibuf: 4096, obuf: 1024, sbuf: 2048 }, 0, Number.MAX_SAFE_INTEGER, g), 0);
   const P = cmd.tileH * cmd.tileW;
-  const grouped = commandTraffic(cmd, g, { tm: 8, obuf: 1024 }, { read: 0, write: 0 }).read;
-  const single = commandTraffic(cmd, g, { tm: 8, obuf: P }, { read: 0, write: 0 }).read;
+  const grouped = commandTraffic(cmd, g, { tm: 8, tn: 8, obuf: 1024, busBytes: 8 }, { read: 0, write: 0 }).read;
+  const single = commandTraffic(cmd, g, { tm: 8, tn: 8, obuf: P, busBytes: 8 }, { read: 0, write: 0 }).read;
   // The in-tensor 12x12 window (12 rows of two 8-byte beats) of 9 channels is read once instead of 5 times.
   t.equal(single - grouped, 4 * 9 * 12 * 16, `grouped ${grouped} B, one block per group ${single} B`);
   // Cycles differ too (the grouped store is not hidden behind a next block here): both are the engine's model.

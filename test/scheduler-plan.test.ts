@@ -50,6 +50,10 @@ t.test('configuration from capability registers; impossible buffers give a UserE
   const cfg = configFromCaps({ peRows: 8, peCols: 8, ibuf: 4096, obuf: 1024, sbuf: 2048, feat: 0x06aa01fc, clockMHz: 100 }, 1.2);
   t.equal(cfg.bitsMin, 2);
   t.equal(cfg.bitsMax, 8);
+  t.same([cfg.wrBytes, cfg.upPar], [1, 1], 'byte-wide store, 1 px/cycle interpolation');
+  // cap_feat [13:12] log2 FF_WR_BYTES, [15:14] log2 FF_UP_PAR (a ZynqMP build: 8 and 4).
+  const wide = configFromCaps({ peRows: 32, peCols: 8, ibuf: 8192, obuf: 2048, sbuf: 4096, feat: 0x06aa01fc | (3 << 12) | (2 << 14), clockMHz: 200 }, 3.2);
+  t.same([wide.wrBytes, wide.upPar, wide.bitsMin, wide.bitsMax], [8, 4, 2, 8]);
   t.throws(() => planNetwork(flownetsQ({ width: 0.0625 }), 64, 64, testConfig({ tm: 2, tn: 2, ibuf: 40, obuf: 4, sbuf: 8 })), UserError);
   t.throws(() => planNetwork(flownetsQ(), 100, 64, cfg), UserError);
 });
@@ -60,4 +64,22 @@ t.test('plan CLI report shape', async (t) => {
   for (const k of ['est_ms', 'roofline_ms', 'efficiency', 'ddr_bytes', 'min_ddr_bytes'] as const) t.type(r.total[k], 'number');
   t.throws(() => planReport({ board: 'nope' }), UserError);
   t.throws(() => planReport({ board: 'zcu104', bits: '9' }), UserError);
+});
+
+t.test('packed weight layout: per FF_TN input block, round trip, identical when Cin <= FF_TN', async (t) => {
+  const { packWeights, unpackWeights } = await import('../src/scheduler/pack.js');
+  const cout = 5, cin = 11, kk = 9, tn = 4;
+  const w = new Int8Array(cout * cin * kk);
+  for (let i = 0; i < w.length; i++) w[i] = ((i * 37) % 251) - 125;
+  const packed = new Int8Array(w.length);
+  packWeights(w, cout, cin, kk, tn, packed);
+  // Block j = 2 (channels 8..10, tn 3) of output channel 3 starts at (cout·8 + 3·3)·kk and holds w[3][8..10][·].
+  const at = (cout * 8 + 3 * 3) * kk;
+  t.same(Array.from(packed.subarray(at, at + 3 * kk)), Array.from(w.subarray((3 * cin + 8) * kk, (3 * cin + 11) * kk)));
+  const back = new Int8Array(w.length);
+  unpackWeights(packed, cout, cin, kk, tn, back);
+  t.same(back, w);
+  const same = new Int8Array(w.length);
+  packWeights(w, cout, cin, kk, 16, same);
+  t.same(same, w, 'one input block: the contract layout');
 });

@@ -33,28 +33,47 @@ struct Geo {
   int esize;           // output element bytes
 };
 
-inline uint64_t rd_word(const ff_bus_t *mem, uint64_t wi) { return (uint64_t)mem[wi].to_uint64(); }
+// 64-bit half h of bus word wi (h = 0 only on the 64-bit bus).
+inline uint64_t rd_u64(const ff_bus_t *mem, uint64_t wi, int h) {
+#if FF_BUS_BYTES == 8
+  (void)h;
+  return (uint64_t)mem[wi].to_uint64();
+#else
+  return (uint64_t)mem[wi].range(64 * h + 63, 64 * h).to_uint64();
+#endif
+}
 
 inline int clampi(int v, int lo, int hi) { return v < lo ? lo : (v > hi ? hi : v); }
 inline int log2_small(int v) { return v == 1 ? 0 : v == 2 ? 1 : v == 4 ? 2 : v == 8 ? 3 : 4; }
 
 // Number of bus words a burst of n bytes at byte address a spans (n >= 1).
-inline uint32_t span_words(uint64_t a, uint32_t n) { return (uint32_t)(((a + n - 1) >> 3) - (a >> 3) + 1); }
+inline uint32_t span_words(uint64_t a, uint32_t n) {
+  return (uint32_t)(((a + n - 1) >> FF_BUS_SHIFT) - (a >> FF_BUS_SHIFT) + 1);
+}
+
+// Cycles of one stored row of n bytes at byte address a: a write burst of the FF_WR_BYTES beats it spans (the
+// first and last beat carry write strobes for the bytes outside the row, so no neighbouring byte is rewritten).
+inline uint32_t store_row_cycles(uint64_t a, uint32_t n) {
+  return FF_WR_OVH + (uint32_t)((a + n - 1) / FF_WR_BYTES - a / FF_WR_BYTES + 1);
+}
 
 // One AXI read burst of n bytes at byte address a into dst[off .. off+n). Returns its cycles.
 template <int N>
 uint32_t burst_read(const ff_bus_t *mem, uint64_t a, uint32_t n, uint8_t dst[N], uint32_t off) {
-  const uint64_t w0 = a >> 3;
+  const uint64_t w0 = a >> FF_BUS_SHIFT;
   const uint32_t words = span_words(a, n);
 RD:
   for (uint32_t i = 0; i < words; i++) {
 #pragma HLS PIPELINE II = 1
 #pragma HLS LOOP_TRIPCOUNT min = 1 max = 64
-    const uint64_t v = rd_word(mem, w0 + i);
-    for (int l = 0; l < FF_BUS_BYTES; l++) {
+    for (int h = 0; h < FF_BUS_BYTES / 8; h++) {
 #pragma HLS UNROLL
-      const int64_t pos = (int64_t)((w0 + i) * FF_BUS_BYTES + l) - (int64_t)a;
-      if (pos >= 0 && pos < (int64_t)n) dst[off + pos] = (uint8_t)(v >> (8 * l));
+      const uint64_t v = rd_u64(mem, w0 + i, h);
+      for (int l = 0; l < 8; l++) {
+#pragma HLS UNROLL
+        const int64_t pos = (int64_t)((w0 + i) * FF_BUS_BYTES + 8 * h + l) - (int64_t)a;
+        if (pos >= 0 && pos < (int64_t)n) dst[off + pos] = (uint8_t)(v >> (8 * l));
+      }
     }
   }
   return FF_RD_OVH + words;
@@ -119,7 +138,7 @@ uint32_t check(const Cmd &c, Geo &g, uint64_t wb, uint64_t ws) {
   if (c.opcode != FF_OP_CONV && c.opcode != FF_OP_UPSAMPLE) return FF_ERR_OPCODE;
   const bool linear = (c.flags & FF_FLAG_LINEAR) != 0;
   if (linear ? c.bits != 16 : (c.bits < 2 || c.bits > 8)) return FF_ERR_BITS;
-  if (c.flags & ~(FF_FLAG_UP2_IN | FF_FLAG_LINEAR)) return FF_ERR_PARAM;
+  if (c.flags & ~(FF_FLAG_UP2_IN | FF_FLAG_LINEAR | FF_FLAG_WPACK)) return FF_ERR_PARAM;
   g.esize = linear ? 2 : 1;
   const bool conv = c.opcode == FF_OP_CONV;
   if (conv) {
@@ -128,7 +147,7 @@ uint32_t check(const Cmd &c, Geo &g, uint64_t wb, uint64_t ws) {
     if (linear && (c.flags & FF_FLAG_UP2_IN)) return FF_ERR_PARAM;
   } else {
     if (c.k != 2 && c.k != 4) return FF_ERR_PARAM;
-    if (c.stride != 1 || (c.flags & FF_FLAG_UP2_IN)) return FF_ERR_PARAM;
+    if (c.stride != 1 || (c.flags & (FF_FLAG_UP2_IN | FF_FLAG_WPACK))) return FF_ERR_PARAM;
   }
   // Geometry.
   if (c.in_c == 0 || c.in_h == 0 || c.in_w == 0 || c.cout == 0 || c.tile_h == 0 || c.tile_w == 0)
@@ -194,7 +213,13 @@ uint32_t check(const Cmd &c, Geo &g, uint64_t wb, uint64_t ws) {
   if (in_end > c.in_len || out_end > c.out_len) return FF_ERR_RANGE;
   if (conv) {
     if (!in_window(c.w_addr, c.w_len, wb, ws) || !in_window(c.q_addr, c.q_len, wb, ws)) return FF_ERR_RANGE;
-    if ((uint64_t)c.co_end * c.in_c * k * k > c.w_len) return FF_ERR_RANGE;
+    if (c.flags & FF_FLAG_WPACK) {
+      // Packed: the last byte touched is in the last input block, row co_end - 1.
+      const uint64_t ci0 = (uint64_t)((c.in_c - 1) / FF_TN) * FF_TN, tn = c.in_c - ci0;
+      if (((uint64_t)c.cout * ci0 + (uint64_t)c.co_end * tn) * k * k > c.w_len) return FF_ERR_RANGE;
+    } else if ((uint64_t)c.co_end * c.in_c * k * k > c.w_len) {
+      return FF_ERR_RANGE;
+    }
     if ((uint64_t)c.cout * 10 + c.co_end > c.q_len) return FF_ERR_RANGE;
   }
   return FF_OK;
@@ -260,24 +285,38 @@ LD_CH:
     } else {
       cyc += load_source(mem, c, g, ch, 1, sbuf[0]);
       const int vw = g.vx_hi - g.vx_lo + 1, vh = g.vy_hi - g.vy_lo + 1;
-    UP_IN:
-      for (int i = 0; i < vh * vw; i++) {
+    UP_IN_ROWS:
+      for (int vy = g.vy_lo; vy <= g.vy_hi; vy++) {
+      UP_IN:
+        for (int vx = g.vx_lo; vx <= g.vx_hi; vx++) {
 #pragma HLS PIPELINE II = 1
-        const int vy = g.vy_lo + i / vw, vx = g.vx_lo + i % vw;
-        ib[t][(vy - g.iy0) * g.iw + (vx - g.ix0)] = (uint8_t)up_value(sbuf[0], g, 2, vy, vx, c.in_h, c.in_w, 1);
+#pragma HLS UNROLL factor = FF_UP_PAR
+          ib[t][(vy - g.iy0) * g.iw + (vx - g.ix0)] = (uint8_t)up_value(sbuf[0], g, 2, vy, vx, c.in_h, c.in_w, 1);
+        }
       }
-      cyc += (uint32_t)(vh * vw) + FF_UP_DEPTH;
+      cyc += (uint32_t)(vh * ((vw + FF_UP_PAR - 1) / FF_UP_PAR)) + FF_UP_DEPTH;
     }
   }
   return cyc;
 }
 
-// Load stage, weight part: output channels co0..co0+tm-1 x input channels ci0..ci0+tn-1. The weights of one
-// output channel for one input block are contiguous ([co][ci0..ci0+tn)[k][k]): one burst per output channel.
+// Load stage, weight part: output channels co0..co0+tm-1 x input channels ci0..ci0+tn-1. Contract layout
+// [co][ci][k][k]: the block is tm runs of tn*k*k bytes, one burst each. Packed (FF_FLAG_WPACK,
+// [ci_block][cout][tn][k][k]): the block is one contiguous run at (cout*ci0 + co0*tn)*k*k, one burst.
 uint32_t load_weights(const ff_bus_t *mem, const Cmd &c, int ci0, int tn, int co0, int tm,
                       int8_t wb[FF_TM][FF_TN][FF_KK]) {
   uint32_t cyc = 0;
   const int kk = c.k * c.k;
+  if (c.flags & FF_FLAG_WPACK) {
+    uint8_t wblk[FF_TM * FF_TN * FF_KK];
+    const uint64_t a = c.w_addr + ((uint64_t)c.cout * ci0 + (uint64_t)co0 * tn) * kk;
+    cyc += burst_read<FF_TM * FF_TN * FF_KK>(mem, a, (uint32_t)(tm * tn * kk), wblk, 0);
+  LD_WP:
+    for (int m = 0; m < tm; m++)
+      for (int t = 0; t < FF_TN; t++)
+        for (int j = 0; j < kk; j++) wb[m][t][j] = t < tn ? (int8_t)wblk[(m * tn + t) * kk + j] : 0;
+    return cyc;
+  }
   uint8_t wrow[FF_TN * FF_KK];
 LD_W:
   for (int m = 0; m < tm; m++) {
@@ -363,7 +402,8 @@ ST_CH:
       const uint64_t row = (((uint64_t)c.out_c_offset + co0 + m) * c.out_h + c.tile_y + y) * c.out_w + c.tile_x;
     ST_PIX:
       for (int x = 0; x < c.tile_w; x++) {
-#pragma HLS PIPELINE II = 2
+#pragma HLS PIPELINE II = 1
+#pragma HLS UNROLL factor = FF_WR_BYTES
         const int64_t t = (int64_t)ac[m][ob + y * c.tile_w + x] * qm[slot][m] + qb[slot][m];
         int64_t q = t >> sh;
         q = q < lo ? lo : (q > hi ? hi : q);
@@ -371,7 +411,7 @@ ST_CH:
         mem_wr[a] = (uint8_t)q;
         if (linear) mem_wr[a + 1] = (uint8_t)((uint64_t)q >> 8);
       }
-      cyc += FF_WR_OVH + (uint32_t)c.tile_w * g.esize;
+      cyc += store_row_cycles(c.out_addr + row * g.esize, (uint32_t)c.tile_w * g.esize);
     }
   }
   return cyc;
@@ -450,13 +490,14 @@ UP_CH:
         const uint64_t row = (((uint64_t)c.out_c_offset + pc) * c.out_h + vy) * c.out_w + c.tile_x;
       UP_PIX:
         for (int x = 0; x < c.tile_w; x++) {
-#pragma HLS PIPELINE II = 2
+#pragma HLS PIPELINE II = 1
+#pragma HLS UNROLL factor = FF_WR_BYTES
           const int32_t v = up_value(src, g, f, vy, c.tile_x + x, c.in_h, c.in_w, pix);
           const uint64_t a = c.out_addr + (row + x) * pix;
           mem_wr[a] = (uint8_t)v;
           if (pix == 2) mem_wr[a + 1] = (uint8_t)((uint32_t)v >> 8);
         }
-        xc += FF_WR_OVH + (uint32_t)c.tile_w * pix;
+        xc += store_row_cycles(c.out_addr + row * pix, (uint32_t)c.tile_w * pix);
       }
     }
     total += max2(lc, xc);
@@ -470,8 +511,8 @@ void flowfpga_engine(const ff_bus_t *mem, uint8_t *mem_wr, uint64_t cmd_addr, ui
                      uint64_t win_size, uint32_t &magic, uint32_t &version, uint32_t &cap_pe, uint32_t &cap_ibuf,
                      uint32_t &cap_obuf, uint32_t &cap_sbuf, uint32_t &cap_feat, uint32_t &cap_clock_mhz,
                      uint32_t &status, uint32_t &err_index, uint32_t &cmds_done, uint64_t &cycles) {
-#pragma HLS INTERFACE m_axi port = mem offset = slave bundle = gmem depth = 262144 max_read_burst_length = 64 latency = 12
-#pragma HLS INTERFACE m_axi port = mem_wr offset = slave bundle = gmemw depth = 2097152 max_write_burst_length = 256
+#pragma HLS INTERFACE m_axi port = mem offset = slave bundle = gmem depth = 262144 max_read_burst_length = 256 latency = 12
+#pragma HLS INTERFACE m_axi port = mem_wr offset = slave bundle = gmemw depth = 2097152 max_write_burst_length = 256 max_widen_bitwidth = FF_WR_BITS
 #pragma HLS INTERFACE s_axilite port = mem bundle = control
 #pragma HLS INTERFACE s_axilite port = mem_wr bundle = control
 #pragma HLS INTERFACE s_axilite port = cmd_addr bundle = control
@@ -492,31 +533,32 @@ void flowfpga_engine(const ff_bus_t *mem, uint8_t *mem_wr, uint64_t cmd_addr, ui
 #pragma HLS INTERFACE s_axilite port = cycles bundle = control
 #pragma HLS INTERFACE ap_ctrl_hs port = return bundle = control
 #pragma HLS ARRAY_PARTITION variable = ibuf complete dim = 2
-#pragma HLS ARRAY_PARTITION variable = ibuf cyclic factor = 8 dim = 3
+#pragma HLS ARRAY_PARTITION variable = ibuf cyclic factor = FF_BUS_BYTES dim = 3
 #pragma HLS ARRAY_PARTITION variable = wbuf complete dim = 2
 #pragma HLS ARRAY_PARTITION variable = wbuf complete dim = 3
 #pragma HLS ARRAY_PARTITION variable = acc complete dim = 2
 #pragma HLS ARRAY_PARTITION variable = qb complete dim = 0
 #pragma HLS ARRAY_PARTITION variable = qm complete dim = 0
 #pragma HLS ARRAY_PARTITION variable = qs complete dim = 0
+#pragma HLS ARRAY_PARTITION variable = sbuf cyclic factor = FF_SBUF_BANKS dim = 2
   uint32_t st = FF_OK, done = 0, bad = 0;
   uint64_t cyc = 0;
 CMDS:
   for (uint32_t i = 0; i < cmd_count; i++) {
 #pragma HLS LOOP_TRIPCOUNT min = 1 max = 4096
     const uint64_t ca = cmd_addr + (uint64_t)i * FF_CMD_BYTES;
-    if (cmd_addr & 7) st = FF_ERR_ALIGN;
+    if (cmd_addr & (FF_BUS_BYTES - 1)) st = FF_ERR_ALIGN;
     else if (!in_window(ca, FF_CMD_BYTES, win_base, win_size)) st = FF_ERR_RANGE;
     if (st != FF_OK) {
       bad = i;
       break;
     }
     uint64_t w[16];
-    for (int j = 0; j < 16; j++) {
+    for (int j = 0; j < FF_CMD_BYTES / FF_BUS_BYTES; j++) {
 #pragma HLS PIPELINE II = 1
-      w[j] = rd_word(mem, (ca >> 3) + j);
+      for (int h = 0; h < FF_BUS_BYTES / 8; h++) w[j * (FF_BUS_BYTES / 8) + h] = rd_u64(mem, (ca >> FF_BUS_SHIFT) + j, h);
     }
-    cyc += FF_RD_OVH + 16 + FF_CHECK_CYC;
+    cyc += FF_RD_OVH + FF_CMD_BYTES / FF_BUS_BYTES + FF_CHECK_CYC;
     Cmd c;
     Geo g;
     decode(w, c);
@@ -546,7 +588,7 @@ CMDS:
 extern "C" int ff_engine_run(uint8_t *ddr, uint64_t ddr_size, uint64_t cmd_addr, uint32_t cmd_count,
                              uint64_t win_base, uint64_t win_size, ff_result *out) {
   // The window is the only thing standing between a bad command and host memory: it must lie inside the array.
-  if (ddr == nullptr || out == nullptr || ((uintptr_t)ddr & 7) || win_base > ddr_size || win_size > ddr_size - win_base)
+  if (ddr == nullptr || out == nullptr || ((uintptr_t)ddr & (FF_BUS_BYTES - 1)) || win_base > ddr_size || win_size > ddr_size - win_base)
     return -1;
   uint32_t magic, version, pe, ib, ob, sb, feat, mhz, st, ei, cd;
   uint64_t cyc;

@@ -31,6 +31,12 @@
 #ifndef FF_SBUF
 #define FF_SBUF 2048  // upsampling source staging buffer, pixels (one channel)
 #endif
+#ifndef FF_WR_BYTES
+#define FF_WR_BYTES 1  // write port bytes per beat (1, 2, 4, 8): the requantize/store and UPSAMPLE output width
+#endif
+#ifndef FF_UP_PAR
+#define FF_UP_PAR 1  // pixels per cycle of the fused up2 interpolation into the input buffer (1, 2, 4, 8)
+#endif
 #ifndef FF_CLOCK_MHZ
 #define FF_CLOCK_MHZ 100  // target clock, reported in the capability block
 #endif
@@ -54,7 +60,44 @@
 #define FF_CHECK_CYC 8  // command decode and range checks
 #endif
 
-#define FF_BUS_BYTES 8  // read port width (bytes); the write port is byte-wide so writes never touch foreign bytes
+#if FF_WR_BYTES != 1 && FF_WR_BYTES != 2 && FF_WR_BYTES != 4 && FF_WR_BYTES != 8
+#error "FF_WR_BYTES must be 1, 2, 4 or 8"
+#endif
+#if FF_UP_PAR != 1 && FF_UP_PAR != 2 && FF_UP_PAR != 4 && FF_UP_PAR != 8
+#error "FF_UP_PAR must be 1, 2, 4 or 8"
+#endif
+
+// sbuf banks (cyclic) so the widest interpolation (FF_UP_PAR pixels into ibuf, or FF_WR_BYTES output bytes of an
+// UPSAMPLE) reads its 2x2 taps per pixel in one cycle; a literal for the ARRAY_PARTITION pragma. FF_WR_BITS likewise.
+#if FF_UP_PAR >= 8 || FF_WR_BYTES >= 8
+#define FF_SBUF_BANKS 16
+#elif FF_UP_PAR >= 4 || FF_WR_BYTES >= 4
+#define FF_SBUF_BANKS 8
+#elif FF_UP_PAR >= 2 || FF_WR_BYTES >= 2
+#define FF_SBUF_BANKS 4
+#else
+#define FF_SBUF_BANKS 1
+#endif
+#if FF_WR_BYTES == 8
+#define FF_WR_BITS 64
+#elif FF_WR_BYTES == 4
+#define FF_WR_BITS 32
+#elif FF_WR_BYTES == 2
+#define FF_WR_BITS 16
+#else
+#define FF_WR_BITS 8
+#endif
+
+#ifndef FF_BUS_BYTES
+#define FF_BUS_BYTES 8  // read port width in bytes (8 or 16: a 128-bit port on ZynqMP HP); cmd_addr must be aligned to it
+#endif
+#if FF_BUS_BYTES == 8
+#define FF_BUS_SHIFT 3
+#elif FF_BUS_BYTES == 16
+#define FF_BUS_SHIFT 4
+#else
+#error "FF_BUS_BYTES must be 8 or 16"
+#endif
 #define FF_CMD_BYTES 128
 #define FF_MAX_K 7
 
@@ -70,6 +113,7 @@ enum ff_opcode : uint8_t { FF_OP_CONV = 1, FF_OP_UPSAMPLE = 2 };
 enum ff_flags : uint8_t {
   FF_FLAG_UP2_IN = 1u << 0,  // CONV: the conv reads up2(input), i.e. runs on a 2*in_h x 2*in_w input (upsample-conv)
   FF_FLAG_LINEAR = 1u << 1,  // CONV: flow head, clamp to int16 and store int16; UPSAMPLE: int16 data (up4 of flow)
+  FF_FLAG_WPACK = 1u << 2,   // CONV: weights packed per FF_TN input block, [ci_block][cout][tn][k][k] (docs/engine.md)
 };
 
 struct ff_cmd {
@@ -95,7 +139,7 @@ struct ff_cmd {
   uint16_t tile_w;        // 0x22
   uint32_t rsv1;          // 0x24 write 0
   uint64_t in_addr;       // 0x28 input tensor (planar CHW uint8, or int16 for LINEAR UPSAMPLE)
-  uint64_t w_addr;        // 0x30 weights [cout][in_c][k][k] int8 (CONV)
+  uint64_t w_addr;        // 0x30 weights [cout][in_c][k][k] int8, or packed with FF_FLAG_WPACK (CONV)
   uint64_t q_addr;        // 0x38 requant block: B int64[cout], M int16[cout], S uint8[cout] (model-file order)
   uint64_t out_addr;      // 0x40 output buffer (out_c_total x out_h x out_w, uint8 or int16)
   uint32_t in_len;        // 0x48 declared extents: the command may touch only [addr, addr + len) of each buffer
@@ -115,7 +159,7 @@ enum ff_status : uint32_t {
   FF_ERR_GEOMETRY = 4,  // inconsistent dims, tile outside the output, empty or out-of-range channel block
   FF_ERR_TILE = 5,      // tile (or its input window) larger than an on-chip buffer
   FF_ERR_RANGE = 6,     // an access outside the declared extent, or an extent/command list outside the window
-  FF_ERR_ALIGN = 7,     // command list or buffer address not 8-byte aligned
+  FF_ERR_ALIGN = 7,     // buffer address not 8-byte aligned, or command list not FF_BUS_BYTES-aligned
 };
 
 // Capability words (output scalars; valid after any run, including cmd_count = 0).
@@ -123,10 +167,14 @@ enum ff_status : uint32_t {
 #define FF_CAP_BITS_MASK 0x1FCu  // bit n set: n-bit activations supported (2..8)
 #define FF_CAP_K_MASK 0xAAu      // bit k set: kernel k supported (1,3,5,7)
 #define FF_CAP_OPS_MASK 0x6u     // bit opcode set
-#define FF_CAP_FEAT (FF_CAP_BITS_MASK | (FF_CAP_K_MASK << 16) | (FF_CAP_OPS_MASK << 24))
+#define FF_LOG2_SMALL(v) ((v) >= 8 ? 3 : (v) >= 4 ? 2 : (v) >= 2 ? 1 : 0)
+// [8:0] bits mask, [10:9] log2 FF_BUS_BYTES - 3, [13:12] log2 FF_WR_BYTES, [15:14] log2 FF_UP_PAR, [23:16] kernel mask, [31:24] opcode mask.
+#define FF_CAP_FEAT                                                                                       \
+  (FF_CAP_BITS_MASK | ((uint32_t)(FF_BUS_SHIFT - 3) << 9) | ((uint32_t)FF_LOG2_SMALL(FF_WR_BYTES) << 12) | ((uint32_t)FF_LOG2_SMALL(FF_UP_PAR) << 14) | \
+   (FF_CAP_K_MASK << 16) | (FF_CAP_OPS_MASK << 24))
 
 // ---- kernel top (Vitis HLS top function) -------------------------------------------------------------------
-// mem: 64-bit AXI master used for all reads; mem_wr: byte-wide AXI master used for all writes. On hardware the
+// mem: FF_BUS_BYTES-wide AXI master used for all reads; mem_wr: FF_WR_BYTES-wide AXI master for all writes. On hardware the
 // driver writes the same base (normally 0: command addresses are physical) into both pointer registers.
 void flowfpga_engine(const ff_bus_t *mem, uint8_t *mem_wr, uint64_t cmd_addr, uint32_t cmd_count, uint64_t win_base,
                      uint64_t win_size, uint32_t &magic, uint32_t &version, uint32_t &cap_pe, uint32_t &cap_ibuf,
@@ -145,7 +193,7 @@ struct ff_result {
 struct ff_caps {
   uint32_t magic, version, cap_pe, cap_ibuf, cap_obuf, cap_sbuf, cap_feat, cap_clock_mhz;
 };
-// Runs a command list in a simulated DDR of `ddr_size` bytes at `ddr` (8-byte aligned). Addresses are offsets
+// Runs a command list in a simulated DDR of `ddr_size` bytes at `ddr` (FF_BUS_BYTES-aligned). Addresses are offsets
 // into `ddr`; the window is [win_base, win_base + win_size) and must lie inside the array.
 int ff_engine_run(uint8_t *ddr, uint64_t ddr_size, uint64_t cmd_addr, uint32_t cmd_count, uint64_t win_base,
                   uint64_t win_size, ff_result *out);

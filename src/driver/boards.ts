@@ -35,6 +35,12 @@ export interface EngineConfig {
   sbufPixels: number;
   /** FF_CLOCK_MHZ: the PL clock the engine is built and timed for. */
   clockMHz: number;
+  /** FF_BUS_BYTES: read port bytes per beat (8; 16 = a 128-bit port, ZynqMP HP ports only). */
+  busBytes: number;
+  /** FF_WR_BYTES: write port bytes per beat (1, 2, 4, 8); requantize lanes and UPSAMPLE output per cycle. */
+  wrBytes: number;
+  /** FF_UP_PAR: pixels per cycle of the fused up2 interpolation into the input buffer (1, 2, 4, 8). */
+  upPar: number;
   /** Activation / weight bit widths the engine accepts (capability FF_CAP_BITS_MASK). */
   bitsMin: number;
   bitsMax: number;
@@ -106,9 +112,14 @@ export const UTILIZATION_LIMITS = { lut: 0.7, lutram: 0.6, bram36: 0.9, uram: 0.
 
 /** DSPs outside the MAC array: address products (iy·iw, 64-bit row addresses), the 32×16 requantize product. */
 export const DSP_OVERHEAD = 24;
+/** Each requantize lane beyond the first (FF_WR_BYTES > 1): a 32×16 product on two DSPs. */
+export const DSP_PER_RQ_LANE = 2;
+/** LUTs per extra requantize lane (64-bit add, variable shift, clamp) and per extra interpolation lane (2×2 taps). */
+export const LUT_PER_RQ_LANE = 400;
+export const LUT_PER_UP_LANE = 150;
 /** LUTs outside the MAC array: command decode/checks, two m_axi and one s_axilite adapter, two smartconnects, reset. */
 export const LUT_OVERHEAD = 16_000;
-/** The engine partitions each ibuf channel cyclically by the bus width (8 bytes/cycle bursts). */
+/** The engine partitions each ibuf channel cyclically by the read bus width (FF_BUS_BYTES; 8 on the 64-bit bus). */
 export const IBUF_CYCLIC = 8;
 const MAX_TAPS = 49; // FF_MAX_K²
 
@@ -153,6 +164,7 @@ export interface ResourceEstimate {
   detail: {
     dspMac: number;
     dspOverhead: number;
+    dspRequant: number;
     bramIbuf: number;
     bramAcc: number;
     bramSbuf: number;
@@ -160,6 +172,7 @@ export interface ResourceEstimate {
     lutLutMacs: number;
     lutWbuf: number;
     lutIbufMux: number;
+    lutWide: number;
     lutOverhead: number;
   };
 }
@@ -172,18 +185,23 @@ export interface ResourceEstimate {
 export function estimateResources(c: EngineConfig): ResourceEstimate {
   const lanes = c.tm * c.tn;
   const dspMac = Math.ceil(c.dspLanes / c.macsPerDsp);
-  const ibufBanks = c.tn * IBUF_CYCLIC;
-  const bramIbuf18 = ibufBanks * bram18For(8, Math.ceil((2 * c.ibufPixels) / IBUF_CYCLIC));
+  const ibufBanks = c.tn * c.busBytes;
+  const bramIbuf18 = ibufBanks * bram18For(8, Math.ceil((2 * c.ibufPixels) / c.busBytes));
   const bramAcc18 = c.tm * bram18For(32, 2 * c.obufPixels);
-  const bramSbuf18 = bram18For(8, 2 * c.sbufPixels);
+  // sbuf[2][SBUF] cyclic over FF_SBUF_BANKS (flowfpga_engine.h): 2×2 taps of the widest interpolation per cycle.
+  const wide = Math.max(c.wrBytes, c.upPar);
+  const sbufBanks = wide > 1 ? 2 * wide : 1;
+  const bramSbuf18 = sbufBanks * bram18For(8, Math.ceil((2 * c.sbufPixels) / sbufBanks));
+  const lutWide = LUT_PER_RQ_LANE * (c.wrBytes - 1) + LUT_PER_UP_LANE * (Math.max(c.upPar, c.wrBytes) - 1);
   const lutWbuf = lanes * lutramFor(8, 2 * MAX_TAPS);
   // Adder tree of TN products (8b×8b → W+A = 16 bits, FINN's width) plus the 32-bit accumulate, per output lane.
   const lutAdderTrees = Math.round(1.1 * c.tm * (16 * (2 * c.tn - 1) + 32));
   const lutLutMacs = Math.round((lanes - c.dspLanes) * lutPerMultiplier(8, 8));
-  const lutIbufMux = c.tn * 8 * 2; // 8:1 byte mux per channel (2 LUT6 per bit)
-  const lut = LUT_OVERHEAD + lutAdderTrees + lutLutMacs + lutWbuf + lutIbufMux;
+  const lutIbufMux = c.tn * 8 * 2 * (c.busBytes / 8); // 8:1 (16:1) byte mux per channel (2 (4) LUT6 per bit)
+  const lut = LUT_OVERHEAD + lutAdderTrees + lutLutMacs + lutWbuf + lutIbufMux + lutWide;
+  const dspRq = DSP_PER_RQ_LANE * (c.wrBytes - 1);
   return {
-    dsp: dspMac + DSP_OVERHEAD,
+    dsp: dspMac + DSP_OVERHEAD + dspRq,
     bram36: Math.ceil((bramIbuf18 + bramAcc18 + bramSbuf18) / 2),
     uram: 0,
     lut,
@@ -191,6 +209,7 @@ export function estimateResources(c: EngineConfig): ResourceEstimate {
     detail: {
       dspMac,
       dspOverhead: DSP_OVERHEAD,
+      dspRequant: dspRq,
       bramIbuf: bramIbuf18 / 2,
       bramAcc: bramAcc18 / 2,
       bramSbuf: bramSbuf18 / 2,
@@ -198,6 +217,7 @@ export function estimateResources(c: EngineConfig): ResourceEstimate {
       lutLutMacs,
       lutWbuf,
       lutIbufMux,
+      lutWide,
       lutOverhead: LUT_OVERHEAD,
     },
   };
@@ -286,7 +306,7 @@ const ULTRA96V2 = board({
   ddrPeakGBps: 4.26,
   resources: XCZU3EG,
   config: {
-    tm: 32, tn: 8, ibufPixels: 8192, obufPixels: 2048, sbufPixels: 4096, clockMHz: 200,
+    tm: 32, tn: 8, ibufPixels: 8192, obufPixels: 2048, sbufPixels: 4096, clockMHz: 200, busBytes: 8, wrBytes: 8, upPar: 4,
     bitsMin: 2, bitsMax: 8, macsPerDsp: 1, dspLanes: 256,
   },
 });
@@ -309,7 +329,7 @@ export const BOARDS: Readonly<Record<BoardName, BoardSpec>> = {
     ddrPeakGBps: 2.133,
     resources: XC7Z020,
     config: {
-      tm: 16, tn: 10, ibufPixels: 8192, obufPixels: 2048, sbufPixels: 4096, clockMHz: 125,
+      tm: 16, tn: 10, ibufPixels: 8192, obufPixels: 2560, sbufPixels: 4096, clockMHz: 125, busBytes: 8, wrBytes: 4, upPar: 4,
       bitsMin: 2, bitsMax: 8, macsPerDsp: 1, dspLanes: 160,
     },
   }),
@@ -331,7 +351,7 @@ export const BOARDS: Readonly<Record<BoardName, BoardSpec>> = {
     ddrPeakGBps: 19.2,
     resources: XCZU7EV,
     config: {
-      tm: 64, tn: 16, ibufPixels: 8192, obufPixels: 1024, sbufPixels: 4096, clockMHz: 250,
+      tm: 64, tn: 16, ibufPixels: 8192, obufPixels: 1024, sbufPixels: 4096, clockMHz: 250, busBytes: 16, wrBytes: 8, upPar: 8,
       bitsMin: 2, bitsMax: 8, macsPerDsp: 1, dspLanes: 1024,
     },
   }),
@@ -366,5 +386,8 @@ export function ridgeOpsPerByte(b: BoardSpec, bits = 8): number {
 /** HLS -D macros that build this board's engine (hw/hls/flowfpga_engine.h). */
 export function hlsDefines(b: BoardSpec): Record<string, number> {
   const c = b.config;
-  return { FF_TM: c.tm, FF_TN: c.tn, FF_IBUF: c.ibufPixels, FF_OBUF: c.obufPixels, FF_SBUF: c.sbufPixels, FF_CLOCK_MHZ: c.clockMHz };
+  return {
+    FF_TM: c.tm, FF_TN: c.tn, FF_IBUF: c.ibufPixels, FF_OBUF: c.obufPixels, FF_SBUF: c.sbufPixels,
+    FF_BUS_BYTES: c.busBytes, FF_WR_BYTES: c.wrBytes, FF_UP_PAR: c.upPar, FF_CLOCK_MHZ: c.clockMHz,
+  };
 }

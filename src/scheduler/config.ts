@@ -36,6 +36,9 @@ export function configFromBoard(b: BoardSpec): SchedConfig {
     obuf: c.obufPixels,
     sbuf: c.sbufPixels,
     clockMHz: c.clockMHz,
+    busBytes: c.busBytes,
+    wrBytes: c.wrBytes,
+    upPar: c.upPar,
     memoryGBps: b.memoryGBps,
     bitsMin: c.bitsMin,
     bitsMax: c.bitsMax,
@@ -56,7 +59,8 @@ export interface CapsLike {
 
 /** From the capability registers of a probed engine; bandwidth comes from the board (the engine cannot know it). */
 export function configFromCaps(caps: CapsLike, memoryGBps: number): SchedConfig {
-  const bitsMask = caps.feat & 0xffff;
+  // cap_feat: [8:0] bits mask, [10:9] log2 FF_BUS_BYTES − 3, [13:12] log2 FF_WR_BYTES, [15:14] log2 FF_UP_PAR (docs/registers.md).
+  const bitsMask = caps.feat & 0x1ff;
   let lo = 0, hi = 0;
   for (let n = 2; n <= 8; n++) {
     if (bitsMask & (1 << n)) {
@@ -75,6 +79,9 @@ export function configFromCaps(caps: CapsLike, memoryGBps: number): SchedConfig 
     obuf: caps.obuf,
     sbuf: caps.sbuf,
     clockMHz: caps.clockMHz,
+    busBytes: 8 << ((caps.feat >>> 9) & 3),
+    wrBytes: 1 << ((caps.feat >>> 12) & 3),
+    upPar: 1 << ((caps.feat >>> 14) & 3),
     memoryGBps,
     bitsMin: lo,
     bitsMax: hi,
@@ -91,5 +98,5 @@ export function testConfig(p: Partial<SchedConfig> & Pick<SchedConfig, 'tm' | 't
 
 /** Key identifying a compiled plan (model identity is added by the caller). */
 export function configKey(c: SchedConfig): string {
-  return [c.tm, c.tn, c.ibuf, c.obuf, c.sbuf, c.macDepth, c.rdOvh, c.wrOvh, c.rqDepth, c.upDepth, c.checkCyc].join(',');
+  return [c.tm, c.tn, c.ibuf, c.obuf, c.sbuf, c.macDepth, c.rdOvh, c.wrOvh, c.rqDepth, c.upDepth, c.checkCyc, c.busBytes, c.wrBytes, c.upPar].join(',');
 }

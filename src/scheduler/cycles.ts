@@ -7,7 +7,8 @@ export const OP_CONV = 1;
 export const OP_UPSAMPLE = 2;
 export const FLAG_UP2_IN = 1;
 export const FLAG_LINEAR = 2;
-const BUS_BYTES = 8;
+/** CONV: weights packed per FF_TN input block, [ci_block][cout][tn][k][k] (packWeights in pack.ts). */
+export const FLAG_WPACK = 4;
 
 export interface EngineConfig {
   /** PE array: output channels (FF_TM) x input channels (FF_TN) per cycle. */
@@ -25,6 +26,12 @@ export interface EngineConfig {
   checkCyc: number;
   /** FF_OBUF: accumulator pixels per channel and half; a CONV groups FF_OBUF / (tile pixels) output blocks. */
   obuf: number;
+  /** FF_BUS_BYTES: read port bytes per beat (8, or 16 for a 128-bit port). */
+  busBytes: number;
+  /** FF_WR_BYTES: write port bytes per beat (1, 2, 4, 8); stores move this many bytes per cycle. */
+  wrBytes: number;
+  /** FF_UP_PAR: pixels per cycle of the fused up2 interpolation into the input buffer (1, 2, 4, 8). */
+  upPar: number;
 }
 
 /** The defaults of hw/hls/flowfpga_engine.h (the xc7z020 build). */
@@ -38,6 +45,9 @@ export const DEFAULT_ENGINE_CONFIG: Readonly<EngineConfig> = Object.freeze({
   upDepth: 5,
   checkCyc: 8,
   obuf: 1024,
+  busBytes: 8,
+  wrBytes: 1,
+  upPar: 1,
 });
 
 /** One command word, field for field (struct ff_cmd in hw/hls/flowfpga_engine.h). Addresses are byte numbers. */
@@ -116,8 +126,11 @@ const tap0 = (v: number, f: number): number => Math.floor((2 * v + 1 - f) / (2 *
 /** Cycles of one valid command (the engine rejects invalid ones after fetch + check). */
 export function commandCycles(c: EngineCommand, cfg: EngineConfig = DEFAULT_ENGINE_CONFIG): number {
   const burst = (a: number, n: number): number =>
-    cfg.rdOvh + Math.floor((a + n - 1) / BUS_BYTES) - Math.floor(a / BUS_BYTES) + 1;
-  const fetch = cfg.rdOvh + CMD_BYTES / BUS_BYTES + cfg.checkCyc;
+    cfg.rdOvh + Math.floor((a + n - 1) / cfg.busBytes) - Math.floor(a / cfg.busBytes) + 1;
+  const fetch = cfg.rdOvh + CMD_BYTES / cfg.busBytes + cfg.checkCyc;
+  // A stored row of n bytes at byte address a: one write burst of the beats it spans on the FF_WR_BYTES port.
+  const WB = cfg.wrBytes;
+  const row = (a: number, n: number): number => cfg.wrOvh + Math.floor((a + n - 1) / WB) - Math.floor(a / WB) + 1;
   const linear = (c.flags & FLAG_LINEAR) !== 0;
   const esize = linear ? 2 : 1;
   const conv = c.opcode === OP_CONV;
@@ -155,10 +168,14 @@ export function commandCycles(c: EngineCommand, cfg: EngineConfig = DEFAULT_ENGI
 
   if (!conv) {
     let total = 0;
-    const store = cfg.upDepth + c.tileH * (cfg.wrOvh + c.tileW * pix);
+    const store = (ch: number): number => {
+      let x = cfg.upDepth;
+      for (let y = 0; y < c.tileH; y++) x += row(c.outAddr + (((c.outCOffset + ch) * c.outH + c.tileY + y) * c.outW + c.tileX) * pix, c.tileW * pix);
+      return x;
+    };
     for (let ch = c.coBegin; ch <= c.coEnd; ch++) {
       const lc = ch < c.coEnd ? sourceLoad(ch) : 0;
-      const xc = ch > c.coBegin ? store : 0;
+      const xc = ch > c.coBegin ? store(ch - 1) : 0;
       total += Math.max(lc, xc);
     }
     return fetch + total;
@@ -177,13 +194,14 @@ export function commandCycles(c: EngineCommand, cfg: EngineConfig = DEFAULT_ENGI
       if (up === 1) {
         for (let y = vyLo; y <= vyHi; y++) cyc += burst(c.inAddr + (ch * c.inH + y) * c.inW + vxLo, vw);
       } else {
-        cyc += sourceLoad(ch) + vh * vw + cfg.upDepth;
+        cyc += sourceLoad(ch) + vh * Math.ceil(vw / cfg.upPar) + cfg.upDepth;
       }
     }
     return cyc;
   };
   const loadWeights = (ci0: number, tn: number, co0: number, tm: number): number => {
     let cyc = 0;
+    if (c.flags & FLAG_WPACK) return burst(c.wAddr + (c.cout * ci0 + co0 * tn) * kk, tm * tn * kk);
     for (let m = 0; m < tm; m++) cyc += burst(c.wAddr + ((co0 + m) * c.inC + ci0) * kk, tn * kk);
     return cyc;
   };
@@ -212,7 +230,12 @@ export function commandCycles(c: EngineCommand, cfg: EngineConfig = DEFAULT_ENGI
       for (let i = 0; i < nb; i++) {
         const co0 = c.coBegin + (b0 + i) * cfg.tm, tm = tmOf(b0 + i);
         st += burst(c.qAddr + 8 * co0, 8 * tm) + burst(c.qAddr + 8 * c.cout + 2 * co0, 2 * tm) +
-          burst(c.qAddr + 10 * c.cout + co0, tm) + cfg.rqDepth + tm * c.tileH * (cfg.wrOvh + c.tileW * esize);
+          burst(c.qAddr + 10 * c.cout + co0, tm) + cfg.rqDepth;
+        for (let m = 0; m < tm; m++) {
+          for (let y = 0; y < c.tileH; y++) {
+            st += row(c.outAddr + (((c.outCOffset + co0 + m) * c.outH + c.tileY + y) * c.outW + c.tileX) * esize, c.tileW * esize);
+          }
+        }
       }
     }
     total += Math.max(work, st);

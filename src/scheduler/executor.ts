@@ -5,9 +5,10 @@
 import type { QLayerParams } from '../model/types.js';
 import { convTile, type ConvSpec } from '../reference/conv.js';
 import { upsampleRegion } from '../reference/upsample.js';
-import { CMD_BYTES, FLAG_LINEAR, FLAG_UP2_IN, OP_CONV, commandCycles, decodeCommand } from './cycles.js';
+import { CMD_BYTES, FLAG_LINEAR, FLAG_UP2_IN, FLAG_WPACK, OP_CONV, commandCycles, decodeCommand } from './cycles.js';
 import type { SchedConfig } from './config.js';
 import { ST_OK, checkCommand, newGeo } from './geometry.js';
+import { unpackWeights } from './pack.js';
 
 export interface RunResult {
   status: number;
@@ -48,6 +49,8 @@ export class TsEngineExecutor implements CommandExecutor {
   ddr: Uint8Array;
   private top = 0;
   private readonly geo = newGeo();
+  /** Contract-layout copy of packed (FLAG_WPACK) weights, reused across commands. */
+  private unpacked = new Int8Array(0);
   faults: Array<InjectedFault | StuckLane> = [];
   /** Commands executed so far over all runs (fault trigger index). */
   executed = 0;
@@ -87,7 +90,7 @@ export class TsEngineExecutor implements CommandExecutor {
     const winSize = this.top;
     for (let i = 0; i < count; i++) {
       const ca = cmdAddr + i * CMD_BYTES;
-      if (cmdAddr % 8) return { status: 7, errIndex: i, cmdsDone: i, cycles };
+      if (cmdAddr % this.config.busBytes) return { status: 7, errIndex: i, cmdsDone: i, cycles };
       if (ca + CMD_BYTES > winSize) return { status: 6, errIndex: i, cmdsDone: i, cycles };
       const c = decodeCommand(this.ddr, ca);
       cycles += this.config.rdOvh + 16 + this.config.checkCyc;
@@ -101,6 +104,16 @@ export class TsEngineExecutor implements CommandExecutor {
       this.executed++;
     }
     return { status: 0, errIndex: 0, cmdsDone: count, cycles };
+  }
+
+  private weightsOf(c: ReturnType<typeof decodeCommand>, kk: number): Int8Array {
+    const n = c.cout * c.inC * kk;
+    const raw = new Int8Array(this.ddr.buffer, this.ddr.byteOffset + c.wAddr, n);
+    if (!(c.flags & FLAG_WPACK)) return raw;
+    if (this.unpacked.length < n) this.unpacked = new Int8Array(n);
+    const w = this.unpacked.subarray(0, n);
+    unpackWeights(raw, c.cout, c.inC, kk, this.config.tn, w);
+    return w;
   }
 
   private execute(c: ReturnType<typeof decodeCommand>): void {
@@ -118,7 +131,7 @@ export class TsEngineExecutor implements CommandExecutor {
         mult[m] = dv.getInt16(8 * c.cout + 2 * m, true);
       }
       const params: QLayerParams = {
-        weights: new Int8Array(ddr.buffer, ddr.byteOffset + c.wAddr, c.cout * c.inC * kk),
+        weights: this.weightsOf(c, kk),
         mult,
         shift: ddr.subarray(c.qAddr + 10 * c.cout, c.qAddr + 11 * c.cout),
         bias,

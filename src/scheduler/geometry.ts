@@ -2,7 +2,7 @@
 // "Checks"), and the DDR bytes a command moves under the engine's burst model. The planner uses these to size tiles
 // and to assert every command it emits; the TypeScript interpreter uses the same checks, so both reject what the
 // engine rejects, with the same status code.
-import { CMD_BYTES, FLAG_LINEAR, FLAG_UP2_IN, OP_CONV, OP_UPSAMPLE, type EngineCommand } from './cycles.js';
+import { CMD_BYTES, FLAG_LINEAR, FLAG_UP2_IN, FLAG_WPACK, OP_CONV, OP_UPSAMPLE, type EngineCommand } from './cycles.js';
 
 export const ST_OK = 0;
 export const ST_OPCODE = 1;
@@ -15,6 +15,8 @@ export const ST_ALIGN = 7;
 export const STATUS_NAMES = ['OK', 'OPCODE', 'BITS', 'PARAM', 'GEOMETRY', 'TILE', 'RANGE', 'ALIGN'] as const;
 
 export interface Buffers {
+  /** FF_TN: the input-block width of the packed weight layout (FLAG_WPACK). */
+  tn: number;
   ibuf: number;
   obuf: number;
   sbuf: number;
@@ -53,7 +55,7 @@ export function checkCommand(c: EngineCommand, buf: Buffers, winBase: number, wi
   if (c.opcode !== OP_CONV && c.opcode !== OP_UPSAMPLE) return ST_OPCODE;
   const linear = (c.flags & FLAG_LINEAR) !== 0;
   if (linear ? c.bits !== 16 : c.bits < 2 || c.bits > 8) return ST_BITS;
-  if (c.flags & ~(FLAG_UP2_IN | FLAG_LINEAR)) return ST_PARAM;
+  if (c.flags & ~(FLAG_UP2_IN | FLAG_LINEAR | FLAG_WPACK)) return ST_PARAM;
   g.esize = linear ? 2 : 1;
   const conv = c.opcode === OP_CONV;
   if (conv) {
@@ -62,7 +64,7 @@ export function checkCommand(c: EngineCommand, buf: Buffers, winBase: number, wi
     if (linear && c.flags & FLAG_UP2_IN) return ST_PARAM;
   } else {
     if (c.k !== 2 && c.k !== 4) return ST_PARAM;
-    if (c.stride !== 1 || c.flags & FLAG_UP2_IN) return ST_PARAM;
+    if (c.stride !== 1 || c.flags & (FLAG_UP2_IN | FLAG_WPACK)) return ST_PARAM;
   }
   if (!c.inC || !c.inH || !c.inW || !c.cout || !c.tileH || !c.tileW) return ST_GEOMETRY;
   if (c.coBegin >= c.coEnd || c.coEnd > c.cout) return ST_GEOMETRY;
@@ -118,7 +120,12 @@ export function checkCommand(c: EngineCommand, buf: Buffers, winBase: number, wi
   if (inEnd > c.inLen || outEnd > c.outLen) return ST_RANGE;
   if (conv) {
     if (!inWindow(c.wAddr, c.wLen, winBase, winSize) || !inWindow(c.qAddr, c.qLen, winBase, winSize)) return ST_RANGE;
-    if (c.coEnd * c.inC * k * k > c.wLen) return ST_RANGE;
+    if (c.flags & FLAG_WPACK) {
+      const ci0 = Math.floor((c.inC - 1) / buf.tn) * buf.tn;
+      if ((c.cout * ci0 + c.coEnd * (c.inC - ci0)) * k * k > c.wLen) return ST_RANGE;
+    } else if (c.coEnd * c.inC * k * k > c.wLen) {
+      return ST_RANGE;
+    }
     if (c.cout * 10 + c.coEnd > c.qLen) return ST_RANGE;
   }
   return ST_OK;
@@ -128,13 +135,13 @@ export function newGeo(): Geo {
   return { up: 1, esize: 1, iy0: 0, ix0: 0, ih: 0, iw: 0, vyLo: 0, vyHi: 0, vxLo: 0, vxHi: 0, syLo: 0, syHi: 0, sxLo: 0, sxHi: 0 };
 }
 
-/** Bytes one AXI read burst of n bytes at address a moves on the 64-bit bus (whole beats). */
-function beatBytes(a: number, n: number): number {
-  return (Math.floor((a + n - 1) / 8) - Math.floor(a / 8) + 1) * 8;
+/** Bytes one AXI read burst of n bytes at address a moves on a bus of `bus` bytes (whole beats). */
+function beatBytes(a: number, n: number, bus: number): number {
+  return (Math.floor((a + n - 1) / bus) - Math.floor(a / bus) + 1) * bus;
 }
 
 export interface CommandTraffic {
-  /** Bytes read over the 64-bit read port (whole beats, incl. the 128-byte command). */
+  /** Bytes read over the read port (whole beats, incl. the 128-byte command). */
   read: number;
   /** Bytes written (the write port is byte-wide). */
   write: number;
@@ -146,14 +153,14 @@ export interface CommandTraffic {
  * min(nco, ⌊FF_OBUF / tile pixels⌋) blocks of FF_TM channels), weights once per (output block, input block), requant
  * params once per output block. `e` is the engine build (FF_TM, FF_OBUF).
  */
-export function commandTraffic(c: EngineCommand, g: Geo, e: { tm: number; obuf: number }, out: CommandTraffic): CommandTraffic {
+export function commandTraffic(c: EngineCommand, g: Geo, e: { tm: number; tn: number; obuf: number; busBytes: number }, out: CommandTraffic): CommandTraffic {
   let read = CMD_BYTES;
   const conv = c.opcode === OP_CONV;
   const pix = !conv && c.flags & FLAG_LINEAR ? 2 : 1;
   // One channel's source rows (the in-tensor window, or an upsampling step's source rectangle).
   let chanBytes = 0;
   const sw = (g.sxHi - g.sxLo + 1) * pix;
-  for (let y = g.syLo; y <= g.syHi; y++) chanBytes += beatBytes(c.inAddr + (y * c.inW + g.sxLo) * pix, sw);
+  for (let y = g.syLo; y <= g.syHi; y++) chanBytes += beatBytes(c.inAddr + (y * c.inW + g.sxLo) * pix, sw, e.busBytes);
   // Alignment of each plane differs only by in_h·in_w, negligible for the byte count: use plane 0's figure.
   if (!conv) {
     read += chanBytes * (c.coEnd - c.coBegin);
@@ -165,9 +172,10 @@ export function commandTraffic(c: EngineCommand, g: Geo, e: { tm: number; obuf: 
   const nco = Math.ceil((c.coEnd - c.coBegin) / e.tm);
   const groups = Math.ceil(nco / Math.min(nco, Math.floor(e.obuf / (c.tileH * c.tileW))));
   read += chanBytes * c.inC * groups;
-  // Weights: per output channel row, the whole [in_c][k][k] run in FF_TN-channel bursts ≈ in_c·k² bytes + ends.
+  // Weights: in_c·k² bytes per output channel, plus the beat ends of each burst: one burst per row and input block
+  // (contract layout; ≈ one 8-byte end per row), or one per (output block, input block) when packed.
   const nrow = c.coEnd - c.coBegin;
-  read += nrow * (c.inC * kk + 8);
+  read += nrow * c.inC * kk + (c.flags & FLAG_WPACK ? nco * Math.ceil(c.inC / e.tn) : nrow) * e.busBytes;
   read += nco * (3 * 8) + 11 * nrow;
   out.read = read;
   out.write = nrow * c.tileH * c.tileW * g.esize;

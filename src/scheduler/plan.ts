@@ -5,7 +5,7 @@
 import { FRAMES, INPUT_CHANNELS, layerShapes, type ArchSpec, type LayerShape } from '../model/arch.js';
 import { UserError } from '../errors.js';
 import {
-  CMD_BYTES, FLAG_LINEAR, FLAG_UP2_IN, OP_CONV, OP_UPSAMPLE, commandCycles, encodeCommand, type EngineCommand,
+  CMD_BYTES, FLAG_LINEAR, FLAG_UP2_IN, FLAG_WPACK, OP_CONV, OP_UPSAMPLE, commandCycles, encodeCommand, type EngineCommand,
 } from './cycles.js';
 import type { SchedConfig } from './config.js';
 import { ST_OK, STATUS_NAMES, checkCommand, commandTraffic, newGeo, type CommandTraffic, type Geo } from './geometry.js';
@@ -134,7 +134,7 @@ const alignUp = (n: number, a: number): number => Math.ceil(n / a) * a;
  * DDR_WEIGHT share of the DDR time, so that between tilings of nearly equal time the one moving fewer bytes wins
  * (DDR bandwidth is shared with the CPU, and traffic costs power).
  */
-const DDR_WEIGHT = 0.1;
+const DDR_WEIGHT = 1;
 const objective = (engineS: number, ddrS: number): number => Math.max(engineS, ddrS) + DDR_WEIGHT * ddrS;
 /** Tilings per step costed exactly (commandCycles over every command) after ranking by approxCycles. */
 const EXACT_CANDIDATES = 3;
@@ -211,7 +211,8 @@ export function planNetwork(arch: ArchSpec, h: number, w: number, cfg: SchedConf
     if (out.h !== s.outH || out.w !== s.outW) throw new Error(`internal: ${l.name} output size mismatch`);
     const conv: StepDraft = {
       kind: 'conv', layer: li, name: l.name, input, output: out, k: l.k, stride: l.stride,
-      flags: l.op === 'flow' ? FLAG_LINEAR : l.op === 'upconv' && arch.decoder === 'upsample-conv' ? FLAG_UP2_IN : 0,
+      // Weights are stored packed (runner.weightImage): one burst per (output block, input block).
+      flags: FLAG_WPACK | (l.op === 'flow' ? FLAG_LINEAR : l.op === 'upconv' && arch.decoder === 'upsample-conv' ? FLAG_UP2_IN : 0),
       bits: l.op === 'flow' ? 16 : l.bits, cout: l.cout, cin: l.cin,
     };
     if (l.op === 'upconv' && arch.decoder === 'conv-upsample') {
@@ -323,12 +324,14 @@ export function planNetwork(arch: ArchSpec, h: number, w: number, cfg: SchedConf
     };
     // Commands that differ only in tile position cost the same when every row of every plane starts at the same
     // address mod 8 (row and plane sizes multiples of 8): memoize on the window's shape and alignment then.
-    const aligned = d.input.w % 8 === 0 && (d.input.h * d.input.w) % 8 === 0 && d.output.w % 8 === 0;
+    // Alignment that matters: read beats (FF_BUS_BYTES) and write beats (FF_WR_BYTES) of every row.
+    const M = Math.max(8, cfg.busBytes, cfg.wrBytes);
+    const aligned = d.input.w % M === 0 && (d.input.h * d.input.w) % M === 0 && d.output.w % M === 0;
     const memo = new Map<string, number>();
     const cyclesOf = (c: EngineCommand): number => {
       if (!aligned) return commandCycles(c, cfg);
       const key = `${c.tileH},${c.tileW},${c.coBegin},${c.coEnd},${geo.vyHi - geo.vyLo},${geo.vxHi - geo.vxLo},` +
-        `${geo.syHi - geo.syLo},${geo.sxHi - geo.sxLo},${geo.sxLo % 8},${geo.vxLo % 8},${geo.vyLo === 0 ? geo.iy0 : 1}`;
+        `${geo.syHi - geo.syLo},${geo.sxHi - geo.sxLo},${geo.sxLo % M},${geo.vxLo % M},${c.tileX % M},${geo.vyLo === 0 ? geo.iy0 : 1}`;
       let v = memo.get(key);
       if (v === undefined) {
         v = commandCycles(c, cfg);
@@ -540,21 +543,22 @@ export function patchIo(list: Uint8Array, patches: readonly Patch[], inputBase: 
  */
 export function approxCycles(c: EngineCommand, cfg: SchedConfig, g: Geo): number {
   const R = cfg.rdOvh;
-  const burst = (n: number): number => R + n / 8 + 1;
-  const fetch = R + CMD_BYTES / 8 + cfg.checkCyc;
+  const B = cfg.busBytes;
+  const burst = (n: number): number => R + n / B + 1;
+  const fetch = R + CMD_BYTES / B + cfg.checkCyc;
   const vh = g.vyHi - g.vyLo + 1, vw = g.vxHi - g.vxLo + 1;
   const sh = g.syHi - g.syLo + 1, sw = g.sxHi - g.sxLo + 1;
   if (c.opcode === OP_UPSAMPLE) {
     const pix = c.flags & FLAG_LINEAR ? 2 : 1;
     const L = sh * burst(sw * pix);
-    const X = cfg.upDepth + c.tileH * (cfg.wrOvh + c.tileW * pix);
+    const X = cfg.upDepth + c.tileH * (cfg.wrOvh + Math.ceil(c.tileW * pix / cfg.wrBytes) + (cfg.wrBytes > 1 ? 1 : 0));
     return fetch + L + (c.coEnd - c.coBegin - 1) * Math.max(L, X) + X;
   }
   const e = c.flags & FLAG_LINEAR ? 2 : 1;
   const kk = c.k * c.k;
   const P = c.tileH * c.tileW;
   const X = kk * Math.max(P, cfg.macDepth) + cfg.macDepth;
-  const chan = g.up > 1 ? sh * burst(sw) + vh * vw + cfg.upDepth : vh * burst(vw);
+  const chan = g.up > 1 ? sh * burst(sw) + vh * Math.ceil(vw / cfg.upPar) + cfg.upDepth : vh * burst(vw);
   const nci = Math.ceil(c.inC / cfg.tn);
   const tnLast = c.inC - (nci - 1) * cfg.tn;
   const n = c.coEnd - c.coBegin;
@@ -568,13 +572,14 @@ export function approxCycles(c: EngineCommand, cfg: SchedConfig, g: Geo): number
     let T = 0, st = 0, first = true;
     for (let i = 0; i < nb; i++) {
       const tm = Math.min(cfg.tm, n - (b0 + i) * cfg.tm);
-      st += 3 * R + (11 * tm) / 8 + 3 + cfg.rqDepth + tm * c.tileH * (cfg.wrOvh + c.tileW * e);
+      st += 3 * R + (11 * tm) / B + 3 + cfg.rqDepth + tm * c.tileH * (cfg.wrOvh + Math.ceil(c.tileW * e / cfg.wrBytes) + (cfg.wrBytes > 1 ? 1 : 0));
     }
     for (let j = 0; j < nci; j++) {
       const tn = j === nci - 1 ? tnLast : cfg.tn;
       for (let i = 0; i < nb; i++) {
         const tm = Math.min(cfg.tm, n - (b0 + i) * cfg.tm);
-        const L = (i === 0 ? (j === nci - 1 ? inLast : inFull) : 0) + tm * burst(tn * kk);
+        const wl = c.flags & FLAG_WPACK ? burst(tm * tn * kk) : tm * burst(tn * kk);
+        const L = (i === 0 ? (j === nci - 1 ? inLast : inFull) : 0) + wl;
         T += first ? L : Math.max(L, X);
         first = false;
       }

@@ -8,11 +8,12 @@ import { CMD_BYTES, type EngineCommand } from './cycles.js';
 import type { CommandExecutor, RunResult } from './executor.js';
 import { STATUS_NAMES } from './geometry.js';
 import { encodeCommands, patchIo, type Plan } from './plan.js';
+import { packWeights } from './pack.js';
 import {
-  DEFAULT_SAMPLE, checkStep, type CheckStats, type Mismatch, type MismatchPolicy, type SampleSpec, type VerifyMode,
+  DEFAULT_SAMPLE, checkStep, type CheckStats, type LaneCursor, type Mismatch, type MismatchPolicy, type SampleSpec, type VerifyMode,
 } from './verify.js';
 
-/** The static DDR image of a model for a plan: weights [Cout][Cin][k][k] int8 and B int64 / M int16 / S uint8. */
+/** The static DDR image of a model for a plan: weights int8 packed per FF_TN input block (pack.ts) and B int64 / M int16 / S uint8. */
 export function weightImage(plan: Plan, model: QModel): Uint8Array {
   if (model.params.length !== plan.arch.layers.length) {
     throw new UserError(`model '${model.name}' does not match the plan's architecture`, 'plan with the same model');
@@ -23,7 +24,8 @@ export function weightImage(plan: Plan, model: QModel): Uint8Array {
   plan.weights.forEach((wb, li) => {
     const p = model.params[li];
     if (p.weights.length !== wb.wBytes) throw new UserError(`model '${model.name}': layer ${plan.arch.layers[li].name} has the wrong shape`, 'plan with the same model');
-    img.set(new Uint8Array(p.weights.buffer, p.weights.byteOffset, p.weights.length), wb.wOffset - base);
+    const L = plan.arch.layers[li];
+    packWeights(p.weights, L.cout, L.cin, L.k * L.k, plan.cfg.tn, img, wb.wOffset - base);
     const cout = p.mult.length;
     const q = wb.qOffset - base;
     for (let c = 0; c < cout; c++) {
@@ -56,6 +58,12 @@ export interface RunnerOptions {
   seed?: number;
   /** Re-runs allowed per frame under policy 'rerun' (default 1). */
   maxReruns?: number;
+  /**
+   * What one executor read call costs, in bytes copied (default verify.ts READ_CALL_BYTES = 4096): the verifier
+   * reads its windows per tensor, channel or row accordingly. Raise it where a read syncs caches through sysfs
+   * (u-dma-buf: ~8 file writes per read), lower it for coherent buffers.
+   */
+  readCallBytes?: number;
   /** Called for every mismatch (policy 'log' and before any other action). */
   onMismatch?: (m: Mismatch, frame: number) => void;
 }
@@ -83,6 +91,8 @@ export class FrameRunner {
   readonly policy: MismatchPolicy;
   readonly sample: SampleSpec;
   private readonly rng: Prng;
+  /** `sample` rotates the checked channel over the engine's output lanes, across frames (verify.ts LaneCursor). */
+  private readonly lanes: LaneCursor;
   private staticBase = 0;
   private slots: Slot[] = [];
   private frameNo = 0;
@@ -93,6 +103,7 @@ export class FrameRunner {
     this.policy = opts.policy ?? 'log';
     this.sample = opts.sample ?? DEFAULT_SAMPLE;
     this.rng = new Prng(opts.seed ?? 0x5eedf00d);
+    this.lanes = { next: this.rng.int(0, plan.cfg.tm - 1) };
     this.opts = opts;
     const e = exec.config, c = plan.cfg;
     if (e.tm !== c.tm || e.tn !== c.tn || e.ibuf !== c.ibuf || e.obuf !== c.obuf || e.sbuf !== c.sbuf) {
@@ -156,7 +167,8 @@ export class FrameRunner {
     const check = (si: number): void => {
       mismatches.push(...checkStep({
         model: this.model, plan, step: plan.steps[si], mode: this.verify as 'sample' | 'full', sample: this.sample,
-        rng: this.rng, read: (a, n) => exec.read(a, n), inAddr, outAddr, stats,
+        rng: this.rng, read: (a, n) => exec.read(a, n), inAddr, outAddr, stats, lanes: this.lanes,
+        readCallBytes: this.opts.readCallBytes,
       }));
     };
     for (let si = 0; si < plan.steps.length; si++) {

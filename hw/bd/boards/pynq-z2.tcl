@@ -14,5 +14,5 @@ set ff_board [dict create \
   irq_pin IRQ_F2P \
   irq_index 0 \
   irq_gic 61 \
-  hls_defines {FF_TM 16 FF_TN 10 FF_IBUF 8192 FF_OBUF 2048 FF_SBUF 4096 FF_CLOCK_MHZ 125} \
+  hls_defines {FF_TM 16 FF_TN 10 FF_IBUF 8192 FF_OBUF 2560 FF_SBUF 4096 FF_BUS_BYTES 8 FF_WR_BYTES 4 FF_UP_PAR 4 FF_CLOCK_MHZ 125} \
 ]

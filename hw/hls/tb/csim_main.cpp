@@ -106,16 +106,16 @@ bool parse_gv(const std::string &path, std::vector<Case> &out, std::string &err)
 const uint8_t CANARY = 0xA5;
 
 struct Ddr {
-  std::vector<uint64_t> words;  // 8-byte aligned backing store
+  std::vector<ff_bus_t> words;  // bus-word aligned backing store
   uint64_t size = 0, top = 0;
-  explicit Ddr(uint64_t n) : words((n + 7) / 8), size(words.size() * 8) {
+  explicit Ddr(uint64_t n) : words((n + FF_BUS_BYTES - 1) / FF_BUS_BYTES), size(words.size() * FF_BUS_BYTES) {
     memset(bytes(), CANARY, size);
     top = 64;  // keep a canary gap at the bottom
   }
   uint8_t *bytes() { return reinterpret_cast<uint8_t *>(words.data()); }
-  // Reserves n bytes, 8-aligned, followed by a 64-byte canary gap.
+  // Reserves n bytes, bus-word aligned, followed by a 64-byte canary gap.
   uint64_t alloc(uint64_t n) {
-    const uint64_t a = (top + 7) & ~7ull;
+    const uint64_t a = (top + FF_BUS_BYTES - 1) & ~(uint64_t)(FF_BUS_BYTES - 1);
     top = a + n + 64;
     if (top > size) {
       fprintf(stderr, "testbench DDR too small\n");
@@ -150,7 +150,18 @@ void encode(const ff_cmd &c, Ddr &d, uint64_t a) { memcpy(d.bytes() + a, &c, siz
 
 struct Tiling {
   int th, tw, cb;  // tile size in output pixels, output channels per command (0 = all)
+  bool pack;       // CONV: weights in the packed layout, FF_FLAG_WPACK
 };
+
+// Contract layout [cout][cin][kk] -> packed [ci_block][cout][tn][kk] (docs/engine.md "Data in DDR").
+void pack_weights(Ddr &d, uint64_t at, const Tensor &wt, int cout, int cin, int kk) {
+  uint64_t o = at;
+  for (int ci0 = 0; ci0 < cin; ci0 += FF_TN) {
+    const int n = std::min(FF_TN, cin - ci0) * kk;
+    for (int co = 0; co < cout; co++)
+      for (int i = 0; i < n; i++) d.put(o++, wt.v[((size_t)co * cin + ci0) * kk + i], 1);
+  }
+}
 
 // Mirrors the engine's buffer checks so the testbench only emits tiles that fit (the fault tests cover the rest).
 bool conv_fits(int th, int tw, int k, int s, bool up2, int in_h, int in_w) {
@@ -241,6 +252,10 @@ std::string run_case(const Case &cs, const Tiling &tl, uint64_t *cycles_out) {
     const Tensor &wt = T("weights"), &m = T("mult"), &sh = T("shift"), &b = T("bias");
     base.w_addr = put_tensor(d, wt);
     base.w_len = (uint32_t)wt.v.size();
+    if (tl.pack) {
+      base.flags |= FF_FLAG_WPACK;
+      pack_weights(d, base.w_addr, wt, C, (int)P("cin"), (int)(P("k") * P("k")));
+    }
     // Requant block in model-file order: B int64[cout], M int16[cout], S uint8[cout].
     base.q_addr = d.alloc(11 * (uint64_t)C);
     for (int i = 0; i < C; i++) {
@@ -321,9 +336,12 @@ std::vector<Tiling> tilings_for(const Case &cs) {
     else if (tw > 1) tw = (tw + 1) / 2;
     else break;
   }
-  v.push_back({th, tw, 0});
-  if (fits(3, 5)) v.push_back({std::min(3, oh), std::min(5, ow), 3});
-  v.push_back({1, std::min(7, ow), 1});
+  v.push_back({th, tw, 0, false});
+  if (fits(3, 5)) v.push_back({std::min(3, oh), std::min(5, ow), 3, false});
+  v.push_back({1, std::min(7, ow), 1, false});
+  // The same three with packed weights (CONV only).
+  if (conv)
+    for (size_t i = 0, n = v.size(); i < n; i++) v.push_back({v[i].th, v[i].tw, v[i].cb, true});
   return v;
 }
 
@@ -426,6 +444,19 @@ const Fault FAULTS[] = {
        e.c.in_len = (uint32_t)(((c.in_c - 1) * c.in_h + y) * c.in_w + x + 1) - 1;
      }},
     {"weights extent short", FF_ERR_RANGE, [](FaultEnv &e) { e.c.w_len -= 1; }},
+    {"packed weights extent short", FF_ERR_RANGE,
+     [](FaultEnv &e) {
+       const ff_cmd &c = e.c;  // packed: the last byte read is row co_end - 1 of the last input block
+       const int ci0 = (c.in_c - 1) / FF_TN * FF_TN;
+       e.c.flags |= FF_FLAG_WPACK;
+       e.c.w_len = (uint32_t)((c.cout * ci0 + c.co_end * (c.in_c - ci0)) * c.k * c.k) - 1;
+     }},
+    {"packed weights on upsample", FF_ERR_PARAM,
+     [](FaultEnv &e) {
+       e.c.opcode = FF_OP_UPSAMPLE;
+       e.c.k = 2;
+       e.c.flags = FF_FLAG_WPACK;
+     }},
     {"requant extent short", FF_ERR_RANGE, [](FaultEnv &e) { e.c.q_len -= 1; }},
     {"output outside window", FF_ERR_RANGE, [](FaultEnv &e) { e.c.out_addr = e.d.size - 64; }},
     {"address wraps 2^64", FF_ERR_RANGE, [](FaultEnv &e) { e.c.in_addr = ~7ull; }},
@@ -475,6 +506,10 @@ std::string run_fault_midlist() {
     return "command list outside the window accepted";
   if (ff_engine_run(e.d.bytes(), e.d.size, e.cmds + 4, 1, 0, e.d.size, &r) != 0 || r.status != FF_ERR_ALIGN)
     return "misaligned command list accepted";
+  // A wide read port fetches commands in whole bus words: the list must be aligned to FF_BUS_BYTES.
+  if (FF_BUS_BYTES > 8 &&
+      (ff_engine_run(e.d.bytes(), e.d.size, e.cmds + 8, 1, 0, e.d.size, &r) != 0 || r.status != FF_ERR_ALIGN))
+    return "command list aligned to 8 but not to FF_BUS_BYTES accepted";
   return "";
 }
 
@@ -511,12 +546,19 @@ void print_cycles() {
       {FF_OP_CONV, 0, 3, 1, 9, 12, 12, 40, 0, 40, 0, 0, 12, 12, 40, 0},
       {FF_OP_CONV, 0, 3, 1, 4, 30, 30, 20, 0, 20, 0, 0, 30, 30, 20, 0},
       {FF_OP_CONV, 0, 1, 1, 7, 20, 21, 24, 0, 24, 0, 1, 20, 20, 24, 0},
+      // Packed weights: one burst per (output block, input block), incl. partial blocks and an odd co_begin.
+      {FF_OP_CONV, FF_FLAG_WPACK, 3, 1, 19, 9, 11, 20, 3, 20, 0, 0, 9, 11, 20, 0},
+      {FF_OP_CONV, FF_FLAG_WPACK, 7, 2, 6, 20, 24, 16, 0, 16, 2, 3, 5, 7, 16, 0},
+      {FF_OP_CONV, FF_FLAG_WPACK | FF_FLAG_UP2_IN, 3, 1, 10, 7, 9, 6, 1, 5, 3, 5, 8, 9, 6, 0},
+      {FF_OP_CONV, FF_FLAG_WPACK | FF_FLAG_LINEAR, 3, 1, 12, 8, 8, 2, 0, 2, 0, 0, 8, 8, 2, 0},
       {FF_OP_UPSAMPLE, 0, 2, 1, 5, 6, 7, 5, 1, 4, 2, 3, 7, 9, 5, 0},
       {FF_OP_UPSAMPLE, FF_FLAG_LINEAR, 4, 1, 2, 5, 6, 2, 0, 2, 0, 4, 20, 13, 2, 0},
   };
   printf("{\"config\": {\"tm\": %d, \"tn\": %d, \"mac_depth\": %d, \"rd_ovh\": %d, \"wr_ovh\": %d, \"rq_depth\": %d, "
-         "\"up_depth\": %d, \"check_cyc\": %d, \"obuf\": %d}, \"commands\": [",
-         FF_TM, FF_TN, FF_MAC_DEPTH, FF_RD_OVH, FF_WR_OVH, FF_RQ_DEPTH, FF_UP_DEPTH, FF_CHECK_CYC, FF_OBUF);
+         "\"up_depth\": %d, \"check_cyc\": %d, \"obuf\": %d, \"bus_bytes\": %d, \"wr_bytes\": %d, \"up_par\": %d}, "
+         "\"commands\": [",
+         FF_TM, FF_TN, FF_MAC_DEPTH, FF_RD_OVH, FF_WR_OVH, FF_RQ_DEPTH, FF_UP_DEPTH, FF_CHECK_CYC, FF_OBUF, FF_BUS_BYTES,
+         FF_WR_BYTES, FF_UP_PAR);
   bool first = true;
   for (const Spec &sp : specs) {
     Ddr d(1 << 18);
