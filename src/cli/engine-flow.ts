@@ -51,6 +51,13 @@ export class EngineAddressSpace implements EngineDeviceLike {
     return this.engine.read(buf, off, len);
   }
 
+  readWindow(addr: number, planes: number, planeStride: number, rows: number, rowStride: number, rowBytes: number,
+    out?: Uint8Array): Uint8Array {
+    const span = planes * rows * rowBytes === 0 ? 0 : (planes - 1) * planeStride + (rows - 1) * rowStride + rowBytes;
+    const { buf, off } = this.#find(addr, span);
+    return this.engine.readWindow(buf, off, planes, planeStride, rows, rowStride, rowBytes, out);
+  }
+
   async runCommands(cmdAddr: number, count: number): Promise<RunResult> {
     const r = await this.engine.run(BigInt(cmdAddr), count, { timeoutMs: this.timeoutMs });
     return { status: r.status, errIndex: r.errIndex, cmdsDone: r.cmdsDone, cycles: Number(r.cycles) };

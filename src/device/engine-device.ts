@@ -23,6 +23,21 @@ import type { Sys } from '../sys/types.js';
 /** Short names of the engine status codes (docs/registers.md), index = code. */
 export const STATUS_NAMES = ['ok', 'opcode', 'bits', 'param', 'geometry', 'tile', 'range', 'align'] as const;
 
+/**
+ * Default EngineDevice.syncCallBytes: one sync call (~1 µs: FFI / ioctl) ≈ maintenance of 4 KB of lines (64 × 64 B
+ * at an assumed ~16 ns per `dc civac`); an estimate, as verify.ts READ_CALL_BYTES.
+ */
+export const SYNC_CALL_BYTES = 4096;
+
+/**
+ * Whether a strided window (`planes` planes `planeStride` apart, each spanning `planeSpan` bytes) is cheaper to
+ * sync plane by plane than in one sync over its covering range: cost = calls · syncCallBytes + bytes maintained.
+ */
+export function windowSyncPerPlane(planes: number, planeStride: number, planeSpan: number, syncCallBytes: number): boolean {
+  const whole = syncCallBytes + (planes - 1) * planeStride + planeSpan;
+  return planes > 1 && planes * (syncCallBytes + planeSpan) < whole;
+}
+
 export interface EngineDeviceOptions {
   /** 'emu' (start a virtual board, or attach to `emuDir`) or a board name. */
   board: BoardName;
@@ -288,6 +303,50 @@ export class EngineDevice {
     if (dst.length < length) throw new RangeError(`read: output of ${dst.length} bytes for ${length}`);
     dst.set(buf.view.subarray(offset, offset + length));
     buf.toDevice(offset, length);
+    return dst;
+  }
+
+  /**
+   * What one cache-sync call costs, in bytes of cache maintenance (lines invalidated/cleaned over a range): picks
+   * between one sync over a strided window's covering range and one per plane (readWindow). An estimate, not
+   * measured on a board (see docs/verification.md); lower it where syncs are cheap calls, raise it for u-dma-buf's
+   * sysfs syncs. Irrelevant for coherent buffers (syncs are no-ops).
+   */
+  syncCallBytes = SYNC_CALL_BYTES;
+
+  /**
+   * Strided read of a window: `planes` × `rows` rows of `rowBytes` at offset + p·planeStride + r·rowStride, packed
+   * plane-major into `out`. Takes the covering range to the CPU (cache invalidate) in one sync — or one per plane
+   * where the planes lie far apart (windowSyncPerPlane) —, copies only the window rows, hands the range back to the
+   * device. One call instead of a read() (sync + copy) per channel or row, or a copy of the whole covering range.
+   */
+  readWindow(buf: DmaBuffer, offset: number, planes: number, planeStride: number, rows: number, rowStride: number,
+    rowBytes: number, out?: Uint8Array): Uint8Array {
+    const n = planes * rows * rowBytes;
+    const dst = out ?? new Uint8Array(n);
+    if (dst.length < n) throw new RangeError(`readWindow: output of ${dst.length} bytes for ${n}`);
+    if (n === 0) return dst;
+    const planeSpan = (rows - 1) * rowStride + rowBytes;
+    const span = (planes - 1) * planeStride + planeSpan;
+    // Whole range checked before any sync, so a bad window leaves no plane taken.
+    if (offset < 0 || offset + span > buf.size) {
+      throw new RangeError(`readWindow: range [${offset}, ${offset + span}) outside the ${buf.size} bytes of '${buf.label}'`);
+    }
+    const perPlane = windowSyncPerPlane(planes, planeStride, planeSpan, this.syncCallBytes);
+    if (!perPlane) buf.toCpu(offset, span);
+    let src: Uint8Array | undefined;
+    for (let p = 0, d = 0; p < planes; p++) {
+      const po = offset + p * planeStride;
+      if (perPlane) buf.toCpu(po, planeSpan);
+      src ??= buf.view;
+      for (let r = 0, o = po; r < rows; r++, o += rowStride, d += rowBytes) {
+        // Short rows: a plain loop beats creating a subarray view per row.
+        if (rowBytes <= 32) for (let i = 0; i < rowBytes; i++) dst[d + i] = src[o + i];
+        else dst.set(src.subarray(o, o + rowBytes), d);
+      }
+      if (perPlane) buf.toDevice(po, planeSpan);
+    }
+    if (!perPlane) buf.toDevice(offset, span);
     return dst;
   }
 

@@ -25,6 +25,13 @@ export interface CommandExecutor {
   write(addr: number, data: Uint8Array): void;
   /** Bytes at addr (may be a view into DDR: valid until the next run). */
   read(addr: number, len: number): Uint8Array;
+  /**
+   * Strided window read: `planes` × `rows` rows of `rowBytes` at addr + p·planeStride + r·rowStride, packed densely
+   * (plane-major) into `out` (or a new array). One cache sync over the covering range on a board. Optional: the
+   * verifier falls back to read().
+   */
+  readWindow?(addr: number, planes: number, planeStride: number, rows: number, rowStride: number, rowBytes: number,
+    out?: Uint8Array): Uint8Array;
   /** Runs `count` commands from cmdAddr; the window is everything this executor allocated. */
   run(cmdAddr: number, count: number): Promise<RunResult>;
 }
@@ -79,6 +86,11 @@ export class TsEngineExecutor implements CommandExecutor {
 
   read(addr: number, len: number): Uint8Array {
     return this.ddr.subarray(addr, addr + len);
+  }
+
+  readWindow(addr: number, planes: number, planeStride: number, rows: number, rowStride: number, rowBytes: number,
+    out?: Uint8Array): Uint8Array {
+    return packWindow(this.ddr, addr, planes, planeStride, rows, rowStride, rowBytes, out);
   }
 
   async run(cmdAddr: number, count: number): Promise<RunResult> {
@@ -180,6 +192,9 @@ export interface EngineDeviceLike {
   alloc(bytes: number, align: number): number;
   write(addr: number, data: Uint8Array): void;
   read(addr: number, len: number): Uint8Array;
+  /** See CommandExecutor.readWindow (optional; DeviceExecutor falls back to one read per row). */
+  readWindow?(addr: number, planes: number, planeStride: number, rows: number, rowStride: number, rowBytes: number,
+    out?: Uint8Array): Uint8Array;
   runCommands(cmdAddr: number, count: number): Promise<RunResult>;
 }
 
@@ -198,7 +213,40 @@ export class DeviceExecutor implements CommandExecutor {
   read(addr: number, len: number): Uint8Array {
     return this.dev.read(addr, len);
   }
+  readWindow(addr: number, planes: number, planeStride: number, rows: number, rowStride: number, rowBytes: number,
+    out?: Uint8Array): Uint8Array {
+    if (this.dev.readWindow) return this.dev.readWindow(addr, planes, planeStride, rows, rowStride, rowBytes, out);
+    const n = planes * rows * rowBytes;
+    const dst = out ?? new Uint8Array(n);
+    if (dst.length < n) throw new RangeError(`readWindow: output of ${dst.length} bytes for ${n}`);
+    for (let p = 0, d = 0; p < planes; p++) {
+      for (let r = 0; r < rows; r++, d += rowBytes) dst.set(this.dev.read(addr + p * planeStride + r * rowStride, rowBytes), d);
+    }
+    return dst;
+  }
   run(cmdAddr: number, count: number): Promise<RunResult> {
     return this.dev.runCommands(cmdAddr, count);
   }
+}
+
+/**
+ * Copies the strided window (`planes` × `rows` rows of `rowBytes`, see CommandExecutor.readWindow) of `src` starting
+ * at byte `addr` into `out`, packed plane-major. Returns `out` (or a new array).
+ */
+export function packWindow(src: Uint8Array, addr: number, planes: number, planeStride: number, rows: number,
+  rowStride: number, rowBytes: number, out?: Uint8Array): Uint8Array {
+  const n = planes * rows * rowBytes;
+  const dst = out ?? new Uint8Array(n);
+  if (dst.length < n) throw new RangeError(`readWindow: output of ${dst.length} bytes for ${n}`);
+  if (n === 0) return dst;
+  const last = addr + (planes - 1) * planeStride + (rows - 1) * rowStride + rowBytes;
+  if (addr < 0 || last > src.length) throw new RangeError(`readWindow: [0x${addr.toString(16)}, 0x${last.toString(16)}) outside ${src.length} bytes`);
+  for (let p = 0, d = 0; p < planes; p++) {
+    for (let r = 0, o = addr + p * planeStride; r < rows; r++, o += rowStride, d += rowBytes) {
+      // Short rows: a plain loop beats creating a subarray view per row.
+      if (rowBytes <= 32) for (let i = 0; i < rowBytes; i++) dst[d + i] = src[o + i];
+      else dst.set(src.subarray(o, o + rowBytes), d);
+    }
+  }
+  return dst;
 }

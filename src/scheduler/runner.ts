@@ -61,7 +61,8 @@ export interface RunnerOptions {
   /**
    * What one executor read call costs, in bytes copied (default verify.ts READ_CALL_BYTES = 4096): the verifier
    * reads its windows per tensor, channel or row accordingly. Raise it where a read syncs caches through sysfs
-   * (u-dma-buf: ~8 file writes per read), lower it for coherent buffers.
+   * (u-dma-buf: ~8 file writes per read), lower it for coherent buffers. Only for executors without readWindow
+   * (with it, every window is one strided call that copies just the window).
    */
   readCallBytes?: number;
   /** Called for every mismatch (policy 'log' and before any other action). */
@@ -164,10 +165,14 @@ export class FrameRunner {
     }
     const inAddr = this.addrFor(slot, 'inAddr');
     const outAddr = this.addrFor(slot, 'outAddr');
+    // One strided call per window where the executor has it (one cache sync each on a board); else read().
+    const readWindow = exec.readWindow
+      ? (a: number, p: number, ps: number, r: number, rs: number, rb: number, o?: Uint8Array) => exec.readWindow!(a, p, ps, r, rs, rb, o)
+      : undefined;
     const check = (si: number): void => {
       mismatches.push(...checkStep({
         model: this.model, plan, step: plan.steps[si], mode: this.verify as 'sample' | 'full', sample: this.sample,
-        rng: this.rng, read: (a, n) => exec.read(a, n), inAddr, outAddr, stats, lanes: this.lanes,
+        rng: this.rng, read: (a, n) => exec.read(a, n), readWindow, inAddr, outAddr, stats, lanes: this.lanes,
         readCallBytes: this.opts.readCallBytes,
       }));
     };

@@ -50,6 +50,13 @@ export interface CheckStats {
 export type DdrRead = (addr: number, len: number) => Uint8Array;
 
 /**
+ * An executor's strided window read (CommandExecutor.readWindow): `planes` × `rows` rows of `rowBytes` at
+ * addr + p·planeStride + r·rowStride, packed plane-major into `out`; returns the array holding them.
+ */
+export type DdrReadWindow = (addr: number, planes: number, planeStride: number, rows: number, rowStride: number,
+  rowBytes: number, out?: Uint8Array) => Uint8Array;
+
+/**
  * What one DDR read call costs, in bytes copied: on a board every read is a cache invalidate + copy + clean of a
  * DMA buffer (EngineDevice.read), so many tiny reads lose to one larger read above this. An estimate, not measured
  * on a board; it only picks between one read per tensor, per channel or per row (all give the same bytes checked).
@@ -89,14 +96,24 @@ const winOut: Win = { u8: winScratch.u8, base: 0, plane: 0, row: 0 };
  * Reads rows [y0, y1) × cols [x0, x1) of `chans` planes (`plane`, `row` in elements of `es` bytes) starting at
  * `addr`. Only that window crosses from DDR, in as few reads as pay off (READ_CALL_BYTES): one span over all
  * channels (used in place, strided — no copy), or one read per channel or per row, packed densely into `dst`.
+ * With `readWindow` (the executor's strided read): one call that copies only the window, packed into `dst`.
  * Returns `winOut` (strides in bytes), valid until the next call.
  */
-function gather(read: DdrRead, addr: number, chans: number, plane: number, row: number,
-  y0: number, y1: number, x0: number, x1: number, es: number, dst: Scratch): Win {
+function gather(read: DdrRead, readWindow: DdrReadWindow | undefined, addr: number, chans: number, plane: number,
+  row: number, y0: number, y1: number, x0: number, x1: number, es: number, dst: Scratch): Win {
   const wh = y1 - y0;
   const rowBytes = (x1 - x0) * es;
   const pb = plane * es;
   const rb = row * es;
+  if (readWindow) {
+    dst.fit(chans * wh * rowBytes);
+    const w = winOut;
+    w.u8 = readWindow(addr + y0 * rb + x0 * es, chans, pb, wh, rb, rowBytes, dst.u8);
+    w.base = 0;
+    w.plane = wh * rowBytes;
+    w.row = rowBytes;
+    return w;
+  }
   const span = (wh - 1) * rb + rowBytes;
   const whole = (chans - 1) * pb + span;
   const costWhole = readCallBytes + whole;
@@ -153,11 +170,12 @@ export function regionMacs(c: EngineCommand, ch: number, px: number): number {
 /**
  * Checks output region [y0, y0+h) × [x0, x0+w) × channels [m0, m1) of command `c` (addresses as bound in DDR:
  * `inAddr`/`outAddr` given explicitly). Reads back only the input window the region depends on and the region
- * itself. Returns the mismatch or undefined.
+ * itself (through `readWindow` when given, else `read`). Returns the mismatch or undefined.
  */
 export function checkRegion(
   model: QModel, plan: Plan, step: StepPlan, cmdIndex: number, c: EngineCommand, inAddr: number, outAddr: number,
   read: DdrRead, m0: number, m1: number, y0: number, h: number, x0: number, w: number, stats: CheckStats,
+  readWindow?: DdrReadWindow,
 ): Mismatch | undefined {
   const linear = (c.flags & FLAG_LINEAR) !== 0;
   const nm = m1 - m0;
@@ -180,7 +198,7 @@ export function checkRegion(
       upsampleInput: (c.flags & FLAG_UP2_IN) !== 0,
     };
     const need = convInputWindow(spec, c.inH, c.inW, tile);
-    const win = gather(read, inAddr, c.inC, inPlane, c.inW, need.y0, need.y1, need.x0, need.x1, 1, winScratch);
+    const win = gather(read, readWindow, inAddr, c.inC, inPlane, c.inW, need.y0, need.y1, need.x0, need.x1, 1, winScratch);
     convTileWindow(spec, model.params[step.layer],
       { data: win.u8, base: win.base, plane: win.plane, row: win.row, y0: need.y0, x0: need.x0 }, c.inH, c.inW,
       tile, expect, { channelsTotal: nm, channelOffset: -m0, h, w, originY: y0, originX: x0 });
@@ -191,7 +209,7 @@ export function checkRegion(
     const sy0 = Math.max(0, Math.floor(y0 / f) - 1), sy1 = Math.min(c.inH, Math.floor((y0 + h - 1) / f) + 2);
     const sx0 = Math.max(0, Math.floor(x0 / f) - 1), sx1 = Math.min(c.inW, Math.floor((x0 + w - 1) / f) + 2);
     const sw = sx1 - sx0;
-    const win = gather(read, inAddr + m0 * inPlane * e, nm, inPlane, c.inW, sy0, sy1, sx0, sx1, e, winScratch);
+    const win = gather(read, readWindow, inAddr + m0 * inPlane * e, nm, inPlane, c.inW, sy0, sy1, sx0, sx1, e, winScratch);
     const bytes = win.base + (nm - 1) * win.plane + (sy1 - sy0 - 1) * win.row + sw * e;
     // Same object shapes as the reference's own callers keep upsampleRegion's property loads monomorphic.
     if (linear) {
@@ -205,7 +223,7 @@ export function checkRegion(
   }
   stats.regions++;
   stats.elements += n;
-  const gw = gather(read, outAddr + (c.outCOffset + m0) * outPlane * e, nm, outPlane, c.outW, y0, y0 + h, x0, x0 + w, e, gotScratch);
+  const gw = gather(read, readWindow, outAddr + (c.outCOffset + m0) * outPlane * e, nm, outPlane, c.outW, y0, y0 + h, x0, x0 + w, e, gotScratch);
   const gotBytes = gw.base + (nm - 1) * gw.plane + (h - 1) * gw.row + w * e;
   const got = linear ? asI16(gw, gotBytes, gotScratch) : gw.u8;
   const gp = linear ? gw.plane >> 1 : gw.plane;
@@ -250,6 +268,8 @@ export interface StepCheckArgs {
   sample: SampleSpec;
   rng: Prng;
   read: DdrRead;
+  /** The executor's strided window read, if it has one: one call per window instead of the read-cost choice. */
+  readWindow?: DdrReadWindow;
   /** Bound address of command i's input / output (the frame's slot for patched commands). */
   inAddr: (i: number) => number;
   outAddr: (i: number) => number;
@@ -273,7 +293,7 @@ export function checkStep(a: StepCheckArgs): Mismatch[] {
       // Region by region of at most 64 channels keeps the scratch small.
       for (let m = c.coBegin; m < c.coEnd; m += 64) {
         const mm = checkRegion(a.model, plan, step, i, c, a.inAddr(i), a.outAddr(i), a.read, m, Math.min(c.coEnd, m + 64),
-          c.tileY, c.tileH, c.tileX, c.tileW, a.stats);
+          c.tileY, c.tileH, c.tileX, c.tileW, a.stats, a.readWindow);
         if (mm) out.push(mm);
       }
     }
@@ -306,7 +326,7 @@ export function checkStep(a: StepCheckArgs): Mismatch[] {
     }
     const y0 = pick(c.tileY, c.tileY + c.tileH - vh);
     const x0 = pick(c.tileX, c.tileX + c.tileW - vw);
-    const mm = checkRegion(a.model, plan, step, i, c, a.inAddr(i), a.outAddr(i), a.read, m0, m0 + vc, y0, vh, x0, vw, a.stats);
+    const mm = checkRegion(a.model, plan, step, i, c, a.inAddr(i), a.outAddr(i), a.read, m0, m0 + vc, y0, vh, x0, vw, a.stats, a.readWindow);
     if (mm) out.push(mm);
   }
   return out;
