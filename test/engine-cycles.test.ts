@@ -84,3 +84,14 @@ t.test('output blocks that share an accumulator half read the input once per gro
   // Cycles differ too (the grouped store is not hidden behind a next block here): both are the engine's model.
   t.not(commandCycles(cmd, DEFAULT_ENGINE_CONFIG), commandCycles(cmd, { ...DEFAULT_ENGINE_CONFIG, obuf: P }));
 });
+
+t.test('costing a tile larger than FF_OBUF is an error, not an endless loop', async (t) => {
+  const { commandCycles, DEFAULT_ENGINE_CONFIG } = await import('../src/scheduler/cycles.js');
+  const cfg = { ...DEFAULT_ENGINE_CONFIG, obuf: 16 };
+  const cmd = {
+    opcode: 1, flags: 0, bits: 8, k: 3, stride: 1, inC: 4, inH: 8, inW: 8, outH: 8, outW: 8, outCTotal: 4, outCOffset: 0,
+    cout: 4, coBegin: 0, coEnd: 4, tileY: 0, tileX: 0, tileH: 8, tileW: 8, inAddr: 0, wAddr: 0, qAddr: 0, outAddr: 0,
+    inLen: 256, wLen: 144, qLen: 44, outLen: 256, tag: 0,
+  };
+  t.throws(() => commandCycles(cmd as any, cfg), /exceeds FF_OBUF/);
+});

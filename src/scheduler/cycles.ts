@@ -206,6 +206,8 @@ export function commandCycles(c: EngineCommand, cfg: EngineConfig = DEFAULT_ENGI
     return cyc;
   };
   // Output blocks in groups of G sharing one accumulator half; input block j is loaded once per group.
+  // A tile larger than the accumulator half is a TILE error on the engine; costing it would loop forever (G = 0).
+  if (P > cfg.obuf) throw new RangeError(`commandCycles: tile of ${P} pixels exceeds FF_OBUF (${cfg.obuf}); the engine rejects it (TILE)`);
   const G = Math.min(nco, Math.floor(cfg.obuf / P));
   const ngr = Math.ceil(nco / G);
   const tmOf = (b: number): number => Math.min(cfg.tm, c.coEnd - (c.coBegin + b * cfg.tm));
