@@ -32,25 +32,30 @@ def main(argv=None) -> int:
     p.add_argument('--val-seed', type=int, default=900001)
     p.add_argument('--val-count', type=int, default=64)
     p.add_argument('--data', help='a FlyingChairs-layout folder (e.g. samples) instead of the synthetic val set')
+    p.add_argument('--threads', type=int, default=2)
     a = p.parse_args(argv)
-    torch.set_num_threads(2)
+    torch.set_num_threads(max(1, a.threads))
     if a.data:
         ds = D.FlyingChairs(a.data, 'all')
         items = [ds[i] for i in range(len(ds))]
         frames, flow = torch.stack([x for x, _ in items]), torch.stack([y for _, y in items])
     else:
         frames, flow = T.validation_set(T.parse_size(a.size), a.val_seed, a.val_count)
+    from .export import l1
     zero = M.epe(torch.zeros_like(flow), flow).item()
-    print(f'pairs {frames.shape[0]}  zero-flow EPE {zero:.3f}')
+    print(f'pairs {frames.shape[0]}  zero-flow EPE {zero:.3f} L1 {l1(torch.zeros_like(flow), flow):.3f}')
     try:
         import cv2  # noqa: F401
     except ImportError:
         print('DIS: python3-opencv not installed (apt install python3-opencv)')
         return 0
     for preset in ('fast', 'medium'):
-        e = [M.epe(torch.from_numpy(dis_flow(frames[i].numpy(), preset))[None], flow[i:i + 1]).item()
-             for i in range(frames.shape[0])]
-        print(f'DIS {preset:6s} EPE {np.mean(e):.3f}')
+        e, l = [], []
+        for i in range(frames.shape[0]):
+            f = torch.from_numpy(dis_flow(frames[i].numpy(), preset))[None]
+            e.append(M.epe(f, flow[i:i + 1]).item())
+            l.append(l1(f, flow[i:i + 1]))
+        print(f'DIS {preset:6s} EPE {np.mean(e):.3f} L1 {np.mean(l):.3f}')
     return 0
 
 

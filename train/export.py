@@ -67,21 +67,29 @@ def export_model(net: M.FlowNetSQ, name: str, native_size, meta: dict | None = N
                      a.to_header_layers(), params, dict(meta or {}))
 
 
+def l1(pred: torch.Tensor, gt: torch.Tensor) -> float:
+    """Mean over pixels of |du| + |dv| (2 x H x W or N x 2 x H x W)."""
+    return (pred - gt).abs().sum(-3).mean().item()
+
+
 @torch.no_grad()
 def compare(net: M.FlowNetSQ, qm: MF.QModel, frames: torch.Tensor, flow: torch.Tensor) -> dict:
     """EPE of the fake-quantized model and of the integer simulation vs ground truth, and their disagreement."""
     net = net.cpu().eval()
     F = qm.flow_frac_bits
-    e_fq, e_int, diff, exact = [], [], [], 0
+    e_fq, e_int, l_fq, l_int, diff, exact = [], [], [], [], [], 0
     for i in range(frames.shape[0]):
         fq = net(frames[i:i + 1])[0]
         iq = torch.from_numpy(intsim.forward(qm, frames[i].numpy()).astype(np.float32) * 2.0 ** -F)
         g = flow[i]
         e_fq.append(M.epe(fq[None], g[None]).item())
         e_int.append(M.epe(iq[None], g[None]).item())
+        l_fq.append(l1(fq, g))
+        l_int.append(l1(iq, g))
         diff.append(M.epe(iq[None], fq[None]).item())
         exact += int(torch.equal(torch.round(fq * 2 ** F), iq * 2 ** F))
     return dict(epe_fakequant=float(np.mean(e_fq)), epe_int=float(np.mean(e_int)),
+                l1_fakequant=float(np.mean(l_fq)), l1_int=float(np.mean(l_int)),
                 gap=float(np.mean(e_int) - np.mean(e_fq)), mean_fq_int_diff=float(np.mean(diff)),
                 identical_pairs=exact, pairs=len(e_fq))
 
@@ -117,43 +125,52 @@ def layer_agreement(net: M.FlowNetSQ, qm: MF.QModel, frames: np.ndarray) -> list
     return out
 
 
-def main(argv=None) -> int:
+def export_checkpoint(checkpoint: str, out: str, name: str | None = None, val_count: int = 16,
+                      val_seed: int | None = None) -> tuple[MF.QModel, dict]:
+    """Checkpoint -> .ffq at `out` whose meta.epe is the integer EPE on the held-out pairs; returns (model, report)."""
     from . import train as T
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument('checkpoint')
-    p.add_argument('out')
-    p.add_argument('--name', help='model name (default from width and bits)')
-    p.add_argument('--val-count', type=int, default=16, help='held-out synthetic pairs for the EPE gap report')
-    p.add_argument('--val-seed', type=int, default=None)
-    args = p.parse_args(argv)
-    torch.set_num_threads(2)
-    net, targs, ck = T.load_model(args.checkpoint)
+    net, targs, ck = T.load_model(checkpoint)
     if not isinstance(net, M.FlowNetSQ):
-        raise SystemExit(f'{args.checkpoint}: only FlowNetS-Q checkpoints can be exported (this is --model {targs.model})')
+        raise SystemExit(f'{checkpoint}: only FlowNetS-Q checkpoints can be exported (this is --model {targs.model})')
     size = T.parse_size(targs.size)
     net.quant = True  # the integer file is exactly the fake-quantized model (a float checkpoint gets rounded)
     bits = sorted({(l.bits_w, l.bits) for l in net.arch.layers})
     tag = f'{bits[0][0]}bit' if len(bits) == 1 and bits[0][0] == bits[0][1] else 'mixed'
     if targs.model == 'qfloat':
         tag = 'float-rounded'
-    name = args.name or f'flownets-q-w{targs.width:g}-{tag}'
+    name = name or f'flownets-q-w{targs.width:g}-{tag}'
     meta = {'dataset': 'synthetic-chairs', 'trained': datetime.date.today().isoformat(), 'steps': ck['step'],
             'train_minutes': round(ck.get('elapsed', 0) / 60, 1), 'val_epe_fakequant': ck.get('val_epe'),
             'command': 'python3 -m train.train ' + ' '.join(f'--{k.replace("_", "-")} {v}' for k, v in
                                                                vars(targs).items() if v not in (None, False))}
     qm = export_model(net, name, size, meta)
-    vs = args.val_seed if args.val_seed is not None else targs.val_seed
-    frames, flow = T.validation_set(size, vs, args.val_count)
+    vs = val_seed if val_seed is not None else targs.val_seed
+    frames, flow = T.validation_set(size, vs, val_count)
     rep = compare(net, qm, frames, flow)
     qm.meta['epe'] = round(rep['epe_int'], 4)
     qm.meta['epe_pairs'] = rep['pairs']
     qm.meta['epe_fakequant'] = round(rep['epe_fakequant'], 4)
-    MF.save(qm, args.out)
-    MF.load(args.out)  # read back through every loader check
-    size_b = len(MF.to_bytes(qm))
-    print(f'wrote {args.out} ({size_b} bytes): EPE fake-quant {rep["epe_fakequant"]:.4f}, integer '
+    MF.save(qm, out)
+    MF.load(out)  # read back through every loader check
+    rep['bytes'] = len(MF.to_bytes(qm))
+    return qm, rep
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument('checkpoint')
+    p.add_argument('out')
+    p.add_argument('--name', help='model name (default from width and bits)')
+    p.add_argument('--val-count', type=int, default=16, help='held-out synthetic pairs for the EPE gap report')
+    p.add_argument('--val-seed', type=int, default=None)
+    p.add_argument('--threads', type=int, default=2)
+    args = p.parse_args(argv)
+    torch.set_num_threads(max(1, args.threads))
+    _, rep = export_checkpoint(args.checkpoint, args.out, args.name, args.val_count, args.val_seed)
+    print(f'wrote {args.out} ({rep["bytes"]} bytes): EPE fake-quant {rep["epe_fakequant"]:.4f}, integer '
           f'{rep["epe_int"]:.4f} (gap {rep["gap"]:+.5f}), fq-vs-int mean diff {rep["mean_fq_int_diff"]:.5f} px, '
-          f'identical on {rep["identical_pairs"]}/{rep["pairs"]} pairs')
+          f'identical on {rep["identical_pairs"]}/{rep["pairs"]} pairs; L1 fake-quant {rep["l1_fakequant"]:.4f}, '
+          f'integer {rep["l1_int"]:.4f}')
     return 0
 
 
