@@ -167,6 +167,12 @@ export function createLibcSys(): Sys {
     },
     close(fd) {
       const b = bind();
+      // A poll handle kept for this fd must go before the fd does, or libuv would watch a recycled descriptor.
+      const h = uvHandles.get(fd);
+      if (h) {
+        uvHandles.delete(fd);
+        h.close();
+      }
       if (b.close(fd) < 0) throw new SysError('close', b.koffi.errno());
     },
     read(fd, buf, length = buf.length) {
@@ -286,9 +292,12 @@ export function libcSys(): Sys {
 }
 
 type UvPollEvents = { readable: boolean; writable: boolean; disconnect: boolean };
-type UvPollHandle = { stop(): void; close(): void };
+type UvPollCallback = (a: number | UvPollEvents, b?: UvPollEvents) => void;
+type UvPollHandle = { start(opts: { readable?: boolean; writable?: boolean }, cb: UvPollCallback): void; stop(): void; close(): void };
+/** One uv_poll_t per fd, kept across waits (started and stopped per wait; closed with the fd in close()). */
+const uvHandles = new Map<number, UvPollHandle>();
 // koffi 3.3 calls back with (status, events) although index.d.ts declares (events) (facts.md §3.1).
-type UvPoll = (fd: number, opts: { readable?: boolean; writable?: boolean }, cb: (a: number | UvPollEvents, b?: UvPollEvents) => void) => UvPollHandle;
+type UvPoll = (fd: number, opts: { readable?: boolean; writable?: boolean }, cb: UvPollCallback) => UvPollHandle;
 
 /** poll(2) semantics (revents, 0 on timeout) on the event loop through koffi.node.poll (a uv_poll_t). */
 function pollOnLoop(uvPoll: UvPoll, fd: number, events: number, timeoutMs: number): Promise<number> {
@@ -297,19 +306,25 @@ function pollOnLoop(uvPoll: UvPoll, fd: number, events: number, timeoutMs: numbe
     let handle: UvPollHandle | undefined;
     const finish = (rev: number): void => {
       if (timer) clearTimeout(timer);
-      if (handle) {
-        handle.stop();
-        handle.close();
-        handle = undefined;
-      }
+      handle?.stop();
+      handle = undefined;
       resolve(rev);
     };
+    const onEvent: UvPollCallback = (a, b) => {
+      const ev = typeof a === 'object' ? a : b;
+      if (typeof a === 'number' && a < 0) return finish(POLLHUP); // libuv error status: report it like a hang-up
+      finish(ev ? (ev.readable ? POLLIN : 0) | (ev.writable ? POLLOUT : 0) | (ev.disconnect ? POLLHUP : 0) : 0);
+    };
+    const opts = { readable: (events & POLLIN) !== 0, writable: (events & POLLOUT) !== 0 };
     try {
-      handle = uvPoll(fd, { readable: (events & POLLIN) !== 0, writable: (events & POLLOUT) !== 0 }, (a, b) => {
-        const ev = typeof a === 'object' ? a : b;
-        if (typeof a === 'number' && a < 0) return finish(POLLHUP); // libuv error status: report it like a hang-up
-        finish(ev ? (ev.readable ? POLLIN : 0) | (ev.writable ? POLLOUT : 0) | (ev.disconnect ? POLLHUP : 0) : 0);
-      });
+      const kept = uvHandles.get(fd);
+      if (kept) {
+        handle = kept;
+        kept.start(opts, onEvent);
+      } else {
+        handle = uvPoll(fd, opts, onEvent);
+        uvHandles.set(fd, handle);
+      }
     } catch (e) {
       reject(e as Error);
       return;
