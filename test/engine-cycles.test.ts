@@ -10,6 +10,7 @@ import {
   encodeCommand,
   DEFAULT_ENGINE_CONFIG,
   listCycles,
+  FLAG_PIXLANES,
   type EngineConfig,
 } from '../src/scheduler/cycles.js';
 
@@ -25,7 +26,7 @@ function build(name: string, defs: string[]): string {
 
 interface Report {
   config: { tm: number; tn: number; mac_depth: number; rd_ovh: number; wr_ovh: number; rq_depth: number;
-    up_depth: number; check_cyc: number; obuf: number; bus_bytes: number; wr_bytes: number; up_par: number };
+    up_depth: number; check_cyc: number; obuf: number; bus_bytes: number; wr_bytes: number; up_par: number; pix_lanes: number };
   commands: Array<{ status: number; cycles: number; cmd: string }>;
 }
 
@@ -42,7 +43,8 @@ for (const [name, defs] of configs) {
     const rep = JSON.parse(execFileSync(build(name, defs), ['--cycles'], { encoding: 'utf8' })) as Report;
     const c = rep.config;
     const cfg: EngineConfig = { tm: c.tm, tn: c.tn, macDepth: c.mac_depth, rdOvh: c.rd_ovh, wrOvh: c.wr_ovh,
-      rqDepth: c.rq_depth, upDepth: c.up_depth, checkCyc: c.check_cyc, obuf: c.obuf, busBytes: c.bus_bytes, wrBytes: c.wr_bytes, upPar: c.up_par };
+      rqDepth: c.rq_depth, upDepth: c.up_depth, checkCyc: c.check_cyc, obuf: c.obuf, busBytes: c.bus_bytes, wrBytes: c.wr_bytes, upPar: c.up_par,
+      pixLanes: c.pix_lanes === 1, kPack: c.pix_lanes === 1 };
     if (name === 'default') t.same(cfg, DEFAULT_ENGINE_CONFIG, 'DEFAULT_ENGINE_CONFIG matches the header');
     t.ok(rep.commands.length >= 8);
     const cmds = [];
@@ -57,8 +59,22 @@ for (const [name, defs] of configs) {
       t.same(Buffer.from(again).toString('hex'), r.cmd, 'encode(decode(x)) = x');
     }
     t.equal(listCycles(cmds, cfg), rep.commands.reduce((s, r) => s + r.cycles, 0));
+    // Pixel lanes are in the set wherever the build has two PE-row groups for them (FF_TM >= 4).
+    if (c.tm >= 4) t.ok(cmds.filter((x) => x.flags & FLAG_PIXLANES).length >= 2, 'PIXLANES commands costed');
   });
 }
+
+t.test('pixel lanes: the flow head (2 channels) costs its MAC stage once per E pixels', async (t) => {
+  const rep = JSON.parse(execFileSync(join(dir, 'default'), ['--cycles'], { encoding: 'utf8' })) as Report;
+  const lanes = rep.commands.map((r) => decodeCommand(Buffer.from(r.cmd, 'hex'))).find((x) => x.flags & FLAG_PIXLANES && x.flags & 2)!;
+  t.ok(lanes, 'flow head command with PIXLANES');
+  const plain = commandCycles({ ...lanes, flags: lanes.flags & ~FLAG_PIXLANES });
+  const fast = commandCycles(lanes);
+  // 8x8 tile, E = min(8 / 2, 8) = 4: the MAC stage drops from 9·64 + 8 to 9·16 + 8 cycles per input block.
+  t.ok(fast < plain, `${fast} < ${plain}`);
+  // Two input blocks (12 channels), at most 432 MAC cycles saved each (a step costs max(load, MAC)).
+  t.ok(plain - fast <= 2 * (9 * 64 - 9 * 16), `saved ${plain - fast}`);
+});
 
 t.test('the model responds to the PE array: a wider input block (FF_TN) takes fewer cycles on a 19-channel input', async (t) => {
   const rep = JSON.parse(execFileSync(join(dir, 'default'), ['--cycles'], { encoding: 'utf8' })) as Report;

@@ -29,6 +29,8 @@ function build(name: string, cfg: SchedConfig): string {
 const CASES: Array<{ cfg: SchedConfig; name: string; decoder: Decoder; h: number; w: number }> = [
   { name: 'default', cfg: testConfig({ tm: 8, tn: 8, ibuf: 4096, obuf: 1024, sbuf: 2048 }), decoder: 'upsample-conv', h: 64, w: 128 },
   { name: 'small', cfg: testConfig({ tm: 3, tn: 5, ibuf: 200, obuf: 48, sbuf: 96 }), decoder: 'conv-upsample', h: 64, w: 64 },
+  // FF_TN 16 over conv1's 6 channels: kernel-column packing (D = 2); the 2-channel head on pixel lanes (E = 4).
+  { name: 'lanes', cfg: testConfig({ tm: 8, tn: 16, ibuf: 1024, obuf: 256, sbuf: 512 }), decoder: 'upsample-conv', h: 64, w: 64 },
 ];
 
 for (const cs of CASES) {
@@ -37,6 +39,10 @@ for (const cs of CASES) {
     const arch = flownetsQ({ width: 0.0625, decoder: cs.decoder });
     const model = randomModel(arch, 21);
     const plan = planNetwork(arch, cs.h, cs.w, cs.cfg);
+    if (cs.name === 'lanes') {
+      t.ok(plan.cmds.some((c) => c.flags & 8), 'plan uses KPACK');
+      t.ok(plan.cmds.some((c) => c.flags & 16), 'plan uses PIXLANES');
+    }
     // The TS interpreter lays out DDR exactly as on the board: static region, then slot 0's input/output.
     const exec = new TsEngineExecutor(cs.cfg);
     const runner = new FrameRunner(plan, model, exec, { verify: 'off' });

@@ -58,6 +58,46 @@ t.test('configuration from capability registers; impossible buffers give a UserE
   t.throws(() => planNetwork(flownetsQ(), 100, 64, cfg), UserError);
 });
 
+t.test('pixel lanes (cap_feat[11]): used for the flow head only when the engine has them', async (t) => {
+  const { FLAG_PIXLANES } = await import('../src/scheduler/cycles.js');
+  const caps = { peRows: 64, peCols: 16, ibuf: 8192, obuf: 1024, sbuf: 4096, clockMHz: 250 };
+  const feat = 0x06aa01fc | (1 << 9) | (3 << 12) | (3 << 14);
+  const off = configFromCaps({ ...caps, feat }, 4), on = configFromCaps({ ...caps, feat: feat | (1 << 11) }, 4);
+  t.same([off.pixLanes, on.pixLanes], [false, true]);
+  const head = (cfg: typeof on) => {
+    const plan = planNetwork(flownetsQ(), 384, 512, cfg);
+    const st = plan.steps.find((x) => x.name === 'predict_flow2')!;
+    const cmds = plan.cmds.slice(st.cmdBegin, st.cmdEnd);
+    t.equal(plan.cmds.filter((c) => c.flags & FLAG_PIXLANES).length, cfg.pixLanes ? cmds.length : 0, 'only the head, only if supported');
+    return st;
+  };
+  const a = head(off), b = head(on);
+  // Kernel-column packing: conv1 (Cin 6 on FF_TN 16: D = 2, k 7 in 7·4 instead of 49 tap steps), nothing else.
+  const { FLAG_KPACK } = await import('../src/scheduler/cycles.js');
+  const kp = (cfg: typeof on) => {
+    const plan = planNetwork(flownetsQ(), 384, 512, cfg);
+    const st = plan.steps.find((x) => x.name === 'conv1')!;
+    t.equal(plan.cmds.filter((c) => c.flags & FLAG_KPACK).length, cfg.kPack ? st.cmdEnd - st.cmdBegin : 0, 'KPACK only on conv1');
+    return st.cost.cycles;
+  };
+  const [kOff, kOn] = [kp(off), kp(on)];
+  t.ok(kOn < kOff * 0.75, `conv1 ${kOn} < 0.75 x ${kOff} cycles`);
+  t.ok(b.cost.cycles < a.cost.cycles / 2, `flow head ${b.cost.cycles} < ${a.cost.cycles} / 2 cycles`);
+  t.ok(b.tileH * b.tileW > 1024, `lane tiles exceed FF_OBUF pixels: ${b.tileH}x${b.tileW}`);
+  // An engine without the mode rejects the flag (PARAM), like the engine itself.
+  const c = plan0(on);
+  t.ok(c.flags & FLAG_PIXLANES, 'small plan: head uses lanes');
+  const g = newGeo();
+  t.equal(checkCommand({ ...c, flags: c.flags | FLAG_PIXLANES }, on, 0, 1e12, g), ST_OK);
+  t.equal(checkCommand({ ...c, flags: c.flags | FLAG_PIXLANES }, off, 0, 1e12, g), 3);
+});
+
+function plan0(cfg: ReturnType<typeof testConfig>) {
+  const plan = planNetwork(flownetsQ({ width: 0.25 }), 64, 64, cfg);
+  const st = plan.steps.find((x) => x.name === 'predict_flow2')!;
+  return plan.cmds[st.cmdBegin]!;
+}
+
 t.test('plan CLI report shape', async (t) => {
   const r = planReport({ board: 'ultra96v2', size: '128x128' });
   t.ok(Array.isArray(r.layers) && r.layers.length === 16);

@@ -31,6 +31,11 @@ struct Geo {
   int vy_lo, vy_hi, vx_lo, vx_hi;  // valid (inside the tensor) part of the window
   int sy_lo, sy_hi, sx_lo, sx_hi;  // source rows/cols an upsampling step reads
   int esize;           // output element bytes
+  int E;               // FF_FLAG_PIXLANES: pixels per PE-row group (1 otherwise); lane m = e*n + c computes x0 + e
+  int wq;              // accumulator words per tile row: ceil(tile_w / E)
+  int pa;              // accumulator words per lane: tile_h * wq
+  int D;               // FF_FLAG_KPACK: kernel columns per tap step (1 otherwise); input lane t = d*in_c + c
+  int kg;              // tap columns per kernel row: ceil(k / D)
 };
 
 // 64-bit half h of bus word wi (h = 0 only on the 64-bit bus).
@@ -138,7 +143,7 @@ uint32_t check(const Cmd &c, Geo &g, uint64_t wb, uint64_t ws) {
   if (c.opcode != FF_OP_CONV && c.opcode != FF_OP_UPSAMPLE) return FF_ERR_OPCODE;
   const bool linear = (c.flags & FF_FLAG_LINEAR) != 0;
   if (linear ? c.bits != 16 : (c.bits < 2 || c.bits > 8)) return FF_ERR_BITS;
-  if (c.flags & ~(FF_FLAG_UP2_IN | FF_FLAG_LINEAR | FF_FLAG_WPACK)) return FF_ERR_PARAM;
+  if (c.flags & ~(FF_FLAG_UP2_IN | FF_FLAG_LINEAR | FF_FLAG_WPACK | FF_FLAG_KPACK | FF_FLAG_PIXLANES)) return FF_ERR_PARAM;
   g.esize = linear ? 2 : 1;
   const bool conv = c.opcode == FF_OP_CONV;
   if (conv) {
@@ -147,7 +152,8 @@ uint32_t check(const Cmd &c, Geo &g, uint64_t wb, uint64_t ws) {
     if (linear && (c.flags & FF_FLAG_UP2_IN)) return FF_ERR_PARAM;
   } else {
     if (c.k != 2 && c.k != 4) return FF_ERR_PARAM;
-    if (c.stride != 1 || (c.flags & (FF_FLAG_UP2_IN | FF_FLAG_WPACK))) return FF_ERR_PARAM;
+    if (c.stride != 1 || (c.flags & (FF_FLAG_UP2_IN | FF_FLAG_WPACK | FF_FLAG_KPACK | FF_FLAG_PIXLANES)))
+      return FF_ERR_PARAM;
   }
   // Geometry.
   if (c.in_c == 0 || c.in_h == 0 || c.in_w == 0 || c.cout == 0 || c.tile_h == 0 || c.tile_w == 0)
@@ -193,9 +199,25 @@ uint32_t check(const Cmd &c, Geo &g, uint64_t wb, uint64_t ws) {
     g.sx_lo = g.vx_lo;
     g.sx_hi = g.vx_hi;
   }
+  // Pixel lanes: n output channels replicated over E = min(FF_TM / n, FF_BUS_BYTES) PE-row groups (E >= 2).
+  g.E = 1;
+  if (c.flags & FF_FLAG_PIXLANES) {
+    const int n = c.co_end - c.co_begin, e = FF_TM / n;
+    if (c.stride != 1 || e < 2) return FF_ERR_PARAM;
+    g.E = e < FF_BUS_BYTES ? e : FF_BUS_BYTES;
+  }
+  // Kernel-column packing: D = floor(FF_TN / in_c) shifted copies of the input fill the idle PE columns.
+  g.D = 1;
+  if (c.flags & FF_FLAG_KPACK) {
+    if (c.in_c > FF_TN || (c.flags & FF_FLAG_UP2_IN)) return FF_ERR_PARAM;
+    g.D = FF_TN / c.in_c;
+  }
+  g.kg = (c.k + g.D - 1) / g.D;
+  g.wq = (c.tile_w + g.E - 1) / g.E;
+  g.pa = c.tile_h * g.wq;
   // Buffers.
   if (conv) {
-    if ((uint32_t)c.tile_h * c.tile_w > FF_OBUF) return FF_ERR_TILE;
+    if ((uint32_t)g.pa > FF_OBUF) return FF_ERR_TILE;
     if ((uint32_t)g.ih * g.iw > FF_IBUF) return FF_ERR_TILE;
   }
   const uint32_t in_es = (!conv && linear) ? 2 : 1;
@@ -280,7 +302,13 @@ LD_CH:
     LD_ROWS:
       for (int y = g.vy_lo; y <= g.vy_hi; y++) {
         const uint64_t a = c.in_addr + ((uint64_t)ch * c.in_h + y) * c.in_w + g.vx_lo;
-        cyc += burst_read<FF_IBUF>(mem, a, n, ib[t], (uint32_t)((y - g.iy0) * g.iw + (g.vx_lo - g.ix0)));
+        const uint32_t o = (uint32_t)((y - g.iy0) * g.iw + (g.vx_lo - g.ix0));
+        cyc += burst_read<FF_IBUF>(mem, a, n, ib[t], o);
+        // KPACK: the same burst bytes also go to lane d*in_c + t, shifted left by d columns (written beside lane 0).
+      LD_KP:
+        for (int d = 1; d < g.D; d++)
+          for (uint32_t i = 0; i < n; i++)
+            if (g.vx_lo - g.ix0 + (int)i - d >= 0) ib[d * c.in_c + t][o + i - d] = ib[t][o + i];
       }
     } else {
       cyc += load_source(mem, c, g, ch, 1, sbuf[0]);
@@ -303,7 +331,7 @@ LD_CH:
 // Load stage, weight part: output channels co0..co0+tm-1 x input channels ci0..ci0+tn-1. Contract layout
 // [co][ci][k][k]: the block is tm runs of tn*k*k bytes, one burst each. Packed (FF_FLAG_WPACK,
 // [ci_block][cout][tn][k][k]): the block is one contiguous run at (cout*ci0 + co0*tn)*k*k, one burst.
-uint32_t load_weights(const ff_bus_t *mem, const Cmd &c, int ci0, int tn, int co0, int tm,
+uint32_t load_weights(const ff_bus_t *mem, const Cmd &c, int ci0, int tn, int co0, int tm, int E,
                       int8_t wb[FF_TM][FF_TN][FF_KK]) {
   uint32_t cyc = 0;
   const int kk = c.k * c.k;
@@ -315,15 +343,37 @@ uint32_t load_weights(const ff_bus_t *mem, const Cmd &c, int ci0, int tn, int co
     for (int m = 0; m < tm; m++)
       for (int t = 0; t < FF_TN; t++)
         for (int j = 0; j < kk; j++) wb[m][t][j] = t < tn ? (int8_t)wblk[(m * tn + t) * kk + j] : 0;
-    return cyc;
+  } else {
+    uint8_t wrow[FF_TN * FF_KK];
+  LD_W:
+    for (int m = 0; m < tm; m++) {
+      const uint64_t a = c.w_addr + ((uint64_t)(co0 + m) * c.in_c + ci0) * kk;
+      cyc += burst_read<FF_TN * FF_KK>(mem, a, (uint32_t)(tn * kk), wrow, 0);
+      for (int t = 0; t < FF_TN; t++)
+        for (int j = 0; j < kk; j++) wb[m][t][j] = t < tn ? (int8_t)wrow[t * kk + j] : 0;
+    }
   }
-  uint8_t wrow[FF_TN * FF_KK];
-LD_W:
-  for (int m = 0; m < tm; m++) {
-    const uint64_t a = c.w_addr + ((uint64_t)(co0 + m) * c.in_c + ci0) * kk;
-    cyc += burst_read<FF_TN * FF_KK>(mem, a, (uint32_t)(tn * kk), wrow, 0);
-    for (int t = 0; t < FF_TN; t++)
-      for (int j = 0; j < kk; j++) wb[m][t][j] = t < tn ? (int8_t)wrow[t * kk + j] : 0;
+  if (c.flags & FF_FLAG_KPACK) {
+    // Kernel-column packing: wb[m][d*tn + c][ky*kg + g] = w[m][c][ky][g*D + d] (0 past the kernel); same burst.
+    const int k = c.k, D = FF_TN / tn, kg = (k + D - 1) / D;
+  LD_WKP:
+    for (int m = 0; m < tm; m++) {
+      int8_t row[FF_TN][FF_KK];
+      for (int t = 0; t < FF_TN; t++)
+        for (int j = 0; j < FF_KK; j++) {
+          const int d = t / tn, ch = t % tn, ky = j / kg, gg = j % kg, kx = gg * D + d;
+          row[t][j] = (d < D && j < k * kg && kx < k) ? wb[m][ch][ky * k + kx] : 0;
+        }
+      for (int t = 0; t < FF_TN; t++)
+        for (int j = 0; j < FF_KK; j++) wb[m][t][j] = row[t][j];
+    }
+  }
+  if (c.flags & FF_FLAG_PIXLANES) {
+    // Pixel lanes: row group e repeats the tm channel rows (same burst, rearranged on chip; rows >= E*tm stay idle).
+  LD_WREP:
+    for (int m = tm; m < FF_TM; m++)
+      for (int t = 0; t < FF_TN; t++)
+        for (int j = 0; j < kk; j++) wb[m][t][j] = m < E * tm ? wb[m % tm][t][j] : 0;
   }
   return cyc;
 }
@@ -349,43 +399,53 @@ uint32_t load_params(const ff_bus_t *mem, const Cmd &c, int co0, int tm, int slo
 // read-after-write distance on acc always covers the pipeline. Returns cycles.
 uint32_t compute_block(const Cmd &c, const Geo &g, int tn, bool first, const uint8_t ib[FF_TN][FF_IBUF],
                        const int8_t wb[FF_TM][FF_TN][FF_KK], int32_t ac[FF_TM][FF_OBUF], int ob) {
-  const int k = c.k, s = c.stride, P = c.tile_h * c.tile_w;
+  // With pixel lanes (E > 1) one pipeline step covers E neighbouring pixels: lane m = e*tm + c takes pixel ox*E + e
+  // (tm = co_end - co_begin); the input window is read at E consecutive columns (E <= FF_BUS_BYTES ibuf banks).
+  // With KPACK (D > 1) tap step (ky, gg) covers kernel columns gg*D + d in input lane d*in_c + c, whose copy of
+  // the window is shifted by d columns: all lanes read the same index, each masks its own padding column.
+  const int k = c.k, s = c.stride, P = g.pa, E = g.E, tmc = c.co_end - c.co_begin, D = g.D, kg = g.kg;
+  const int tl = D * tn;  // live input lanes
   const int PP = P > FF_MAC_DEPTH ? P : FF_MAC_DEPTH;
-  int ky = 0, kx = 0;
+  int ky = 0, kx = 0;  // kx: first kernel column of the tap step (gg * D)
 MAC_TAP:
-  for (int kk = 0; kk < k * k; kk++) {
+  for (int kk = 0; kk < k * kg; kk++) {
     int oy = 0, ox = 0;  // pixel counters instead of a divider in the pipeline
   MAC_PIX:
     for (int pp = 0; pp < PP; pp++) {
 #pragma HLS PIPELINE II = 1
 #pragma HLS DEPENDENCE variable = ac inter false
       if (pp < P) {
-        const int iy = oy * s + ky, ix = ox * s + kx;
-        const int vy = g.iy0 + iy, vx = g.ix0 + ix;
-        const bool inb = vy >= 0 && vy < g.hv && vx >= 0 && vx < g.wv;  // zero padding
-        const int idx = iy * g.iw + ix;
+        const int iy = oy * s + ky, vy = g.iy0 + iy;
         for (int m = 0; m < FF_TM; m++) {
 #pragma HLS UNROLL
+          const int e = E > 1 ? m / tmc : 0;
+          const int px = ox * E + e;  // output column in the tile
+          const int ix = px * s + kx, vx = g.ix0 + ix;
+          const bool inb = vy >= 0 && vy < g.hv && e < E && px < c.tile_w;  // zero padding (rows), pixel lanes
+          const int idx = iy * g.iw + ix;
           int32_t sum = (first && kk == 0) ? 0 : ac[m][ob + pp];
           for (int t = 0; t < FF_TN; t++) {
 #pragma HLS UNROLL
-            const int32_t x = (inb && t < tn) ? (int32_t)ib[t][idx] : 0;
+            const int d = D > 1 ? t / tn : 0;  // kernel column kx + d, input column vx + d
+            const bool ok = inb && t < tl && kx + d < k && vx + d >= 0 && vx + d < g.wv;
+            const int32_t x = ok ? (int32_t)ib[t][idx] : 0;
             sum += x * (int32_t)wb[m][t][kk];
           }
           ac[m][ob + pp] = sum;
         }
-        if (++ox == c.tile_w) {
+        if (++ox == g.wq) {
           ox = 0;
           oy++;
         }
       }
     }
-    if (++kx == k) {
+    kx += D;
+    if (kx >= kg * D) {
       kx = 0;
       ky++;
     }
   }
-  return (uint32_t)(k * k * PP) + FF_MAC_DEPTH;
+  return (uint32_t)(k * kg * PP) + FF_MAC_DEPTH;
 }
 
 // Requantize + ReLU/clip (or int16 clamp) and store output channels co0..co0+tm-1 of the tile. Returns cycles.
@@ -404,7 +464,7 @@ ST_CH:
       for (int x = 0; x < c.tile_w; x++) {
 #pragma HLS PIPELINE II = 1
 #pragma HLS UNROLL factor = FF_WR_BYTES
-        const int64_t t = (int64_t)ac[m][ob + y * c.tile_w + x] * qm[slot][m] + qb[slot][m];
+        const int64_t t = (int64_t)ac[(x % g.E) * tm + m][ob + y * g.wq + x / g.E] * qm[slot][m] + qb[slot][m];
         int64_t q = t >> sh;
         q = q < lo ? lo : (q > hi ? hi : q);
         const uint64_t a = c.out_addr + (row + x) * g.esize;
@@ -428,7 +488,7 @@ inline uint64_t max2(uint64_t a, uint64_t b) { return a > b ? a : b; }
 uint64_t run_conv(const ff_bus_t *mem, uint8_t *mem_wr, const Cmd &c, const Geo &g) {
   const int nci = (c.in_c + FF_TN - 1) / FF_TN;
   const int nco = (c.co_end - c.co_begin + FF_TM - 1) / FF_TM;
-  const int P = c.tile_h * c.tile_w;
+  const int P = g.pa;            // accumulator words per lane and output block
   const int gmax = FF_OBUF / P;  // >= 1: check() guarantees P <= FF_OBUF
   const int G = gmax < nco ? gmax : nco;
   const int ngr = (nco + G - 1) / G;
@@ -448,7 +508,7 @@ CO_GRP:
           const int ci0 = j * FF_TN, tn = c.in_c - ci0 < FF_TN ? c.in_c - ci0 : FF_TN;
           const int co0 = c.co_begin + (b0 + i) * FF_TM, tm = c.co_end - co0 < FF_TM ? c.co_end - co0 : FF_TM;
           if (i == 0) lc = load_input(mem, c, g, ci0, tn, ibuf[j & 1]);
-          lc += load_weights(mem, c, ci0, tn, co0, tm, wbuf[s & 1]);
+          lc += load_weights(mem, c, ci0, tn, co0, tm, g.E, wbuf[s & 1]);
         }
         if (s > 0) {
           const int j = (s - 1) / nb, i = (s - 1) % nb;

@@ -114,6 +114,8 @@ enum ff_flags : uint8_t {
   FF_FLAG_UP2_IN = 1u << 0,  // CONV: the conv reads up2(input), i.e. runs on a 2*in_h x 2*in_w input (upsample-conv)
   FF_FLAG_LINEAR = 1u << 1,  // CONV: flow head, clamp to int16 and store int16; UPSAMPLE: int16 data (up4 of flow)
   FF_FLAG_WPACK = 1u << 2,   // CONV: weights packed per FF_TN input block, [ci_block][cout][tn][k][k] (docs/engine.md)
+  FF_FLAG_KPACK = 1u << 3,     // CONV, in_c <= FF_TN: idle PE columns take further kernel columns (docs/engine.md)
+  FF_FLAG_PIXLANES = 1u << 4,  // CONV: few output channels; idle PE rows compute neighbouring pixels (docs/engine.md)
 };
 
 struct ff_cmd {
@@ -167,10 +169,11 @@ enum ff_status : uint32_t {
 #define FF_CAP_BITS_MASK 0x1FCu  // bit n set: n-bit activations supported (2..8)
 #define FF_CAP_K_MASK 0xAAu      // bit k set: kernel k supported (1,3,5,7)
 #define FF_CAP_OPS_MASK 0x6u     // bit opcode set
+#define FF_CAP_PIXLANES (1u << 11)  // lane packing implemented: FF_FLAG_KPACK and FF_FLAG_PIXLANES
 #define FF_LOG2_SMALL(v) ((v) >= 8 ? 3 : (v) >= 4 ? 2 : (v) >= 2 ? 1 : 0)
-// [8:0] bits mask, [10:9] log2 FF_BUS_BYTES - 3, [13:12] log2 FF_WR_BYTES, [15:14] log2 FF_UP_PAR, [23:16] kernel mask, [31:24] opcode mask.
+// [8:0] bits mask, [10:9] log2 FF_BUS_BYTES - 3, [11] FF_FLAG_KPACK + FF_FLAG_PIXLANES, [13:12] log2 FF_WR_BYTES, [15:14] log2 FF_UP_PAR, [23:16] kernel mask, [31:24] opcode mask.
 #define FF_CAP_FEAT                                                                                       \
-  (FF_CAP_BITS_MASK | ((uint32_t)(FF_BUS_SHIFT - 3) << 9) | ((uint32_t)FF_LOG2_SMALL(FF_WR_BYTES) << 12) | ((uint32_t)FF_LOG2_SMALL(FF_UP_PAR) << 14) | \
+  (FF_CAP_BITS_MASK | ((uint32_t)(FF_BUS_SHIFT - 3) << 9) | FF_CAP_PIXLANES | ((uint32_t)FF_LOG2_SMALL(FF_WR_BYTES) << 12) | ((uint32_t)FF_LOG2_SMALL(FF_UP_PAR) << 14) | \
    (FF_CAP_K_MASK << 16) | (FF_CAP_OPS_MASK << 24))
 
 // ---- kernel top (Vitis HLS top function) -------------------------------------------------------------------

@@ -46,6 +46,9 @@ export function configFromBoard(b: BoardSpec): SchedConfig {
   };
 }
 
+/** cap_feat[11]: lane packing, the engine implements FLAG_PIXLANES and FLAG_KPACK (docs/registers.md). */
+export const FEAT_PIXLANES = 1 << 11;
+
 /** Capability words as the engine publishes them (docs/registers.md; the driver's EngineCaps has this shape). */
 export interface CapsLike {
   peRows: number;
@@ -59,7 +62,7 @@ export interface CapsLike {
 
 /** From the capability registers of a probed engine; bandwidth comes from the board (the engine cannot know it). */
 export function configFromCaps(caps: CapsLike, memoryGBps: number): SchedConfig {
-  // cap_feat: [8:0] bits mask, [10:9] log2 FF_BUS_BYTES − 3, [13:12] log2 FF_WR_BYTES, [15:14] log2 FF_UP_PAR (docs/registers.md).
+  // cap_feat: [8:0] bits mask, [10:9] log2 FF_BUS_BYTES − 3, [11] FLAG_PIXLANES + FLAG_KPACK, [13:12] log2 FF_WR_BYTES, [15:14] log2 FF_UP_PAR (docs/registers.md).
   const bitsMask = caps.feat & 0x1ff;
   let lo = 0, hi = 0;
   for (let n = 2; n <= 8; n++) {
@@ -82,6 +85,8 @@ export function configFromCaps(caps: CapsLike, memoryGBps: number): SchedConfig 
     busBytes: 8 << ((caps.feat >>> 9) & 3),
     wrBytes: 1 << ((caps.feat >>> 12) & 3),
     upPar: 1 << ((caps.feat >>> 14) & 3),
+    pixLanes: (caps.feat & FEAT_PIXLANES) !== 0,
+    kPack: (caps.feat & FEAT_PIXLANES) !== 0,
     memoryGBps,
     bitsMin: lo,
     bitsMax: hi,
@@ -98,5 +103,5 @@ export function testConfig(p: Partial<SchedConfig> & Pick<SchedConfig, 'tm' | 't
 
 /** Key identifying a compiled plan (model identity is added by the caller). */
 export function configKey(c: SchedConfig): string {
-  return [c.tm, c.tn, c.ibuf, c.obuf, c.sbuf, c.macDepth, c.rdOvh, c.wrOvh, c.rqDepth, c.upDepth, c.checkCyc, c.busBytes, c.wrBytes, c.upPar].join(',');
+  return [c.tm, c.tn, c.ibuf, c.obuf, c.sbuf, c.macDepth, c.rdOvh, c.wrOvh, c.rqDepth, c.upDepth, c.checkCyc, c.busBytes, c.wrBytes, c.upPar, c.pixLanes ? 1 : 0, c.kPack ? 1 : 0].join(',');
 }

@@ -9,6 +9,26 @@ export const FLAG_UP2_IN = 1;
 export const FLAG_LINEAR = 2;
 /** CONV: weights packed per FF_TN input block, [ci_block][cout][tn][k][k] (packWeights in pack.ts). */
 export const FLAG_WPACK = 4;
+/**
+ * CONV, stride 1, co_end − co_begin = n ≤ FF_TM / 2: the idle PE rows compute neighbouring pixels. E = min(⌊FF_TM / n⌋,
+ * FF_BUS_BYTES) pixels per step, lane e·n + c computes channel c at pixel x0 + e (docs/engine.md "Pixel lanes").
+ */
+export const FLAG_PIXLANES = 16;
+/**
+ * CONV, in_c ≤ FF_TN, no UP2_IN: D = ⌊FF_TN / in_c⌋ shifted copies of the input window fill the idle PE columns, so
+ * one tap step covers D kernel columns: k·⌈k/D⌉ tap steps instead of k² (docs/engine.md "Kernel-column packing").
+ */
+export const FLAG_KPACK = 8;
+
+/** MAC tap steps of a CONV: k², or k·⌈k/D⌉ with FLAG_KPACK. */
+export function tapSteps(flags: number, k: number, inC: number, tn: number): number {
+  return flags & FLAG_KPACK ? k * Math.ceil(k / Math.floor(tn / inC)) : k * k;
+}
+
+/** Pixels per MAC step of a FLAG_PIXLANES command with n output channels (1 without the flag). */
+export function laneCount(flags: number, n: number, tm: number, busBytes: number): number {
+  return flags & FLAG_PIXLANES ? Math.min(Math.floor(tm / n), busBytes) : 1;
+}
 
 export interface EngineConfig {
   /** PE array: output channels (FF_TM) x input channels (FF_TN) per cycle. */
@@ -32,6 +52,9 @@ export interface EngineConfig {
   wrBytes: number;
   /** FF_UP_PAR: pixels per cycle of the fused up2 interpolation into the input buffer (1, 2, 4, 8). */
   upPar: number;
+  /** Capability cap_feat[11] (lane packing): the engine implements FLAG_PIXLANES and FLAG_KPACK. */
+  pixLanes: boolean;
+  kPack: boolean;
 }
 
 /** The defaults of hw/hls/flowfpga_engine.h (the xc7z020 build). */
@@ -48,6 +71,8 @@ export const DEFAULT_ENGINE_CONFIG: Readonly<EngineConfig> = Object.freeze({
   busBytes: 8,
   wrBytes: 1,
   upPar: 1,
+  pixLanes: true,
+  kPack: true,
 });
 
 /** One command word, field for field (struct ff_cmd in hw/hls/flowfpga_engine.h). Addresses are byte numbers. */
@@ -182,8 +207,10 @@ export function commandCycles(c: EngineCommand, cfg: EngineConfig = DEFAULT_ENGI
   }
 
   const kk = c.k * c.k;
-  const P = c.tileH * c.tileW;
-  const mac = kk * Math.max(P, cfg.macDepth) + cfg.macDepth;
+  // Accumulator words per lane: with pixel lanes one word holds E neighbouring pixels of a row.
+  const E = laneCount(c.flags, c.coEnd - c.coBegin, cfg.tm, cfg.busBytes);
+  const P = c.tileH * Math.ceil(c.tileW / E);
+  const mac = tapSteps(c.flags, c.k, c.inC, cfg.tn) * Math.max(P, cfg.macDepth) + cfg.macDepth;
   const nci = Math.ceil(c.inC / cfg.tn);
   const nco = Math.ceil((c.coEnd - c.coBegin) / cfg.tm);
   const vw = vxHi - vxLo + 1, vh = vyHi - vyLo + 1;
@@ -207,7 +234,7 @@ export function commandCycles(c: EngineCommand, cfg: EngineConfig = DEFAULT_ENGI
   };
   // Output blocks in groups of G sharing one accumulator half; input block j is loaded once per group.
   // A tile larger than the accumulator half is a TILE error on the engine; costing it would loop forever (G = 0).
-  if (P > cfg.obuf) throw new RangeError(`commandCycles: tile of ${P} pixels exceeds FF_OBUF (${cfg.obuf}); the engine rejects it (TILE)`);
+  if (P > cfg.obuf) throw new RangeError(`commandCycles: tile of ${P} accumulator words exceeds FF_OBUF (${cfg.obuf}); the engine rejects it (TILE)`);
   const G = Math.min(nco, Math.floor(cfg.obuf / P));
   const ngr = Math.ceil(nco / G);
   const tmOf = (b: number): number => Math.min(cfg.tm, c.coEnd - (c.coBegin + b * cfg.tm));

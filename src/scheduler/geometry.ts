@@ -2,7 +2,10 @@
 // "Checks"), and the DDR bytes a command moves under the engine's burst model. The planner uses these to size tiles
 // and to assert every command it emits; the TypeScript interpreter uses the same checks, so both reject what the
 // engine rejects, with the same status code.
-import { CMD_BYTES, FLAG_LINEAR, FLAG_UP2_IN, FLAG_WPACK, OP_CONV, OP_UPSAMPLE, type EngineCommand } from './cycles.js';
+import {
+  CMD_BYTES, DEFAULT_ENGINE_CONFIG, FLAG_KPACK, FLAG_LINEAR, FLAG_PIXLANES, FLAG_UP2_IN, FLAG_WPACK, OP_CONV, OP_UPSAMPLE, laneCount,
+  type EngineCommand,
+} from './cycles.js';
 
 export const ST_OK = 0;
 export const ST_OPCODE = 1;
@@ -20,6 +23,11 @@ export interface Buffers {
   ibuf: number;
   obuf: number;
   sbuf: number;
+  /** FLAG_PIXLANES: FF_TM, FF_BUS_BYTES and whether the engine has the mode (defaults: the default build). */
+  tm?: number;
+  busBytes?: number;
+  pixLanes?: boolean;
+  kPack?: boolean;
 }
 
 export interface Geo {
@@ -40,6 +48,10 @@ export interface Geo {
   syHi: number;
   sxLo: number;
   sxHi: number;
+  /** FLAG_PIXLANES pixels per step (1 without), accumulator words per tile row and per lane. */
+  E: number;
+  wq: number;
+  pa: number;
 }
 
 const clampi = (v: number, lo: number, hi: number): number => (v < lo ? lo : v > hi ? hi : v);
@@ -55,7 +67,9 @@ export function checkCommand(c: EngineCommand, buf: Buffers, winBase: number, wi
   if (c.opcode !== OP_CONV && c.opcode !== OP_UPSAMPLE) return ST_OPCODE;
   const linear = (c.flags & FLAG_LINEAR) !== 0;
   if (linear ? c.bits !== 16 : c.bits < 2 || c.bits > 8) return ST_BITS;
-  if (c.flags & ~(FLAG_UP2_IN | FLAG_LINEAR | FLAG_WPACK)) return ST_PARAM;
+  const lanesOk = buf.pixLanes ?? DEFAULT_ENGINE_CONFIG.pixLanes;
+  const kpackOk = buf.kPack ?? DEFAULT_ENGINE_CONFIG.kPack;
+  if (c.flags & ~(FLAG_UP2_IN | FLAG_LINEAR | FLAG_WPACK | (lanesOk ? FLAG_PIXLANES : 0) | (kpackOk ? FLAG_KPACK : 0))) return ST_PARAM;
   g.esize = linear ? 2 : 1;
   const conv = c.opcode === OP_CONV;
   if (conv) {
@@ -64,7 +78,7 @@ export function checkCommand(c: EngineCommand, buf: Buffers, winBase: number, wi
     if (linear && c.flags & FLAG_UP2_IN) return ST_PARAM;
   } else {
     if (c.k !== 2 && c.k !== 4) return ST_PARAM;
-    if (c.stride !== 1 || c.flags & (FLAG_UP2_IN | FLAG_WPACK)) return ST_PARAM;
+    if (c.stride !== 1 || c.flags & (FLAG_UP2_IN | FLAG_WPACK | FLAG_KPACK | FLAG_PIXLANES)) return ST_PARAM;
   }
   if (!c.inC || !c.inH || !c.inW || !c.cout || !c.tileH || !c.tileW) return ST_GEOMETRY;
   if (c.coBegin >= c.coEnd || c.coEnd > c.cout) return ST_GEOMETRY;
@@ -106,8 +120,17 @@ export function checkCommand(c: EngineCommand, buf: Buffers, winBase: number, wi
     g.sxLo = g.vxLo;
     g.sxHi = g.vxHi;
   }
+  const tm = buf.tm ?? DEFAULT_ENGINE_CONFIG.tm;
+  g.E = 1;
+  if (c.flags & FLAG_PIXLANES) {
+    if (c.stride !== 1 || Math.floor(tm / (c.coEnd - c.coBegin)) < 2) return ST_PARAM;
+    g.E = laneCount(c.flags, c.coEnd - c.coBegin, tm, buf.busBytes ?? DEFAULT_ENGINE_CONFIG.busBytes);
+  }
+  if (c.flags & FLAG_KPACK && (c.inC > buf.tn || c.flags & FLAG_UP2_IN)) return ST_PARAM;
+  g.wq = Math.ceil(c.tileW / g.E);
+  g.pa = c.tileH * g.wq;
   if (conv) {
-    if (c.tileH * c.tileW > buf.obuf) return ST_TILE;
+    if (g.pa > buf.obuf) return ST_TILE;
     if (g.ih * g.iw > buf.ibuf) return ST_TILE;
   }
   const inEs = !conv && linear ? 2 : 1;
@@ -132,7 +155,7 @@ export function checkCommand(c: EngineCommand, buf: Buffers, winBase: number, wi
 }
 
 export function newGeo(): Geo {
-  return { up: 1, esize: 1, iy0: 0, ix0: 0, ih: 0, iw: 0, vyLo: 0, vyHi: 0, vxLo: 0, vxHi: 0, syLo: 0, syHi: 0, sxLo: 0, sxHi: 0 };
+  return { up: 1, esize: 1, iy0: 0, ix0: 0, ih: 0, iw: 0, vyLo: 0, vyHi: 0, vxLo: 0, vxHi: 0, syLo: 0, syHi: 0, sxLo: 0, sxHi: 0, E: 1, wq: 0, pa: 0 };
 }
 
 /** Bytes one AXI read burst of n bytes at address a moves on a bus of `bus` bytes (whole beats). */
@@ -150,7 +173,7 @@ export interface CommandTraffic {
 /**
  * DDR bytes a valid command moves, following the load/store structure of the engine (docs/engine.md "Datapath"):
  * the input window of every input block is read once per group of output blocks (a group is
- * min(nco, ⌊FF_OBUF / tile pixels⌋) blocks of FF_TM channels), weights once per (output block, input block), requant
+ * min(nco, ⌊FF_OBUF / accumulator words⌋) blocks of FF_TM channels), weights once per (output block, input block), requant
  * params once per output block. `e` is the engine build (FF_TM, FF_OBUF).
  */
 export function commandTraffic(c: EngineCommand, g: Geo, e: { tm: number; tn: number; obuf: number; busBytes: number }, out: CommandTraffic): CommandTraffic {
@@ -170,7 +193,7 @@ export function commandTraffic(c: EngineCommand, g: Geo, e: { tm: number; tn: nu
   }
   const kk = c.k * c.k;
   const nco = Math.ceil((c.coEnd - c.coBegin) / e.tm);
-  const groups = Math.ceil(nco / Math.min(nco, Math.floor(e.obuf / (c.tileH * c.tileW))));
+  const groups = Math.ceil(nco / Math.min(nco, Math.floor(e.obuf / g.pa)));  // g.pa: accumulator words per lane
   read += chanBytes * c.inC * groups;
   // Weights: in_c·k² bytes per output channel, plus the beat ends of each burst: one burst per row and input block
   // (contract layout; ≈ one 8-byte end per row), or one per (output block, input block) when packed.

@@ -5,7 +5,8 @@
 import { FRAMES, INPUT_CHANNELS, layerShapes, type ArchSpec, type LayerShape } from '../model/arch.js';
 import { UserError } from '../errors.js';
 import {
-  CMD_BYTES, FLAG_LINEAR, FLAG_UP2_IN, FLAG_WPACK, OP_CONV, OP_UPSAMPLE, commandCycles, encodeCommand, type EngineCommand,
+  CMD_BYTES, FLAG_KPACK, FLAG_LINEAR, FLAG_PIXLANES, FLAG_UP2_IN, FLAG_WPACK, OP_CONV, OP_UPSAMPLE, commandCycles, encodeCommand, laneCount, tapSteps,
+  type EngineCommand,
 } from './cycles.js';
 import type { SchedConfig } from './config.js';
 import { ST_OK, STATUS_NAMES, checkCommand, commandTraffic, newGeo, type CommandTraffic, type Geo } from './geometry.js';
@@ -300,13 +301,18 @@ export function planNetwork(arch: ArchSpec, h: number, w: number, cfg: SchedConf
       inLen: lenOf(d.input, 'chOffset'), wLen: wb ? wb.wBytes : 0, qLen: wb ? wb.qBytes : 0,
       outLen: lenOf(d.output, 'buffer'), tag: 0,
     };
+    // Stride-1 convs with few output channels per command (the flow head) use the idle PE rows for neighbouring pixels.
+    const lanesFor = (n: number): boolean => isConv && cfg.pixLanes && d.stride === 1 && 2 * n <= cfg.tm;
+    // Convs with at most FF_TN / 2 input channels (conv1) use the idle PE columns for further kernel columns.
+    const kpack = isConv && cfg.kPack && !(d.flags & FLAG_UP2_IN) && 2 * d.cin <= cfg.tn ? FLAG_KPACK : 0;
     const build = (th: number, tw: number, chunk: number, order: LoopOrder): EngineCommand[] | number => {
       const list: EngineCommand[] = [];
       const ny = Math.ceil(oh / th), nx = Math.ceil(ow / tw), nc = Math.ceil(d.cout / chunk);
       const emit = (ty: number, tx: number, cc: number): number => {
+        const coBegin = cc * chunk, coEnd = Math.min(d.cout, (cc + 1) * chunk);
         const c: EngineCommand = {
-          ...base, tileY: ty * th, tileX: tx * tw, tileH: Math.min(th, oh - ty * th), tileW: Math.min(tw, ow - tx * tw),
-          coBegin: cc * chunk, coEnd: Math.min(d.cout, (cc + 1) * chunk), tag: si * 65536 + Math.min(list.length, 65535),
+          ...base, flags: base.flags | kpack | (lanesFor(coEnd - coBegin) ? FLAG_PIXLANES : 0), tileY: ty * th, tileX: tx * tw, tileH: Math.min(th, oh - ty * th), tileW: Math.min(tw, ow - tx * tw),
+          coBegin, coEnd, tag: si * 65536 + Math.min(list.length, 65535),
         };
         const st = checkCommand(c, cfg, 0, Number.MAX_SAFE_INTEGER, geo);
         if (st !== ST_OK) return st;
@@ -384,7 +390,10 @@ export function planNetwork(arch: ArchSpec, h: number, w: number, cfg: SchedConf
       const tw = Math.min(tw0, ow);
       let thMax = Math.min(oh, opts.maxTileH ?? oh);
       if (isConv) {
-        thMax = Math.min(thMax, Math.floor(cfg.obuf / tw));
+        // Accumulator words per row: ceil(tw / E) with pixel lanes (E for the smallest lane count over the chunks).
+        let E = Infinity;
+        for (const ch of chunks) E = Math.min(E, lanesFor(ch) ? laneCount(FLAG_PIXLANES, ch, cfg.tm, cfg.busBytes) : 1);
+        thMax = Math.min(thMax, Math.floor(cfg.obuf / Math.ceil(tw / E)));
         const iw = (tw - 1) * d.stride + d.k;
         thMax = Math.min(thMax, Math.floor((Math.floor(cfg.ibuf / iw) - d.k) / d.stride) + 1);
       }
@@ -556,8 +565,8 @@ export function approxCycles(c: EngineCommand, cfg: SchedConfig, g: Geo): number
   }
   const e = c.flags & FLAG_LINEAR ? 2 : 1;
   const kk = c.k * c.k;
-  const P = c.tileH * c.tileW;
-  const X = kk * Math.max(P, cfg.macDepth) + cfg.macDepth;
+  const P = g.pa;  // accumulator words per lane (tile pixels, or ceil(tileW / E) per row with pixel lanes)
+  const X = tapSteps(c.flags, c.k, c.inC, cfg.tn) * Math.max(P, cfg.macDepth) + cfg.macDepth;
   const chan = g.up > 1 ? sh * burst(sw) + vh * Math.ceil(vw / cfg.upPar) + cfg.upDepth : vh * burst(vw);
   const nci = Math.ceil(c.inC / cfg.tn);
   const tnLast = c.inC - (nci - 1) * cfg.tn;

@@ -151,7 +151,12 @@ void encode(const ff_cmd &c, Ddr &d, uint64_t a) { memcpy(d.bytes() + a, &c, siz
 struct Tiling {
   int th, tw, cb;  // tile size in output pixels, output channels per command (0 = all)
   bool pack;       // CONV: weights in the packed layout, FF_FLAG_WPACK
+  bool lanes = false;  // CONV: FF_FLAG_PIXLANES (needs cb <= FF_TM / 2, stride 1)
+  bool kpack = false;  // CONV: FF_FLAG_KPACK (needs cin <= FF_TN, no up2)
 };
+
+// Pixels per PE-row group of FF_FLAG_PIXLANES for n output channels (mirrors check()).
+int lane_e(int n) { return std::min(FF_TM / n, FF_BUS_BYTES); }
 
 // Contract layout [cout][cin][kk] -> packed [ci_block][cout][tn][kk] (docs/engine.md "Data in DDR").
 void pack_weights(Ddr &d, uint64_t at, const Tensor &wt, int cout, int cin, int kk) {
@@ -164,9 +169,9 @@ void pack_weights(Ddr &d, uint64_t at, const Tensor &wt, int cout, int cin, int 
 }
 
 // Mirrors the engine's buffer checks so the testbench only emits tiles that fit (the fault tests cover the rest).
-bool conv_fits(int th, int tw, int k, int s, bool up2, int in_h, int in_w) {
+bool conv_fits(int th, int tw, int k, int s, bool up2, int in_h, int in_w, int E = 1) {
   const int ih = (th - 1) * s + k, iw = (tw - 1) * s + k;
-  if (th * tw > FF_OBUF || ih * iw > FF_IBUF) return false;
+  if (th * ((tw + E - 1) / E) > FF_OBUF || ih * iw > FF_IBUF) return false;
   if (up2 && ((ih / 2 + 3) * (iw / 2 + 3) > FF_SBUF) && (std::min(ih / 2 + 3, in_h) * std::min(iw / 2 + 3, in_w) > FF_SBUF))
     return false;
   return true;
@@ -256,6 +261,8 @@ std::string run_case(const Case &cs, const Tiling &tl, uint64_t *cycles_out) {
       base.flags |= FF_FLAG_WPACK;
       pack_weights(d, base.w_addr, wt, C, (int)P("cin"), (int)(P("k") * P("k")));
     }
+    if (tl.lanes) base.flags |= FF_FLAG_PIXLANES;
+    if (tl.kpack) base.flags |= FF_FLAG_KPACK;
     // Requant block in model-file order: B int64[cout], M int16[cout], S uint8[cout].
     base.q_addr = d.alloc(11 * (uint64_t)C);
     for (int i = 0; i < C; i++) {
@@ -342,6 +349,35 @@ std::vector<Tiling> tilings_for(const Case &cs) {
   // The same three with packed weights (CONV only).
   if (conv)
     for (size_t i = 0, n = v.size(); i < n; i++) v.push_back({v[i].th, v[i].tw, v[i].cb, true});
+  // Kernel-column packing (cin <= FF_TN, no up2): the three base tilings, alternately packed weights, and the
+  // largest one combined with pixel lanes where those apply.
+  if (conv && !up2 && (int)cs.p.at("cin") <= FF_TN) {
+    for (size_t i = 0; i < 3; i++) v.push_back({v[i].th, v[i].tw, v[i].cb, i % 2 == 0, false, true});
+    if (s == 1 && 2 <= FF_TM) {
+      const int E = lane_e(1);
+      if (conv_fits(std::min(3, oh), std::min(ow, 2 * E + 1), k, s, up2, h, w, E))
+        v.push_back({std::min(3, oh), std::min(ow, 2 * E + 1), 1, true, true, true});
+    }
+  }
+  // Pixel lanes (stride 1): n = 1..3 output channels per command, the largest lane tile and odd tile widths
+  // (partial last pixel group, borders on both sides).
+  if (conv && s == 1) {
+    const int C = (int)cs.p.at("cout");
+    for (int n = 1; n <= 3 && n <= C && 2 * n <= FF_TM; n++) {
+      const int E = lane_e(n);
+      int lh = oh, lw = ow;
+      while (!conv_fits(lh, lw, k, s, up2, h, w, E)) {
+        if (lh >= lw / E && lh > 1) lh = (lh + 1) / 2;
+        else if (lw > 1) lw = (lw + 1) / 2;
+        else break;
+      }
+      v.push_back({lh, lw, n, n % 2 == 1, true});
+      const int ow2 = std::min(ow, 2 * E + 1);
+      if (conv_fits(3, ow2, k, s, up2, h, w, E)) v.push_back({std::min(3, oh), ow2, n, true, true});
+      if (conv_fits(2, E - 1 > 0 ? E - 1 : 1, k, s, up2, h, w, E))
+        v.push_back({std::min(2, oh), std::min(ow, std::max(E - 1, 1)), n, false, true});
+    }
+  }
   return v;
 }
 
@@ -451,6 +487,47 @@ const Fault FAULTS[] = {
        e.c.flags |= FF_FLAG_WPACK;
        e.c.w_len = (uint32_t)((c.cout * ci0 + c.co_end * (c.in_c - ci0)) * c.k * c.k) - 1;
      }},
+    {"pixel lanes with stride 2", FF_ERR_PARAM,
+     [](FaultEnv &e) {
+       e.c.flags = FF_FLAG_PIXLANES;
+       e.c.co_end = 1;
+       e.c.stride = 2;
+       e.c.out_h = (uint16_t)((e.c.in_h - 1) / 2 + 1);
+       e.c.out_w = (uint16_t)((e.c.in_w - 1) / 2 + 1);
+       e.c.tile_y = e.c.tile_x = 0;
+     }},
+    {"pixel lanes with more than FF_TM/2 channels", FF_ERR_PARAM,
+     [](FaultEnv &e) {
+       // FF_TM / 2 + 1 channels leave no second PE-row group (the extents are checked after the flags).
+       e.c.flags = FF_FLAG_PIXLANES;
+       e.c.cout = e.c.co_end = e.c.out_c_total = (uint16_t)(FF_TM / 2 + 1);
+       e.c.out_c_offset = 0;
+     }},
+    {"kernel packing with in_c > FF_TN", FF_ERR_PARAM,
+     [](FaultEnv &e) {
+       e.c.flags = FF_FLAG_KPACK;
+       e.c.in_c = FF_TN + 1;  // extents are checked after the flags
+     }},
+    {"kernel packing with up2 input", FF_ERR_PARAM,
+     [](FaultEnv &e) {
+       e.c.flags = FF_FLAG_KPACK | FF_FLAG_UP2_IN;
+       e.c.in_h = (uint16_t)((e.c.in_h + 1) / 2);
+       e.c.in_w = (uint16_t)((e.c.in_w + 1) / 2);
+       e.c.out_h = (uint16_t)(2 * e.c.in_h);
+       e.c.out_w = (uint16_t)(2 * e.c.in_w);
+     }},
+    {"kernel packing on upsample", FF_ERR_PARAM,
+     [](FaultEnv &e) {
+       e.c.opcode = FF_OP_UPSAMPLE;
+       e.c.k = 2;
+       e.c.flags = FF_FLAG_KPACK;
+     }},
+    {"pixel lanes on upsample", FF_ERR_PARAM,
+     [](FaultEnv &e) {
+       e.c.opcode = FF_OP_UPSAMPLE;
+       e.c.k = 2;
+       e.c.flags = FF_FLAG_PIXLANES;
+     }},
     {"packed weights on upsample", FF_ERR_PARAM,
      [](FaultEnv &e) {
        e.c.opcode = FF_OP_UPSAMPLE;
@@ -551,20 +628,30 @@ void print_cycles() {
       {FF_OP_CONV, FF_FLAG_WPACK, 7, 2, 6, 20, 24, 16, 0, 16, 2, 3, 5, 7, 16, 0},
       {FF_OP_CONV, FF_FLAG_WPACK | FF_FLAG_UP2_IN, 3, 1, 10, 7, 9, 6, 1, 5, 3, 5, 8, 9, 6, 0},
       {FF_OP_CONV, FF_FLAG_WPACK | FF_FLAG_LINEAR, 3, 1, 12, 8, 8, 2, 0, 2, 0, 0, 8, 8, 2, 0},
+      // Pixel lanes: the flow head (n = 2) and n = 1 / 3 with odd tile widths (partial last pixel group).
+      {FF_OP_CONV, FF_FLAG_WPACK | FF_FLAG_LINEAR | FF_FLAG_PIXLANES, 3, 1, 12, 8, 8, 2, 0, 2, 0, 0, 8, 8, 2, 0},
+      {FF_OP_CONV, FF_FLAG_PIXLANES, 3, 1, 5, 9, 13, 4, 1, 4, 1, 2, 7, 11, 4, 0},
+      {FF_OP_CONV, FF_FLAG_WPACK | FF_FLAG_PIXLANES, 5, 1, 3, 10, 19, 3, 2, 3, 0, 1, 10, 17, 3, 0},
+      // Kernel-column packing: conv1-like (Cin 3, k 7, stride 2), Cin 2 k 5 with pixel lanes, k 3 odd tile.
+      {FF_OP_CONV, FF_FLAG_WPACK | FF_FLAG_KPACK, 7, 2, 3, 20, 24, 16, 0, 16, 2, 3, 5, 7, 16, 0},
+      {FF_OP_CONV, FF_FLAG_KPACK | FF_FLAG_PIXLANES, 5, 1, 2, 9, 13, 3, 1, 2, 0, 1, 9, 11, 3, 0},
+      {FF_OP_CONV, FF_FLAG_KPACK, 3, 1, 3, 9, 11, 4, 0, 4, 1, 2, 7, 9, 4, 0},
       {FF_OP_UPSAMPLE, 0, 2, 1, 5, 6, 7, 5, 1, 4, 2, 3, 7, 9, 5, 0},
       {FF_OP_UPSAMPLE, FF_FLAG_LINEAR, 4, 1, 2, 5, 6, 2, 0, 2, 0, 4, 20, 13, 2, 0},
   };
   printf("{\"config\": {\"tm\": %d, \"tn\": %d, \"mac_depth\": %d, \"rd_ovh\": %d, \"wr_ovh\": %d, \"rq_depth\": %d, "
-         "\"up_depth\": %d, \"check_cyc\": %d, \"obuf\": %d, \"bus_bytes\": %d, \"wr_bytes\": %d, \"up_par\": %d}, "
-         "\"commands\": [",
+         "\"up_depth\": %d, \"check_cyc\": %d, \"obuf\": %d, \"bus_bytes\": %d, \"wr_bytes\": %d, \"up_par\": %d, "
+         "\"pix_lanes\": %d}, \"commands\": [",
          FF_TM, FF_TN, FF_MAC_DEPTH, FF_RD_OVH, FF_WR_OVH, FF_RQ_DEPTH, FF_UP_DEPTH, FF_CHECK_CYC, FF_OBUF, FF_BUS_BYTES,
-         FF_WR_BYTES, FF_UP_PAR);
+         FF_WR_BYTES, FF_UP_PAR, (FF_CAP_FEAT & FF_CAP_PIXLANES) ? 1 : 0);
   bool first = true;
   for (const Spec &sp : specs) {
     Ddr d(1 << 18);
     ff_cmd c{};
     c.opcode = (uint8_t)sp.op;
     c.flags = (uint8_t)sp.flags;
+    if (2 * (sp.ce - sp.cb) > FF_TM) c.flags &= (uint8_t)~FF_FLAG_PIXLANES;  // no second PE-row group in this build
+    if (sp.cin > FF_TN) c.flags &= (uint8_t)~FF_FLAG_KPACK;
     c.bits = (sp.flags & FF_FLAG_LINEAR) ? 16 : 5;
     c.k = (uint8_t)sp.k;
     c.stride = (uint8_t)sp.s;
