@@ -404,34 +404,34 @@ void Board::start_job() {
   p.err_index = ei;
   p.cmds_done = cd;
   p.cycles = cyc;
-  if ((faults & F_FLIP) && cd > 0) {
-    const uint8_t mask = (uint8_t)ctl_.ld(C_FLIP_MASK * 4);
+  if ((faults & (F_FLIP | F_CORRUPT)) && cd > 0) {
+    // Output faults on every completed command. flip: the first output element (channel co_begin, tile origin);
+    // corrupt (a corrupted tile): every element the command wrote, all its channels, rows and columns.
+    const uint8_t flip = (uint8_t)ctl_.ld(C_FLIP_MASK * 4), corrupt = (uint8_t)ctl_.ld(C_CORRUPT_MASK * 4);
     for (uint32_t i = 0; i < cd; i++) {
       ff_cmd c;
       memcpy(&c, ddr_ + (mem + cmd_addr + (uint64_t)i * FF_CMD_BYTES - o_.ddr_base), sizeof c);
       const uint64_t e = (c.flags & FF_FLAG_LINEAR) ? 2 : 1;
-      const uint32_t ch = c.out_c_offset + c.co_begin;
-      const uint64_t a = mem_wr + c.out_addr + (((uint64_t)ch * c.out_h + c.tile_y) * c.out_w + c.tile_x) * e;
-      if (phys_in_ddr(a, 1)) ddr_[a - o_.ddr_base] ^= mask;
-    }
-  }
-  if ((faults & F_CORRUPT) && cd > 0) {
-    // A corrupted tile: every byte the command wrote (all its channels, rows and columns) XORed with the mask.
-    const uint8_t mask = (uint8_t)ctl_.ld(C_CORRUPT_MASK * 4);
-    for (uint32_t i = 0; i < cd; i++) {
-      ff_cmd c;
-      memcpy(&c, ddr_ + (mem + cmd_addr + (uint64_t)i * FF_CMD_BYTES - o_.ddr_base), sizeof c);
-      const uint64_t e = (c.flags & FF_FLAG_LINEAR) ? 2 : 1;
-      const bool up = c.opcode == FF_OP_UPSAMPLE;
-      const uint32_t c0 = up ? 0 : c.co_begin, c1 = up ? c.cout : c.co_end;
-      for (uint32_t ch = c0; ch < c1; ch++)
-        for (uint32_t y = c.tile_y; y < (uint32_t)c.tile_y + c.tile_h; y++) {
-          const uint64_t a = mem_wr + c.out_addr + (((uint64_t)(c.out_c_offset + ch) * c.out_h + y) * c.out_w + c.tile_x) * e;
-          const uint64_t n = (uint64_t)c.tile_w * e;
-          if (!phys_in_ddr(a, n)) continue;
-          uint8_t *p = ddr_ + (a - o_.ddr_base);
-          for (uint64_t b = 0; b < n; b += e) p[b] ^= mask;
-        }
+      // Byte address of output element (layer channel ch, row y, column tile_x) of this command.
+      auto row_at = [&](uint32_t ch, uint32_t y) {
+        return mem_wr + c.out_addr + (((uint64_t)(c.out_c_offset + ch) * c.out_h + y) * c.out_w + c.tile_x) * e;
+      };
+      if (faults & F_FLIP) {
+        const uint64_t a = row_at(c.co_begin, c.tile_y);
+        if (phys_in_ddr(a, 1)) ddr_[a - o_.ddr_base] ^= flip;
+      }
+      if (faults & F_CORRUPT) {
+        const bool up = c.opcode == FF_OP_UPSAMPLE;
+        const uint32_t c0 = up ? 0 : c.co_begin, c1 = up ? c.cout : c.co_end;
+        const uint64_t n = (uint64_t)c.tile_w * e;
+        for (uint32_t ch = c0; ch < c1; ch++)
+          for (uint32_t y = c.tile_y; y < (uint32_t)c.tile_y + c.tile_h; y++) {
+            const uint64_t a = row_at(ch, y);
+            if (!phys_in_ddr(a, n)) continue;
+            uint8_t *q = ddr_ + (a - o_.ddr_base);
+            for (uint64_t k = 0; k < n; k += e) q[k] ^= corrupt;
+          }
+      }
     }
   }
   const uint64_t t = now_ns();

@@ -3,6 +3,7 @@
 // registers (at run time, where a bitstream may differ from the board's default build).
 import { UserError } from '../errors.js';
 import type { BoardSpec } from '../driver/boards.js';
+import type { EngineCaps } from '../driver/engine.js';
 import { DEFAULT_ENGINE_CONFIG, type EngineConfig } from './cycles.js';
 
 export interface SchedConfig extends EngineConfig {
@@ -49,16 +50,8 @@ export function configFromBoard(b: BoardSpec): SchedConfig {
 /** cap_feat[11]: lane packing, the engine implements FLAG_PIXLANES and FLAG_KPACK (docs/registers.md). */
 export const FEAT_PIXLANES = 1 << 11;
 
-/** Capability words as the engine publishes them (docs/registers.md; the driver's EngineCaps has this shape). */
-export interface CapsLike {
-  peRows: number;
-  peCols: number;
-  ibuf: number;
-  obuf: number;
-  sbuf: number;
-  feat: number;
-  clockMHz: number;
-}
+/** The capability words planning needs: the driver's EngineCaps without identity (docs/registers.md). */
+export type CapsLike = Pick<EngineCaps, 'peRows' | 'peCols' | 'ibuf' | 'obuf' | 'sbuf' | 'feat' | 'clockMHz'>;
 
 /** From the capability registers of a probed engine; bandwidth comes from the board (the engine cannot know it). */
 export function configFromCaps(caps: CapsLike, memoryGBps: number): SchedConfig {
