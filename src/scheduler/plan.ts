@@ -302,7 +302,7 @@ export function planNetwork(arch: ArchSpec, h: number, w: number, cfg: SchedConf
       outLen: lenOf(d.output, 'buffer'), tag: 0,
     };
     // Stride-1 convs with few output channels per command (the flow head) use the idle PE rows for neighbouring pixels.
-    const lanesFor = (n: number): boolean => isConv && cfg.pixLanes && d.stride === 1 && 2 * n <= cfg.tm;
+    const lanesFor = (n: number): boolean => isConv && cfg.pixLanes && d.stride === 1 && 2 * (n + (n & 1)) <= cfg.tm;
     // Convs with at most FF_TN / 2 input channels (conv1) use the idle PE columns for further kernel columns.
     const kpack = isConv && cfg.kPack && !(d.flags & FLAG_UP2_IN) && 2 * d.cin <= cfg.tn ? FLAG_KPACK : 0;
     const build = (th: number, tw: number, chunk: number, order: LoopOrder): EngineCommand[] | number => {
