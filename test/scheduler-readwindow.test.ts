@@ -76,66 +76,83 @@ t.test('windowSyncPerPlane: per plane only where planes lie far apart', async (t
   t.equal(windowSyncPerPlane(4, 1000, 100, 0), true, 'free sync calls: always per plane');
 });
 
-t.test('verifier: same checks and detections through readWindow and through read()', async (t) => {
+t.test('verifier: same checks and detections through viewWindow, readWindow and read()', async (t) => {
   const cfg = testConfig({ tm: 3, tn: 5, ibuf: 200, obuf: 48, sbuf: 96 });
   const arch = flownetsQ({ width: 0.0625 });
   const model = randomModel(arch, 7);
   const plan = planNetwork(arch, 64, 64, cfg);
   const frames = randomFrames(64, 64, 11);
-  // An executor without readWindow (the verifier's fallback path), over the same interpreter.
-  const readOnly = (e: TsEngineExecutor): CommandExecutor => ({
+  // Executors with fewer paths (the verifier's fallbacks), over the same interpreter.
+  const narrow = (e: TsEngineExecutor, win: boolean): CommandExecutor => ({
     config: e.config, alloc: (b, a) => e.alloc(b, a), write: (a, d) => e.write(a, d), read: (a, n) => e.read(a, n),
-    run: (c, n) => e.run(c, n),
+    run: (c, n) => e.run(c, n), ...(win ? { readWindow: e.readWindow.bind(e) } : {}),
   });
   const lane = 1;
   const results = [];
-  for (const variant of ['readWindow', 'read'] as const) {
+  for (const variant of ['viewWindow', 'readWindow', 'read'] as const) {
     const exec = new TsEngineExecutor(cfg);
-    let windows = 0;
-    const orig = exec.readWindow.bind(exec);
-    exec.readWindow = (...a) => (windows++, orig(...a));
-    const runner = new FrameRunner(plan, model, variant === 'read' ? readOnly(exec) : exec, { verify: 'full', policy: 'log', seed: 5 });
+    const used = { viewWindow: 0, readWindow: 0, held: 0, maxHeld: 0 };
+    const origR = exec.readWindow.bind(exec), origV = exec.viewWindow.bind(exec);
+    exec.readWindow = (...a) => (used.readWindow++, origR(...a));
+    exec.viewWindow = (...a) => (used.viewWindow++, used.maxHeld = Math.max(used.maxHeld, ++used.held), origV(...a));
+    exec.releaseWindow = () => void used.held--;
+    const target = variant === 'viewWindow' ? exec : narrow(exec, variant === 'readWindow');
+    const runner = new FrameRunner(plan, model, target, { verify: 'full', policy: 'log', seed: 5 });
     const clean = await runner.runFrame(frames);
     t.equal(clean.mismatches.length, 0, `${variant}: clean frame passes full verification`);
     exec.faults.push({ kind: 'stuck-lane', lane, value: 77 });
     const bad = await runner.runFrame(frames);
     t.ok(bad.mismatches.length > 0, `${variant}: stuck lane detected`);
     t.ok(bad.mismatches.every((m) => (m.at.c - m.tile.co0) % cfg.tm === lane), `${variant}: every mismatch on the lane`);
-    t.equal(windows > 0, variant === 'readWindow', `${variant}: readWindow ${variant === 'readWindow' ? 'used' : 'not used'}`);
+    t.equal(used.viewWindow > 0, variant === 'viewWindow', `${variant}: viewWindow ${variant === 'viewWindow' ? '' : 'not '}used`);
+    t.equal(used.readWindow > 0, variant === 'readWindow', `${variant}: readWindow ${variant === 'readWindow' ? '' : 'not '}used`);
+    t.equal(used.held, 0, `${variant}: every view released`);
+    if (variant === 'viewWindow') t.equal(used.maxHeld, 1, 'one view held at a time');
     results.push({ n: bad.mismatches.length, at: bad.mismatches.map((m) => [m.cmd, m.at.c, m.at.y, m.at.x]) });
   }
-  t.same(results[0], results[1], 'identical mismatches both ways');
+  t.same(results[0], results[1], 'identical mismatches viewWindow / readWindow');
+  t.same(results[1], results[2], 'identical mismatches readWindow / read');
 });
 
-t.test('EngineDevice.readWindow on the virtual board: one sync over the range or one per plane, buffer back to the device', async (t) => {
+t.test('EngineDevice.readWindow on the virtual board: one read-only take of the window, buffer back to the device', async (t) => {
   execFileSync('make', ['-s', '-C', 'hw', 'emu'], { stdio: 'inherit' });
   const dev = await EngineDevice.open({ board: 'emu', ddrMb: 1 });
   t.teardown(() => dev.close());
   const buf = dev.alloc(16384, { label: 'win' });
   const img = new Prng(3).fillInt(new Uint8Array(16384), 0, 255);
   dev.write(buf, img);
-  const syncs: Array<[string, number, number]> = [];
+  const syncs: Array<[string, number, number, string?]> = [];
   const toCpu = buf.toCpu.bind(buf), toDevice = buf.toDevice.bind(buf);
-  buf.toCpu = (o = 0, l?: number) => (syncs.push(['cpu', o, l ?? -1]), toCpu(o, l));
-  buf.toDevice = (o = 0, l?: number) => (syncs.push(['dev', o, l ?? -1]), toDevice(o, l));
+  buf.toCpu = (o = 0, l?: number, a?: 'read' | 'readwrite') => (syncs.push(['cpu', o, l ?? -1, a]), toCpu(o, l, a));
+  buf.toDevice = (o = 0, l?: number) => (syncs.push(['dev', o, l ?? -1, buf.access]), toDevice(o, l));
   const [addr, p, ps, r, rs, rb] = [100, 5, 2000, 3, 64, 40];
   const want = naive(img, addr, p, ps, r, rs, rb);
   const span = (p - 1) * ps + (r - 1) * rs + rb;
-  dev.syncCallBytes = 1 << 20;
-  t.same(dev.readWindow(buf, addr, p, ps, r, rs, rb), want, 'one sync: the window');
-  t.same(syncs, [['cpu', addr, span], ['dev', addr, span]], 'one invalidate + one clean over the covering range');
+  t.same(dev.readWindow(buf, addr, p, ps, r, rs, rb), want, 'the window');
+  // The virtual board's DDR is coherent: no line lists, and the hand-back after a read-only take cleans nothing.
+  t.same(syncs, [['cpu', addr, span, 'read'], ['dev', addr, span, 'read']], 'read-only take of the covering range, handed back');
   t.equal(buf.owner, 'device', 'range handed back to the device');
+  t.same(dev.syncStats, { windows: 1, calls: 0, bytes: 0 }, 'coherent: no maintenance');
   syncs.length = 0;
-  dev.syncCallBytes = 0;
   const out = new Uint8Array(want.length);
   t.equal(dev.readWindow(buf, addr, p, ps, r, rs, rb, out), out, 'into out');
-  t.same(out, want, 'per plane: the window');
-  t.equal(syncs.length, 2 * p, 'per plane: one invalidate + clean per plane');
-  t.same(syncs.slice(0, 2), [['cpu', addr, (r - 1) * rs + rb], ['dev', addr, (r - 1) * rs + rb]], 'plane span only');
-  t.equal(buf.owner, 'device', 'range handed back to the device');
+  t.same(out, want);
+  syncs.length = 0;
+  t.same(dev.read(buf, 50, 10), img.subarray(50, 60), 'read()');
+  t.same(syncs, [['cpu', 50, 10, 'read'], ['dev', 50, 10, 'read']], 'read(): read-only take too');
   syncs.length = 0;
   t.throws(() => dev.readWindow(buf, 16000, 2, 400, 2, 64, 10), /range \[16000, 16474\) outside the 16384 bytes of 'win'/, 'range checked');
   t.same(syncs, [], 'before any sync');
+  // Zero-copy: a view of the covering span, held (run() refuses) until released.
+  const v = dev.viewWindow(buf, addr, p, ps, r, rs, rb);
+  t.equal(v.length, span);
+  t.same(naive(v, 0, p, ps, r, rs, rb), want, 'viewWindow: the rows at their strides');
+  t.equal(buf.access, 'read');
+  await t.rejects(dev.run(0n, 0), /'win' is owned by the CPU at run\(\)/, 'run() refuses while a window is held');
+  dev.releaseWindow(buf, addr, span);
+  t.equal(buf.owner, 'device');
+  dev.releaseWindow(buf, addr, span);
+  t.equal((await dev.run(0n, 0)).status, 0, 'runs after the release');
   dev.free(buf);
 
   // EngineAddressSpace (the scheduler's view of the board): flat engine addresses over several DMA buffers.

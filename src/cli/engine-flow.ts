@@ -19,6 +19,10 @@ import {
 } from '../scheduler/index.js';
 
 /** Flat byte addresses (the engine's physical addresses) over separately allocated DMA buffers. */
+/** Bytes from a window's first byte to its last: planes x rows of rowBytes at the given strides. */
+const windowSpan = (planes: number, planeStride: number, rows: number, rowStride: number, rowBytes: number): number =>
+  planes * rows * rowBytes === 0 ? 0 : (planes - 1) * planeStride + (rows - 1) * rowStride + rowBytes;
+
 export class EngineAddressSpace implements EngineDeviceLike {
   readonly config: SchedConfig;
   #bufs: Array<{ base: number; end: number; buf: DmaBuffer }> = [];
@@ -53,9 +57,19 @@ export class EngineAddressSpace implements EngineDeviceLike {
 
   readWindow(addr: number, planes: number, planeStride: number, rows: number, rowStride: number, rowBytes: number,
     out?: Uint8Array): Uint8Array {
-    const span = planes * rows * rowBytes === 0 ? 0 : (planes - 1) * planeStride + (rows - 1) * rowStride + rowBytes;
-    const { buf, off } = this.#find(addr, span);
+    const { buf, off } = this.#find(addr, windowSpan(planes, planeStride, rows, rowStride, rowBytes));
     return this.engine.readWindow(buf, off, planes, planeStride, rows, rowStride, rowBytes, out);
+  }
+
+  // Zero-copy window for the verifier: a read-only take of the rows' cache lines until releaseWindow.
+  viewWindow(addr: number, planes: number, planeStride: number, rows: number, rowStride: number, rowBytes: number): Uint8Array {
+    const { buf, off } = this.#find(addr, windowSpan(planes, planeStride, rows, rowStride, rowBytes));
+    return this.engine.viewWindow(buf, off, planes, planeStride, rows, rowStride, rowBytes);
+  }
+
+  releaseWindow(addr: number, span: number): void {
+    const { buf, off } = this.#find(addr, span);
+    this.engine.releaseWindow(buf, off, span);
   }
 
   async runCommands(cmdAddr: number, count: number): Promise<RunResult> {

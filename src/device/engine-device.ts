@@ -6,6 +6,7 @@ import { DmaAllocator, type AllocOptions, type DmaBuffer, type DmaStats } from '
 import { ShmBackend } from '../dma/shm.js';
 import { UdmabufBackend, type UdmabufOptions } from '../dma/udmabuf.js';
 import type { DmaBackend } from '../dma/types.js';
+import { readDmaWindow, takeDmaWindow, windowReadState, type WindowSyncStats } from '../dma/window.js';
 import { getBoard, type BoardName } from '../driver/boards.js';
 import { EngineDriver, EngineError, type EngineCaps, type IrqSource } from '../driver/engine.js';
 import { AP_IDLE, AP_START, ENGINE_REGS, ENGINE_STATUS } from '../driver/engine-regs.js';
@@ -23,20 +24,8 @@ import type { Sys } from '../sys/types.js';
 /** Short names of the engine status codes (docs/registers.md), index = code. */
 export const STATUS_NAMES = ['ok', 'opcode', 'bits', 'param', 'geometry', 'tile', 'range', 'align'] as const;
 
-/**
- * Default EngineDevice.syncCallBytes: one sync call (~1 µs: FFI / ioctl) ≈ maintenance of 4 KB of lines (64 × 64 B
- * at an assumed ~16 ns per `dc civac`); an estimate, as verify.ts READ_CALL_BYTES.
- */
-export const SYNC_CALL_BYTES = 4096;
-
-/**
- * Whether a strided window (`planes` planes `planeStride` apart, each spanning `planeSpan` bytes) is cheaper to
- * sync plane by plane than in one sync over its covering range: cost = calls · syncCallBytes + bytes maintained.
- */
-export function windowSyncPerPlane(planes: number, planeStride: number, planeSpan: number, syncCallBytes: number): boolean {
-  const whole = syncCallBytes + (planes - 1) * planeStride + planeSpan;
-  return planes > 1 && planes * (syncCallBytes + planeSpan) < whole;
-}
+import { SYNC_CALL_BYTES } from '../dma/window.js';
+export { SYNC_CALL_BYTES, planWindowSync, rangeBytes, windowLineRanges, windowSyncPerPlane, type WindowSync } from '../dma/window.js';
 
 export interface EngineDeviceOptions {
   /** 'emu' (start a virtual board, or attach to `emuDir`) or a board name. */
@@ -146,6 +135,7 @@ export class EngineDevice {
     this.#irq = parts.irq;
     this.#closeIrq = parts.closeIrq;
     this.#pool = parts.pool;
+    this.#win.syncCallBytes = parts.pool.backend.syncCallBytes ?? SYNC_CALL_BYTES;
     this.#emuProc = parts.emuProc;
     this.#timeoutMs = parts.timeoutMs;
     this.#retries = parts.retries;
@@ -296,58 +286,61 @@ export class EngineDevice {
     buf.toDevice(offset, src.length);
   }
 
-  /** Takes [offset, offset+length) back from the device (cache invalidate), copies it out, returns it to the device. */
+  /**
+   * Takes [offset, offset+length) back from the device read-only (cache invalidate), copies it out, returns it to
+   * the device (no clean: nothing was written).
+   */
   read(buf: DmaBuffer, offset = 0, length = buf.size - offset, out?: Uint8Array): Uint8Array {
-    buf.toCpu(offset, length);
     const dst = out ?? new Uint8Array(length);
     if (dst.length < length) throw new RangeError(`read: output of ${dst.length} bytes for ${length}`);
-    dst.set(buf.view.subarray(offset, offset + length));
+    buf.toCpu(offset, length, 'read');
+    dst.set(buf.readView.subarray(offset, offset + length));
     buf.toDevice(offset, length);
     return dst;
   }
 
   /**
-   * What one cache-sync call costs, in bytes of cache maintenance (lines invalidated/cleaned over a range): picks
-   * between one sync over a strided window's covering range and one per plane (readWindow). An estimate, not
-   * measured on a board (see docs/verification.md); lower it where syncs are cheap calls, raise it for u-dma-buf's
-   * sysfs syncs. Irrelevant for coherent buffers (syncs are no-ops).
+   * What one cache-sync call costs, in bytes of cache maintenance (lines invalidated over a range): picks how
+   * readWindow takes a window where the backend cannot walk windows natively (planWindowSync). Default: the
+   * backend's own estimate (DmaBackend.syncCallBytes) or SYNC_CALL_BYTES; not measured on a board
+   * (docs/verification.md). Irrelevant for coherent buffers and for the native window walk.
    */
-  syncCallBytes = SYNC_CALL_BYTES;
+  get syncCallBytes(): number {
+    return this.#win.syncCallBytes;
+  }
+  set syncCallBytes(v: number) {
+    this.#win.syncCallBytes = v;
+  }
+  readonly #win = windowReadState();
+  /** Cache maintenance of readWindow so far: windows, calls into the backend, bytes of lines (0 when coherent). */
+  get syncStats(): WindowSyncStats {
+    return this.#win.stats;
+  }
 
   /**
    * Strided read of a window: `planes` × `rows` rows of `rowBytes` at offset + p·planeStride + r·rowStride, packed
-   * plane-major into `out`. Takes the covering range to the CPU (cache invalidate) in one sync — or one per plane
-   * where the planes lie far apart (windowSyncPerPlane) —, copies only the window rows, hands the range back to the
-   * device. One call instead of a read() (sync + copy) per channel or row, or a copy of the whole covering range.
+   * plane-major into `out`. A read-only take: invalidates only what planWindowSync picks — the lines of the
+   * window's rows in one call where the backend takes a list, else per plane or the covering range — copies the
+   * rows, and hands the buffer back without a clean (the CPU wrote nothing).
    */
   readWindow(buf: DmaBuffer, offset: number, planes: number, planeStride: number, rows: number, rowStride: number,
     rowBytes: number, out?: Uint8Array): Uint8Array {
-    const n = planes * rows * rowBytes;
-    const dst = out ?? new Uint8Array(n);
-    if (dst.length < n) throw new RangeError(`readWindow: output of ${dst.length} bytes for ${n}`);
-    if (n === 0) return dst;
-    const planeSpan = (rows - 1) * rowStride + rowBytes;
-    const span = (planes - 1) * planeStride + planeSpan;
-    // Whole range checked before any sync, so a bad window leaves no plane taken.
-    if (offset < 0 || offset + span > buf.size) {
-      throw new RangeError(`readWindow: range [${offset}, ${offset + span}) outside the ${buf.size} bytes of '${buf.label}'`);
-    }
-    const perPlane = windowSyncPerPlane(planes, planeStride, planeSpan, this.syncCallBytes);
-    if (!perPlane) buf.toCpu(offset, span);
-    let src: Uint8Array | undefined;
-    for (let p = 0, d = 0; p < planes; p++) {
-      const po = offset + p * planeStride;
-      if (perPlane) buf.toCpu(po, planeSpan);
-      src ??= buf.view;
-      for (let r = 0, o = po; r < rows; r++, o += rowStride, d += rowBytes) {
-        // Short rows: a plain loop beats creating a subarray view per row.
-        if (rowBytes <= 32) for (let i = 0; i < rowBytes; i++) dst[d + i] = src[o + i];
-        else dst.set(src.subarray(o, o + rowBytes), d);
-      }
-      if (perPlane) buf.toDevice(po, planeSpan);
-    }
-    if (!perPlane) buf.toDevice(offset, span);
-    return dst;
+    return readDmaWindow(this.#pool.backend, buf, offset, planes, planeStride, rows, rowStride, rowBytes, out, this.#win);
+  }
+
+  /**
+   * Zero-copy form of readWindow: takes the window's rows for reading (same maintenance) and returns a view of its
+   * covering span [offset, offset + span), rows at their strides. Valid until releaseWindow(buf, offset, span);
+   * run() refuses to start while a window is held. Several windows may be held at once (each takes its lines).
+   */
+  viewWindow(buf: DmaBuffer, offset: number, planes: number, planeStride: number, rows: number, rowStride: number,
+    rowBytes: number): Uint8Array {
+    return takeDmaWindow(this.#pool.backend, buf, offset, planes, planeStride, rows, rowStride, rowBytes, this.#win);
+  }
+
+  /** Hands a window taken by viewWindow back to the device (no clean after a read-only take). */
+  releaseWindow(buf: DmaBuffer, offset: number, span: number): void {
+    if (buf.owner === 'cpu') buf.toDevice(offset, span);
   }
 
   /**

@@ -1,7 +1,13 @@
 // Buffer pool over a DmaBackend: alignment, reuse, accounting, leak reports, and cache ownership enforced by the API.
-import { CACHE_LINE, checkAlign, type DmaBackend, type DmaRegion } from './types.js';
+import { windowLineRanges } from './window.js';
+import { CACHE_LINE, checkAlign, checkRanges, checkWindow, type DmaBackend, type DmaRegion } from './types.js';
 
 export type Owner = 'cpu' | 'device';
+/**
+ * What the CPU may do while it owns a buffer: 'readwrite' (toDevice() cleans the caches), or 'read' — taken only
+ * to read what the device wrote, so the caches hold no dirty lines and toDevice() hands it back without a clean.
+ */
+export type CpuAccess = 'readwrite' | 'read';
 
 export interface AllocOptions {
   /** Physical alignment; default 64 (a cache line; the engine needs 8). */
@@ -28,11 +34,14 @@ export interface LeakReport {
 
 /**
  * A physically contiguous buffer. The CPU may touch `view` only while it owns the buffer: toDevice() cleans the
- * caches and hands it to the engine, toCpu() invalidates and takes it back. Use after free throws.
+ * caches and hands it to the engine, toCpu() invalidates and takes it back. A read-only take (toCpu(o, l, 'read'),
+ * toCpuRanges()) gives `readView` only, and its toDevice() skips the clean: the CPU wrote nothing, and cleaning
+ * lines that are not dirty costs a maintenance operation per line for nothing. Use after free throws.
  */
 export class DmaBuffer {
   #region: DmaRegion | undefined;
   #owner: Owner = 'cpu';
+  #access: CpuAccess = 'readwrite';
 
   constructor(
     region: DmaRegion,
@@ -62,8 +71,26 @@ export class DmaBuffer {
     return this.#region === undefined;
   }
 
-  /** CPU view (exactly `size` bytes); throws while the device owns the buffer. */
+  /** How the CPU holds it (undefined while the device owns it). */
+  get access(): CpuAccess | undefined {
+    this.#live();
+    return this.#owner === 'cpu' ? this.#access : undefined;
+  }
+
+  /** CPU view for reading and writing (exactly `size` bytes); throws while the device owns the buffer or after a read-only take. */
   get view(): Uint8Array {
+    const r = this.#live();
+    if (this.#owner !== 'cpu') {
+      throw new Error(`DMA buffer '${this.label}' is owned by the device; call toCpu() after the engine finished before reading it`);
+    }
+    if (this.#access !== 'readwrite') {
+      throw new Error(`DMA buffer '${this.label}' was taken read-only; use readView, or toCpu() without 'read' to write it`);
+    }
+    return r.view.subarray(0, this.size);
+  }
+
+  /** CPU view for reading (the caller must not write through it); throws while the device owns the buffer. */
+  get readView(): Uint8Array {
     const r = this.#live();
     if (this.#owner !== 'cpu') {
       throw new Error(`DMA buffer '${this.label}' is owned by the device; call toCpu() after the engine finished before reading it`);
@@ -79,22 +106,83 @@ export class DmaBuffer {
     return [offset, len];
   }
 
-  /** Cleans caches for the range and gives the buffer to the device. */
+  /**
+   * Cleans caches for the range and gives the buffer to the device — without the clean after a read-only take
+   * (no line can be dirty: the CPU invalidated, then only read).
+   */
   toDevice(offset = 0, length?: number): this {
     const r = this.#live();
     const [o, l] = this.#range(offset, length);
-    this.pool.backend.syncForDevice(r, o, l);
+    if (this.#owner !== 'cpu' || this.#access !== 'read') this.pool.backend.syncForDevice(r, o, l);
     this.#owner = 'device';
+    this.#access = 'readwrite';
     return this;
   }
 
-  /** Invalidates caches for the range (what the device wrote) and gives the buffer back to the CPU. */
-  toCpu(offset = 0, length?: number): this {
+  /**
+   * Invalidates caches for the range (what the device wrote) and gives the buffer back to the CPU. With 'read'
+   * the CPU promises not to write (readView only) and toDevice() skips the clean. A buffer the CPU holds
+   * read-write needs no sync for a read (its lines may be dirty: they are the truth) and keeps its access; one it
+   * holds read-only is invalidated again for the new range (the device may have written other parts of it since).
+   */
+  toCpu(offset = 0, length?: number, access: CpuAccess = 'readwrite'): this {
     const r = this.#live();
     const [o, l] = this.#range(offset, length);
+    if (access === 'read' && this.#heldReadWrite()) return this;
     this.pool.backend.syncForCpu(r, o, l);
+    if (this.#owner !== 'cpu') this.#access = access;
+    else if (access === 'readwrite') this.#access = 'readwrite';
     this.#owner = 'cpu';
     return this;
+  }
+
+  #heldReadWrite(): boolean {
+    return this.#owner === 'cpu' && this.#access === 'readwrite';
+  }
+
+  /**
+   * Read-only take of a LIST of ranges ((offset, length) pairs in `ranges[0 .. 2·count)`): invalidates exactly
+   * those lines — in one backend call where the backend has syncRangesForCpu, else one syncForCpu per range — and
+   * gives the buffer to the CPU for reading those ranges (readView); toDevice() then hands it back without a clean.
+   * Read-only takes add up (each invalidates its own lines); a read-write holder is left alone. All ranges are
+   * checked before any sync.
+   */
+  toCpuRanges(ranges: Uint32Array, count: number): this {
+    const r = this.#live();
+    checkRanges(this.size, ranges, count, `DMA buffer '${this.label}'`);
+    if (this.#heldReadWrite()) return this;
+    const b = this.pool.backend;
+    if (b.syncRangesForCpu) b.syncRangesForCpu(r, ranges, count);
+    else for (let i = 0; i < count; i++) if (ranges[2 * i + 1] > 0) b.syncForCpu(r, ranges[2 * i], ranges[2 * i + 1]);
+    this.#owner = 'cpu';
+    this.#access = 'read';
+    return this;
+  }
+
+  /**
+   * Read-only take of a strided window's rows (see DmaBackend.syncWindowForCpu): one backend call where the
+   * backend walks windows itself, else the rows' line ranges through toCpuRanges (built here; `scratch` reused).
+   * Returns the bytes of lines maintained (0 when the CPU holds the buffer read-write or the backend is coherent).
+   */
+  toCpuWindow(offset: number, planes: number, planeStride: number, rows: number, rowStride: number, rowBytes: number,
+    scratch?: { a: Uint32Array }): number {
+    const r = this.#live();
+    checkWindow(this.size, offset, planes, planeStride, rows, rowStride, rowBytes, `DMA buffer '${this.label}'`);
+    if (this.#heldReadWrite()) return 0;
+    const b = this.pool.backend;
+    let bytes = 0;
+    if (b.syncWindowForCpu) {
+      bytes = b.syncWindowForCpu(r, offset, planes, planeStride, rows, rowStride, rowBytes);
+    } else {
+      const sc = scratch ?? { a: new Uint32Array(0) };
+      if (sc.a.length < 2 * planes * rows) sc.a = new Uint32Array(2 * planes * rows);
+      const n = windowLineRanges(offset, planes, planeStride, rows, rowStride, rowBytes, this.size, sc.a);
+      this.toCpuRanges(sc.a, n);
+      for (let i = 0; i < n; i++) bytes += sc.a[2 * i + 1];
+    }
+    this.#owner = 'cpu';
+    this.#access = 'read';
+    return bytes;
   }
 
   free(): void {

@@ -1,8 +1,9 @@
 // PYNQ ≤2.6 libcma backend (libxlnk_cma.h; /usr/lib/libcma.so over /dev/xlnk): one CMA allocation per buffer.
 import { createRequire } from 'node:module';
 import { UserError } from '../errors.js';
+import { userCacheIfUseful, type UserCache } from '../sys/cache.js';
 import { checkSub } from './shm.js';
-import { checkAlign, type DmaBackend, type DmaRegion } from './types.js';
+import { checkAlign, checkRanges, checkWindow, type DmaBackend, type DmaRegion } from './types.js';
 
 /** The C API, injectable so tests can drive every path without /dev/xlnk. Pointers are BigInt (koffi 3). */
 export interface CmaLib {
@@ -57,11 +58,38 @@ export class LibcmaBackend implements DmaBackend {
   readonly #lib: CmaLib;
   readonly #cacheable: boolean;
   readonly #live = new Set<CmaRegion>();
+  /** Present where a list of ranges is one call: uncached (checks only) or user-space maintenance (AArch64). */
+  readonly syncRangesForCpu?: (region: DmaRegion, ranges: Uint32Array, count: number) => void;
+  readonly syncWindowForCpu?: (region: DmaRegion, o: number, p: number, ps: number, r: number, rs: number, rb: number) => number;
 
-  constructor(lib: CmaLib, o: { cacheable?: boolean } = {}) {
+  /**
+   * `userCache`: a list of ranges in one native call (src/sys/cache.ts; default: the helper on AArch64, where
+   * libcma's own invalidate is the same user-space `dc civac`, one FFI call per range). armv7 libcma enters the
+   * kernel per call; there lists fall back to one cma_invalidate_cache per range.
+   */
+  constructor(lib: CmaLib, o: { cacheable?: boolean; userCache?: UserCache | null } = {}) {
     this.#lib = lib;
     this.#cacheable = o.cacheable ?? true;
     this.coherent = !this.#cacheable;
+    const uc = this.coherent ? undefined : (o.userCache === undefined ? userCacheIfUseful() : o.userCache ?? undefined);
+    const live = (region: DmaRegion): CmaRegion => {
+      const r = region as CmaRegion;
+      if (!this.#live.has(r)) throw new Error('libcma: sync of a region this backend did not allocate');
+      return r;
+    };
+    if (this.coherent) {
+      this.syncRangesForCpu = (region, ranges, count) => checkRanges(region.size, ranges, count, 'sync');
+      this.syncWindowForCpu = (region, off, p, ps, r, rs, rb) => (checkWindow(region.size, off, p, ps, r, rs, rb, 'sync'), 0);
+    } else if (uc) {
+      this.syncRangesForCpu = (region, ranges, count) => {
+        checkRanges(region.size, ranges, count, 'sync');
+        uc.flushRanges(live(region).ptr, ranges, count, 'libcma buffer');
+      };
+      this.syncWindowForCpu = (region, off, p, ps, r, rs, rb) => {
+        checkWindow(region.size, off, p, ps, r, rs, rb, 'sync');
+        return uc.flushWindow(live(region).ptr, off, p, ps, r, rs, rb, 'libcma buffer') * uc.lineBytes;
+      };
+    }
   }
 
   alloc(size: number, align: number): DmaRegion {

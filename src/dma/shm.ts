@@ -5,7 +5,7 @@ import { O_CLOEXEC, O_RDWR } from '../sys/constants.js';
 import { SysError } from '../sys/errors.js';
 import type { Mapping, Sys } from '../sys/types.js';
 import { Arena } from './arena.js';
-import type { DmaBackend, DmaRegion } from './types.js';
+import { checkRanges, checkWindow, type DmaBackend, type DmaRegion } from './types.js';
 
 export interface ShmOptions {
   /** The DDR file (created/extended to `size` when `create` is set). */
@@ -70,6 +70,13 @@ export class ShmBackend implements DmaBackend {
   }
   syncForCpu(region: DmaRegion, offset: number, length: number): void {
     checkSub(region, offset, length);
+  }
+  syncRangesForCpu(region: DmaRegion, ranges: Uint32Array, count: number): void {
+    checkRanges(region.size, ranges, count, 'sync');
+  }
+  syncWindowForCpu(region: DmaRegion, o: number, p: number, ps: number, r: number, rs: number, rb: number): number {
+    checkWindow(region.size, o, p, ps, r, rs, rb, 'sync');
+    return 0;
   }
 
   available(): number {

@@ -5,9 +5,10 @@ import { UserError } from '../errors.js';
 import { O_CLOEXEC, O_RDWR, O_SYNC } from '../sys/constants.js';
 import { SysError } from '../sys/errors.js';
 import type { Mapping, Sys } from '../sys/types.js';
+import { userCacheIfUseful, type UserCache } from '../sys/cache.js';
 import { Arena } from './arena.js';
 import { checkSub } from './shm.js';
-import { CACHE_LINE, type DmaBackend, type DmaRegion } from './types.js';
+import { CACHE_LINE, checkRanges, checkWindow, type DmaBackend, type DmaRegion } from './types.js';
 
 export interface UdmabufOptions {
   /** Device name, e.g. "udmabuf0" or "u-dma-buf-flow"; default: the first one found. */
@@ -21,6 +22,12 @@ export interface UdmabufOptions {
    * needed but ~3× slower CPU access, and on ARM64 unaligned access or memset can bus-error.
    */
   cached?: boolean;
+  /**
+   * User-space cache maintenance for a cached, non-coherent buffer (src/sys/cache.ts): every sync becomes one FFI
+   * call over the mapping's lines instead of four sysfs writes, and a list of ranges is one call
+   * (syncRangesForCpu). Default: the native helper on AArch64 where it is built; null = always sysfs.
+   */
+  userCache?: UserCache | null;
 }
 
 const DEFAULT_ROOTS = ['/sys/class/u-dma-buf', '/sys/class/udmabuf'];
@@ -82,11 +89,36 @@ export class UdmabufBackend implements DmaBackend {
   readonly #map: Mapping;
   readonly #arena: Arena;
   readonly #regions = new Map<DmaRegion, number>();
+  readonly #uc: UserCache | undefined;
+  /** Present where a list of ranges is one call: coherent (checks only) or user-space maintenance. */
+  readonly syncRangesForCpu?: (region: DmaRegion, ranges: Uint32Array, count: number) => void;
+  /**
+   * Through sysfs a sync is four attribute writes (open/write/close each, a kernel entry per line range): an
+   * estimated ~256 KB of maintenance per call, so windows are synced over their covering range rather than per
+   * plane. User-space maintenance: an FFI call (the default).
+   */
+  readonly syncCallBytes?: number;
+  /** Present where a strided window is one call (see DmaBackend.syncWindowForCpu). */
+  readonly syncWindowForCpu?: (region: DmaRegion, o: number, p: number, ps: number, r: number, rs: number, rb: number) => number;
 
   constructor(sys: Sys, o: UdmabufOptions = {}) {
     this.info = findUdmabuf(o);
     const cached = o.cached ?? true;
     this.coherent = !cached || this.info.dmaCoherent;
+    this.#uc = this.coherent ? undefined : (o.userCache === undefined ? userCacheIfUseful() : o.userCache ?? undefined);
+    if (this.coherent) {
+      this.syncRangesForCpu = (region, ranges, count) => checkRanges(region.size, ranges, count, 'sync');
+      this.syncWindowForCpu = (region, off, p, ps, r, rs, rb) => (checkWindow(region.size, off, p, ps, r, rs, rb, 'sync'), 0);
+    } else if (!this.#uc) {
+      this.syncCallBytes = 256 * 1024;
+    } else {
+      const uc = this.#uc;
+      this.syncRangesForCpu = (region, ranges, count) => this.#flushList(region, ranges, count);
+      this.syncWindowForCpu = (region, off, p, ps, r, rs, rb) => {
+        checkWindow(region.size, off, p, ps, r, rs, rb, 'sync');
+        return uc.flushWindow(this.#base(region), off, p, ps, r, rs, rb, this.info.device) * uc.lineBytes;
+      };
+    }
     let fd: number;
     try {
       fd = sys.open(this.info.device, O_RDWR | O_CLOEXEC | (cached ? 0 : O_SYNC));
@@ -119,9 +151,31 @@ export class UdmabufBackend implements DmaBackend {
     this.#arena.free(off);
   }
 
+  /** One (offset, length) pair per sync: the user-space path's scratch list. */
+  readonly #one = new Uint32Array(2);
+
+  /** Virtual address of a live region (the mapping's address + its offset). */
+  #base(region: DmaRegion): bigint {
+    const base = this.#regions.get(region);
+    if (base === undefined) throw new Error('u-dma-buf: sync of a freed region');
+    return this.#map.addr + BigInt(base);
+  }
+
+  #flushList(region: DmaRegion, ranges: Uint32Array, count: number): void {
+    checkRanges(region.size, ranges, count, 'sync');
+    // dc civac on lines the CPU did not write only invalidates (ownership API); on written lines it cleans.
+    this.#uc!.flushRanges(this.#base(region), ranges, count, this.info.device);
+  }
+
   #sync(which: 'sync_for_device' | 'sync_for_cpu', dir: 1 | 2, region: DmaRegion, offset: number, length: number): void {
     checkSub(region, offset, length);
     if (this.coherent || length === 0) return;
+    if (this.#uc) {
+      this.#one[0] = offset;
+      this.#one[1] = length;
+      this.#flushList(region, this.#one, 1);
+      return;
+    }
     const base = this.#regions.get(region);
     if (base === undefined) throw new Error('u-dma-buf: sync of a freed region');
     // Whole cache lines: a partial line would leave neighbours' bytes stale.

@@ -2,6 +2,7 @@
 // TsEngineExecutor interprets the engine's command semantics in process on a Uint8Array "DDR", with the engine's
 // checks (same status codes) and its cycle model, computing each tile with the reference's tile entry points.
 // The virtual board / real board plug in through DeviceExecutor (an adapter over src/device's EngineDevice).
+import { copyWindow } from '../dma/window.js';
 import type { QLayerParams } from '../model/types.js';
 import { convTile, type ConvSpec } from '../reference/conv.js';
 import { upsampleRegion } from '../reference/upsample.js';
@@ -27,11 +28,18 @@ export interface CommandExecutor {
   read(addr: number, len: number): Uint8Array;
   /**
    * Strided window read: `planes` × `rows` rows of `rowBytes` at addr + p·planeStride + r·rowStride, packed densely
-   * (plane-major) into `out` (or a new array). One cache sync over the covering range on a board. Optional: the
-   * verifier falls back to read().
+   * (plane-major) into `out` (or a new array). On a board a read-only take of just the rows' cache lines (no clean
+   * after). Optional: the verifier falls back to read().
    */
   readWindow?(addr: number, planes: number, planeStride: number, rows: number, rowStride: number, rowBytes: number,
     out?: Uint8Array): Uint8Array;
+  /**
+   * Zero-copy window: read access to the same rows (same cache maintenance as readWindow), returned as a view of
+   * the window's covering span [addr, addr + span) with the rows at their strides. Valid until releaseWindow(addr,
+   * span), which must come before the next run(). Optional (with releaseWindow): the verifier prefers it.
+   */
+  viewWindow?(addr: number, planes: number, planeStride: number, rows: number, rowStride: number, rowBytes: number): Uint8Array;
+  releaseWindow?(addr: number, span: number): void;
   /** Runs `count` commands from cmdAddr; the window is everything this executor allocated. */
   run(cmdAddr: number, count: number): Promise<RunResult>;
 }
@@ -92,6 +100,14 @@ export class TsEngineExecutor implements CommandExecutor {
     out?: Uint8Array): Uint8Array {
     return packWindow(this.ddr, addr, planes, planeStride, rows, rowStride, rowBytes, out);
   }
+
+  viewWindow(addr: number, planes: number, planeStride: number, rows: number, rowStride: number, rowBytes: number): Uint8Array {
+    const span = planes * rows * rowBytes === 0 ? 0 : (planes - 1) * planeStride + (rows - 1) * rowStride + rowBytes;
+    if (addr < 0 || addr + span > this.ddr.length) throw new RangeError(`viewWindow: [0x${addr.toString(16)}, 0x${(addr + span).toString(16)}) outside ${this.ddr.length} bytes`);
+    return this.ddr.subarray(addr, addr + span);
+  }
+
+  releaseWindow(): void {}
 
   async run(cmdAddr: number, count: number): Promise<RunResult> {
     return this.runSync(cmdAddr, count);
@@ -195,12 +211,23 @@ export interface EngineDeviceLike {
   /** See CommandExecutor.readWindow (optional; DeviceExecutor falls back to one read per row). */
   readWindow?(addr: number, planes: number, planeStride: number, rows: number, rowStride: number, rowBytes: number,
     out?: Uint8Array): Uint8Array;
+  /** See CommandExecutor.viewWindow / releaseWindow (optional, together). */
+  viewWindow?(addr: number, planes: number, planeStride: number, rows: number, rowStride: number, rowBytes: number): Uint8Array;
+  releaseWindow?(addr: number, span: number): void;
   runCommands(cmdAddr: number, count: number): Promise<RunResult>;
 }
 
 /** Executor (b): the virtual or real board behind an EngineDevice. */
 export class DeviceExecutor implements CommandExecutor {
-  constructor(private readonly dev: EngineDeviceLike) {}
+  /** Present where the device has both (zero-copy windows); else the verifier uses readWindow. */
+  readonly viewWindow?: (addr: number, planes: number, planeStride: number, rows: number, rowStride: number, rowBytes: number) => Uint8Array;
+  readonly releaseWindow?: (addr: number, span: number) => void;
+  constructor(private readonly dev: EngineDeviceLike) {
+    if (dev.viewWindow && dev.releaseWindow) {
+      this.viewWindow = (a, p, ps, r, rs, rb) => dev.viewWindow!(a, p, ps, r, rs, rb);
+      this.releaseWindow = (a, span) => dev.releaseWindow!(a, span);
+    }
+  }
   get config(): SchedConfig {
     return this.dev.config;
   }
@@ -241,12 +268,6 @@ export function packWindow(src: Uint8Array, addr: number, planes: number, planeS
   if (n === 0) return dst;
   const last = addr + (planes - 1) * planeStride + (rows - 1) * rowStride + rowBytes;
   if (addr < 0 || last > src.length) throw new RangeError(`readWindow: [0x${addr.toString(16)}, 0x${last.toString(16)}) outside ${src.length} bytes`);
-  for (let p = 0, d = 0; p < planes; p++) {
-    for (let r = 0, o = addr + p * planeStride; r < rows; r++, o += rowStride, d += rowBytes) {
-      // Short rows: a plain loop beats creating a subarray view per row.
-      if (rowBytes <= 32) for (let i = 0; i < rowBytes; i++) dst[d + i] = src[o + i];
-      else dst.set(src.subarray(o, o + rowBytes), d);
-    }
-  }
+  copyWindow(src, addr, planes, planeStride, rows, rowStride, rowBytes, dst);
   return dst;
 }

@@ -10,7 +10,7 @@ import { STATUS_NAMES } from './geometry.js';
 import { encodeCommands, patchIo, type Plan } from './plan.js';
 import { packWeights } from './pack.js';
 import {
-  DEFAULT_SAMPLE, checkStep, type CheckStats, type LaneCursor, type Mismatch, type MismatchPolicy, type SampleSpec, type VerifyMode,
+  DEFAULT_SAMPLE, checkStep, type CheckStats, type DdrViews, type LaneCursor, type Mismatch, type MismatchPolicy, type SampleSpec, type VerifyMode,
 } from './verify.js';
 
 /** The static DDR image of a model for a plan: weights int8 packed per FF_TN input block (pack.ts) and B int64 / M int16 / S uint8. */
@@ -61,8 +61,8 @@ export interface RunnerOptions {
   /**
    * What one executor read call costs, in bytes copied (default verify.ts READ_CALL_BYTES = 4096): the verifier
    * reads its windows per tensor, channel or row accordingly. Raise it where a read syncs caches through sysfs
-   * (u-dma-buf: ~8 file writes per read), lower it for coherent buffers. Only for executors without readWindow
-   * (with it, every window is one strided call that copies just the window).
+   * (u-dma-buf: ~8 file writes per read), lower it for coherent buffers. Only for executors without viewWindow /
+   * readWindow (with them, every window is one strided call: in place, or copying just the window).
    */
   readCallBytes?: number;
   /** Called for every mismatch (policy 'log' and before any other action). */
@@ -169,10 +169,14 @@ export class FrameRunner {
     const readWindow = exec.readWindow
       ? (a: number, p: number, ps: number, r: number, rs: number, rb: number, o?: Uint8Array) => exec.readWindow!(a, p, ps, r, rs, rb, o)
       : undefined;
+    // Zero-copy windows where the executor has them: each is released right after its use, before the next run.
+    const views: DdrViews | undefined = exec.viewWindow && exec.releaseWindow
+      ? { view: (a, p, ps, r, rs, rb) => exec.viewWindow!(a, p, ps, r, rs, rb), release: (a, span) => exec.releaseWindow!(a, span) }
+      : undefined;
     const check = (si: number): void => {
       mismatches.push(...checkStep({
         model: this.model, plan, step: plan.steps[si], mode: this.verify as 'sample' | 'full', sample: this.sample,
-        rng: this.rng, read: (a, n) => exec.read(a, n), readWindow, inAddr, outAddr, stats, lanes: this.lanes,
+        rng: this.rng, read: (a, n) => exec.read(a, n), readWindow, views, inAddr, outAddr, stats, lanes: this.lanes,
         readCallBytes: this.opts.readCallBytes,
       }));
     };

@@ -57,6 +57,15 @@ export type DdrReadWindow = (addr: number, planes: number, planeStride: number, 
   rowBytes: number, out?: Uint8Array) => Uint8Array;
 
 /**
+ * An executor's zero-copy window pair (CommandExecutor.viewWindow / releaseWindow): read access to a window's rows
+ * as a view of its covering span, held until released (before the engine's next run).
+ */
+export interface DdrViews {
+  view: (addr: number, planes: number, planeStride: number, rows: number, rowStride: number, rowBytes: number) => Uint8Array;
+  release: (addr: number, span: number) => void;
+}
+
+/**
  * What one DDR read call costs, in bytes copied: on a board every read is a cache invalidate + copy + clean of a
  * DMA buffer (EngineDevice.read), so many tiny reads lose to one larger read above this. An estimate, not measured
  * on a board; it only picks between one read per tensor, per channel or per row (all give the same bytes checked).
@@ -91,6 +100,9 @@ interface Win {
 }
 
 const winOut: Win = { u8: winScratch.u8, base: 0, plane: 0, row: 0 };
+/** The span gather() took through DdrViews (to release), or −1. */
+let heldAddr = -1;
+let heldSpan = 0;
 
 /**
  * Reads rows [y0, y1) × cols [x0, x1) of `chans` planes (`plane`, `row` in elements of `es` bytes) starting at
@@ -99,12 +111,25 @@ const winOut: Win = { u8: winScratch.u8, base: 0, plane: 0, row: 0 };
  * With `readWindow` (the executor's strided read): one call that copies only the window, packed into `dst`.
  * Returns `winOut` (strides in bytes), valid until the next call.
  */
-function gather(read: DdrRead, readWindow: DdrReadWindow | undefined, addr: number, chans: number, plane: number,
-  row: number, y0: number, y1: number, x0: number, x1: number, es: number, dst: Scratch): Win {
+function gather(read: DdrRead, readWindow: DdrReadWindow | undefined, views: DdrViews | undefined, addr: number, chans: number,
+  plane: number, row: number, y0: number, y1: number, x0: number, x1: number, es: number, dst: Scratch): Win {
   const wh = y1 - y0;
   const rowBytes = (x1 - x0) * es;
   const pb = plane * es;
   const rb = row * es;
+  heldAddr = -1;
+  if (views) {
+    // Zero-copy: the rows at their strides in the executor's own memory (no packing); released by the caller.
+    const start = addr + y0 * rb + x0 * es;
+    const w = winOut;
+    w.u8 = views.view(start, chans, pb, wh, rb, rowBytes);
+    w.base = 0;
+    w.plane = pb;
+    w.row = rb;
+    heldAddr = start;
+    heldSpan = w.u8.length;
+    return w;
+  }
   if (readWindow) {
     dst.fit(chans * wh * rowBytes);
     const w = winOut;
@@ -170,12 +195,13 @@ export function regionMacs(c: EngineCommand, ch: number, px: number): number {
 /**
  * Checks output region [y0, y0+h) × [x0, x0+w) × channels [m0, m1) of command `c` (addresses as bound in DDR:
  * `inAddr`/`outAddr` given explicitly). Reads back only the input window the region depends on and the region
- * itself (through `readWindow` when given, else `read`). Returns the mismatch or undefined.
+ * itself (in place through `views` when given, else packed through `readWindow`, else `read`). Returns the
+ * mismatch or undefined.
  */
 export function checkRegion(
   model: QModel, plan: Plan, step: StepPlan, cmdIndex: number, c: EngineCommand, inAddr: number, outAddr: number,
   read: DdrRead, m0: number, m1: number, y0: number, h: number, x0: number, w: number, stats: CheckStats,
-  readWindow?: DdrReadWindow,
+  readWindow?: DdrReadWindow, views?: DdrViews,
 ): Mismatch | undefined {
   const linear = (c.flags & FLAG_LINEAR) !== 0;
   const nm = m1 - m0;
@@ -198,10 +224,14 @@ export function checkRegion(
       upsampleInput: (c.flags & FLAG_UP2_IN) !== 0,
     };
     const need = convInputWindow(spec, c.inH, c.inW, tile);
-    const win = gather(read, readWindow, inAddr, c.inC, inPlane, c.inW, need.y0, need.y1, need.x0, need.x1, 1, winScratch);
-    convTileWindow(spec, model.params[step.layer],
-      { data: win.u8, base: win.base, plane: win.plane, row: win.row, y0: need.y0, x0: need.x0 }, c.inH, c.inW,
-      tile, expect, { channelsTotal: nm, channelOffset: -m0, h, w, originY: y0, originX: x0 });
+    const win = gather(read, readWindow, views, inAddr, c.inC, inPlane, c.inW, need.y0, need.y1, need.x0, need.x1, 1, winScratch);
+    try {
+      convTileWindow(spec, model.params[step.layer],
+        { data: win.u8, base: win.base, plane: win.plane, row: win.row, y0: need.y0, x0: need.x0 }, c.inH, c.inW,
+        tile, expect, { channelsTotal: nm, channelOffset: -m0, h, w, originY: y0, originX: x0 });
+    } finally {
+      if (heldAddr >= 0) views!.release(heldAddr, heldSpan);
+    }
     stats.macs += regionMacs(c, nm, h * w);
   } else {
     // Source rows/cols of up-f output rows y0..y0+h−1: ⌊i/f⌋ − 1 .. ⌊i/f⌋ + 1 by phase, clamped (contract 2.3/2.4).
@@ -209,40 +239,48 @@ export function checkRegion(
     const sy0 = Math.max(0, Math.floor(y0 / f) - 1), sy1 = Math.min(c.inH, Math.floor((y0 + h - 1) / f) + 2);
     const sx0 = Math.max(0, Math.floor(x0 / f) - 1), sx1 = Math.min(c.inW, Math.floor((x0 + w - 1) / f) + 2);
     const sw = sx1 - sx0;
-    const win = gather(read, readWindow, inAddr + m0 * inPlane * e, nm, inPlane, c.inW, sy0, sy1, sx0, sx1, e, winScratch);
+    const win = gather(read, readWindow, views, inAddr + m0 * inPlane * e, nm, inPlane, c.inW, sy0, sy1, sx0, sx1, e, winScratch);
     const bytes = win.base + (nm - 1) * win.plane + (sy1 - sy0 - 1) * win.row + sw * e;
-    // Same object shapes as the reference's own callers keep upsampleRegion's property loads monomorphic.
-    if (linear) {
-      upsampleRegion(f as 2 | 4, nm, { data: asI16(win, bytes, winScratch), base: win.base >> 1, plane: win.plane >> 1, row: win.row >> 1, y0: sy0, x0: sx0, h: c.inH, w: c.inW },
-        y0, y0 + h, x0, x0 + w, { data: expect as Int16Array, base: 0, plane: h * w, row: w });
-    } else {
-      upsampleRegion(f as 2 | 4, nm, { data: win.u8, base: win.base, plane: win.plane, row: win.row, y0: sy0, x0: sx0, h: c.inH, w: c.inW },
-        y0, y0 + h, x0, x0 + w, { data: expect as Uint8Array, base: 0, plane: h * w, row: w });
+    try {
+      // Same object shapes as the reference's own callers keep upsampleRegion's property loads monomorphic.
+      if (linear) {
+        upsampleRegion(f as 2 | 4, nm, { data: asI16(win, bytes, winScratch), base: win.base >> 1, plane: win.plane >> 1, row: win.row >> 1, y0: sy0, x0: sx0, h: c.inH, w: c.inW },
+          y0, y0 + h, x0, x0 + w, { data: expect as Int16Array, base: 0, plane: h * w, row: w });
+      } else {
+        upsampleRegion(f as 2 | 4, nm, { data: win.u8, base: win.base, plane: win.plane, row: win.row, y0: sy0, x0: sx0, h: c.inH, w: c.inW },
+          y0, y0 + h, x0, x0 + w, { data: expect as Uint8Array, base: 0, plane: h * w, row: w });
+      }
+    } finally {
+      if (heldAddr >= 0) views!.release(heldAddr, heldSpan);
     }
     stats.macs += n; // ~4 multiply-adds per element; counted as one MAC-equivalent
   }
   stats.regions++;
   stats.elements += n;
-  const gw = gather(read, readWindow, outAddr + (c.outCOffset + m0) * outPlane * e, nm, outPlane, c.outW, y0, y0 + h, x0, x0 + w, e, gotScratch);
-  const gotBytes = gw.base + (nm - 1) * gw.plane + (h - 1) * gw.row + w * e;
-  const got = linear ? asI16(gw, gotBytes, gotScratch) : gw.u8;
-  const gp = linear ? gw.plane >> 1 : gw.plane;
-  const gr = linear ? gw.row >> 1 : gw.row;
-  const gb = linear ? gw.base >> 1 : gw.base;
+  const gw = gather(read, readWindow, views, outAddr + (c.outCOffset + m0) * outPlane * e, nm, outPlane, c.outW, y0, y0 + h, x0, x0 + w, e, gotScratch);
   let count = 0;
   let fm = -1, fy = 0, fx = 0, fe = 0, fg = 0;
-  for (let m = 0, i = 0; m < nm; m++) {
-    for (let y = 0; y < h; y++) {
-      const g = gb + m * gp + y * gr;
-      for (let x = 0; x < w; x++, i++) {
-        if (got[g + x] !== expect[i]) {
-          if (fm < 0) {
-            fm = m; fy = y; fx = x; fe = expect[i]; fg = got[g + x];
+  try {
+    const gotBytes = gw.base + (nm - 1) * gw.plane + (h - 1) * gw.row + w * e;
+    const got = linear ? asI16(gw, gotBytes, gotScratch) : gw.u8;
+    const gp = linear ? gw.plane >> 1 : gw.plane;
+    const gr = linear ? gw.row >> 1 : gw.row;
+    const gb = linear ? gw.base >> 1 : gw.base;
+    for (let m = 0, i = 0; m < nm; m++) {
+      for (let y = 0; y < h; y++) {
+        const g = gb + m * gp + y * gr;
+        for (let x = 0; x < w; x++, i++) {
+          if (got[g + x] !== expect[i]) {
+            if (fm < 0) {
+              fm = m; fy = y; fx = x; fe = expect[i]; fg = got[g + x];
+            }
+            count++;
           }
-          count++;
         }
       }
     }
+  } finally {
+    if (heldAddr >= 0) views!.release(heldAddr, heldSpan);
   }
   if (fm < 0) return undefined;
   return {
@@ -270,6 +308,8 @@ export interface StepCheckArgs {
   read: DdrRead;
   /** The executor's strided window read, if it has one: one call per window instead of the read-cost choice. */
   readWindow?: DdrReadWindow;
+  /** The executor's zero-copy windows, if it has them (preferred over readWindow: no packing copy). */
+  views?: DdrViews;
   /** Bound address of command i's input / output (the frame's slot for patched commands). */
   inAddr: (i: number) => number;
   outAddr: (i: number) => number;
@@ -293,7 +333,7 @@ export function checkStep(a: StepCheckArgs): Mismatch[] {
       // Region by region of at most 64 channels keeps the scratch small.
       for (let m = c.coBegin; m < c.coEnd; m += 64) {
         const mm = checkRegion(a.model, plan, step, i, c, a.inAddr(i), a.outAddr(i), a.read, m, Math.min(c.coEnd, m + 64),
-          c.tileY, c.tileH, c.tileX, c.tileW, a.stats, a.readWindow);
+          c.tileY, c.tileH, c.tileX, c.tileW, a.stats, a.readWindow, a.views);
         if (mm) out.push(mm);
       }
     }
@@ -326,7 +366,7 @@ export function checkStep(a: StepCheckArgs): Mismatch[] {
     }
     const y0 = pick(c.tileY, c.tileY + c.tileH - vh);
     const x0 = pick(c.tileX, c.tileX + c.tileW - vw);
-    const mm = checkRegion(a.model, plan, step, i, c, a.inAddr(i), a.outAddr(i), a.read, m0, m0 + vc, y0, vh, x0, vw, a.stats, a.readWindow);
+    const mm = checkRegion(a.model, plan, step, i, c, a.inAddr(i), a.outAddr(i), a.read, m0, m0 + vc, y0, vh, x0, vw, a.stats, a.readWindow, a.views);
     if (mm) out.push(mm);
   }
   return out;
