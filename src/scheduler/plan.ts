@@ -5,7 +5,7 @@
 import { FRAMES, INPUT_CHANNELS, layerShapes, type ArchSpec, type LayerShape } from '../model/arch.js';
 import { UserError } from '../errors.js';
 import {
-  CMD_BYTES, FLAG_KPACK, FLAG_LINEAR, FLAG_PIXLANES, FLAG_UP2_IN, FLAG_WPACK, OP_CONV, OP_UPSAMPLE, commandCycles, encodeCommand, laneCount, tapSteps,
+  CMD_BYTES, FLAG_ACCFULL, FLAG_KPACK, FLAG_LINEAR, FLAG_PIXLANES, FLAG_UP2_IN, FLAG_WPACK, OP_CONV, OP_UPSAMPLE, accCapacity, commandCycles, encodeCommand, laneCount, tapSteps,
   type EngineCommand,
 } from './cycles.js';
 import type { SchedConfig } from './config.js';
@@ -305,13 +305,13 @@ export function planNetwork(arch: ArchSpec, h: number, w: number, cfg: SchedConf
     const lanesFor = (n: number): boolean => isConv && cfg.pixLanes && d.stride === 1 && 2 * n <= cfg.tm;
     // Convs with at most FF_TN / 2 input channels (conv1) use the idle PE columns for further kernel columns.
     const kpack = isConv && cfg.kPack && !(d.flags & FLAG_UP2_IN) && 2 * d.cin <= cfg.tn ? FLAG_KPACK : 0;
-    const build = (th: number, tw: number, chunk: number, order: LoopOrder): EngineCommand[] | number => {
+    const build = (th: number, tw: number, chunk: number, order: LoopOrder, acc: number): EngineCommand[] | number => {
       const list: EngineCommand[] = [];
       const ny = Math.ceil(oh / th), nx = Math.ceil(ow / tw), nc = Math.ceil(d.cout / chunk);
       const emit = (ty: number, tx: number, cc: number): number => {
         const coBegin = cc * chunk, coEnd = Math.min(d.cout, (cc + 1) * chunk);
         const c: EngineCommand = {
-          ...base, flags: base.flags | kpack | (lanesFor(coEnd - coBegin) ? FLAG_PIXLANES : 0), tileY: ty * th, tileX: tx * tw, tileH: Math.min(th, oh - ty * th), tileW: Math.min(tw, ow - tx * tw),
+          ...base, flags: base.flags | kpack | acc | (lanesFor(coEnd - coBegin) ? FLAG_PIXLANES : 0), tileY: ty * th, tileX: tx * tw, tileH: Math.min(th, oh - ty * th), tileW: Math.min(tw, ow - tx * tw),
           coBegin, coEnd, tag: si * 65536 + Math.min(list.length, 65535),
         };
         const st = checkCommand(c, cfg, 0, Number.MAX_SAFE_INTEGER, geo);
@@ -336,7 +336,7 @@ export function planNetwork(arch: ArchSpec, h: number, w: number, cfg: SchedConf
     const memo = new Map<string, number>();
     const cyclesOf = (c: EngineCommand): number => {
       if (!aligned) return commandCycles(c, cfg);
-      const key = `${c.tileH},${c.tileW},${c.coBegin},${c.coEnd},${geo.vyHi - geo.vyLo},${geo.vxHi - geo.vxLo},` +
+      const key = `${c.flags},${c.tileH},${c.tileW},${c.coBegin},${c.coEnd},${geo.vyHi - geo.vyLo},${geo.vxHi - geo.vxLo},` +
         `${geo.syHi - geo.syLo},${geo.sxHi - geo.sxLo},${geo.sxLo % M},${geo.vxLo % M},${c.tileX % M},${geo.vyLo === 0 ? geo.iy0 : 1}`;
       let v = memo.get(key);
       if (v === undefined) {
@@ -382,10 +382,15 @@ export function planNetwork(arch: ArchSpec, h: number, w: number, cfg: SchedConf
       if (isConv && half < d.cout) chunks.add(half);
     }
     const orders: LoopOrder[] = opts.forceOrder ? [opts.forceOrder] : ['input-stationary', 'weight-stationary'];
-    interface Cand { list: EngineCommand[]; th: number; tw: number; chunk: number; order: LoopOrder; approx: number }
+    interface Cand { list: EngineCommand[]; th: number; tw: number; chunk: number; order: LoopOrder; acc: number; approx: number }
     const cands: Cand[] = [];
     let considered = 0;
     let lastFailure = '';
+    // Accumulator modes: ping-pong halves (store hidden behind the next group's MACs), and where the engine has it
+    // FLAG_ACCFULL (twice the accumulator per group: larger tiles or more output blocks per input read, less DDR).
+    const accModes = isConv && cfg.accFull ? [0, FLAG_ACCFULL] : [0];
+    for (const acc of accModes) {
+    const cap = accCapacity(acc, cfg.obuf);
     for (const tw0 of widths) {
       const tw = Math.min(tw0, ow);
       let thMax = Math.min(oh, opts.maxTileH ?? oh);
@@ -393,18 +398,18 @@ export function planNetwork(arch: ArchSpec, h: number, w: number, cfg: SchedConf
         // Accumulator words per row: ceil(tw / E) with pixel lanes (E for the smallest lane count over the chunks).
         let E = Infinity;
         for (const ch of chunks) E = Math.min(E, lanesFor(ch) ? laneCount(FLAG_PIXLANES, ch, cfg.tm, cfg.busBytes) : 1);
-        thMax = Math.min(thMax, Math.floor(cfg.obuf / Math.ceil(tw / E)));
+        thMax = Math.min(thMax, Math.floor(cap / Math.ceil(tw / E)));
         const iw = (tw - 1) * d.stride + d.k;
         thMax = Math.min(thMax, Math.floor((Math.floor(cfg.ibuf / iw) - d.k) / d.stride) + 1);
       }
       if (thMax < 1) continue;
-      // Start heights: the largest tile, and tiles small enough that G output blocks share one accumulator half
+      // Start heights: the largest tile, and tiles small enough that G output blocks share the accumulators
       // (the engine then reads each input block once per G blocks: less DDR traffic, more halo and weight reads).
       const starts = new Set<number>([thMax]);
       if (isConv) {
         const nco = Math.ceil(d.cout / cfg.tm);
         for (let G = 2; G < 2 * nco; G *= 2) {
-          const th = Math.min(thMax, Math.floor(cfg.obuf / (Math.min(G, nco) * tw)));
+          const th = Math.min(thMax, Math.floor(cap / (Math.min(G, nco) * tw)));
           if (th >= 1) starts.add(th);
         }
       }
@@ -415,7 +420,7 @@ export function planNetwork(arch: ArchSpec, h: number, w: number, cfg: SchedConf
         for (const chunk of chunks) {
           let approx = -1;
           for (const order of orders) {
-            const list = build(th, tw, chunk, order);
+            const list = build(th, tw, chunk, order, acc);
             if (typeof list === 'number') {
               lastFailure = STATUS_NAMES[list];
               break;
@@ -424,13 +429,14 @@ export function planNetwork(arch: ArchSpec, h: number, w: number, cfg: SchedConf
             considered++;
             // Both orders emit the same commands (only their sequence differs): rank them once.
             if (approx < 0) approx = approxSeconds(list);
-            cands.push({ list, th, tw, chunk, order, approx });
+            cands.push({ list, th, tw, chunk, order, acc, approx });
           }
           if (!done) break;
         }
         if (done) break;
       }
       }
+    }
     }
     // Rank by the closed-form estimate, then cost the best few exactly with the engine's cycle model.
     cands.sort((a, b) => a.approx - b.approx);
@@ -441,7 +447,7 @@ export function planNetwork(arch: ArchSpec, h: number, w: number, cfg: SchedConf
     const exactCost = new Map<string, StepCost & { seconds: number }>();
     const seen = new Set<string>();
     for (const cand of cands) {
-      const key = `${cand.th}x${cand.tw}/${cand.chunk}`;
+      const key = `${cand.th}x${cand.tw}/${cand.chunk}/${cand.acc}`;
       if (!exactCost.has(key) && seen.size >= EXACT_CANDIDATES) continue;
       seen.add(key);
       let cost = exactCost.get(key);
@@ -572,13 +578,14 @@ export function approxCycles(c: EngineCommand, cfg: SchedConfig, g: Geo): number
   const tnLast = c.inC - (nci - 1) * cfg.tn;
   const n = c.coEnd - c.coBegin;
   const nco = Math.ceil(n / cfg.tm);
-  const G = Math.min(nco, Math.floor(cfg.obuf / P));
+  const full = (c.flags & FLAG_ACCFULL) !== 0;
+  const G = Math.min(nco, Math.floor(accCapacity(c.flags, cfg.obuf) / P));
   const inFull = cfg.tn * chan, inLast = tnLast * chan;
   let total = fetch, prevSt = 0;
   for (let b0 = 0; b0 < nco; b0 += G) {
     const nb = Math.min(G, nco - b0);
     // Steps (j, i): input block j loaded with the group's first output block, weights every step.
-    let T = 0, st = 0, first = true;
+    let T = 0, st = 0, first = true, L0 = 0;
     for (let i = 0; i < nb; i++) {
       const tm = Math.min(cfg.tm, n - (b0 + i) * cfg.tm);
       st += 3 * R + (11 * tm) / B + 3 + cfg.rqDepth + tm * c.tileH * (cfg.wrOvh + Math.ceil(c.tileW * e / cfg.wrBytes) + (cfg.wrBytes > 1 ? 1 : 0));
@@ -589,11 +596,13 @@ export function approxCycles(c: EngineCommand, cfg: SchedConfig, g: Geo): number
         const tm = Math.min(cfg.tm, n - (b0 + i) * cfg.tm);
         const wl = c.flags & FLAG_WPACK ? burst(tm * tn * kk) : tm * burst(tn * kk);
         const L = (i === 0 ? (j === nci - 1 ? inLast : inFull) : 0) + wl;
+        if (first) L0 = L;
         T += first ? L : Math.max(L, X);
         first = false;
       }
     }
-    total += Math.max(T + X, prevSt);
+    // Ping-pong: the previous group's store runs beside this group's work; ACCFULL: beside its first loads only.
+    total += full ? T + X - L0 + Math.max(L0, prevSt) : Math.max(T + X, prevSt);
     prevSt = st;
   }
   return total + prevSt;
