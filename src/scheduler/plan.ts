@@ -386,57 +386,65 @@ export function planNetwork(arch: ArchSpec, h: number, w: number, cfg: SchedConf
     const cands: Cand[] = [];
     let considered = 0;
     let lastFailure = '';
-    // Accumulator modes: ping-pong halves (store hidden behind the next group's MACs), and where the engine has it
-    // FLAG_ACCFULL (twice the accumulator per group: larger tiles or more output blocks per input read, less DDR).
+    // Accumulator words per row: ceil(tw / E) with pixel lanes (E for the smallest lane count over the chunks).
+    let E = Infinity;
+    for (const ch of chunks) E = Math.min(E, lanesFor(ch) ? laneCount(FLAG_PIXLANES, ch, cfg.tm, cfg.busBytes) : 1);
+    const ncoMax = Math.ceil(d.cout / cfg.tm);
+    // Accumulator modes: ping-pong halves (a group's store hidden behind the next group's MACs) and, where the engine
+    // has it, FLAG_ACCFULL (both halves per group: larger tiles or more output blocks per input read, less DDR).
     const accModes = isConv && cfg.accFull ? [0, FLAG_ACCFULL] : [0];
+    const tried = new Set<string>();
     for (const acc of accModes) {
-    const cap = accCapacity(acc, cfg.obuf);
-    for (const tw0 of widths) {
-      const tw = Math.min(tw0, ow);
-      let thMax = Math.min(oh, opts.maxTileH ?? oh);
-      if (isConv) {
-        // Accumulator words per row: ceil(tw / E) with pixel lanes (E for the smallest lane count over the chunks).
-        let E = Infinity;
-        for (const ch of chunks) E = Math.min(E, lanesFor(ch) ? laneCount(FLAG_PIXLANES, ch, cfg.tm, cfg.busBytes) : 1);
-        thMax = Math.min(thMax, Math.floor(cap / Math.ceil(tw / E)));
-        const iw = (tw - 1) * d.stride + d.k;
-        thMax = Math.min(thMax, Math.floor((Math.floor(cfg.ibuf / iw) - d.k) / d.stride) + 1);
-      }
-      if (thMax < 1) continue;
-      // Start heights: the largest tile, and tiles small enough that G output blocks share the accumulators
-      // (the engine then reads each input block once per G blocks: less DDR traffic, more halo and weight reads).
-      const starts = new Set<number>([thMax]);
-      if (isConv) {
-        const nco = Math.ceil(d.cout / cfg.tm);
-        for (let G = 2; G < 2 * nco; G *= 2) {
-          const th = Math.min(thMax, Math.floor(cap / (Math.min(G, nco) * tw)));
-          if (th >= 1) starts.add(th);
+      const cap = accCapacity(acc, cfg.obuf);
+      for (const tw0 of widths) {
+        const tw = Math.min(tw0, ow);
+        let thMax = Math.min(oh, opts.maxTileH ?? oh);
+        if (isConv) {
+          thMax = Math.min(thMax, Math.floor(cap / Math.ceil(tw / E)));
+          const iw = (tw - 1) * d.stride + d.k;
+          thMax = Math.min(thMax, Math.floor((Math.floor(cfg.ibuf / iw) - d.k) / d.stride) + 1);
         }
-      }
-      for (const th0 of starts) {
-        // Balanced rows; shrink until every command (incl. the up2 staging limit) passes the engine's checks.
-      for (let th = Math.ceil(oh / Math.ceil(oh / th0)); th >= 1; th = th > 1 ? Math.min(th - 1, Math.ceil(oh / (Math.ceil(oh / th) + 1))) : 0) {
-        let done = false;
-        for (const chunk of chunks) {
-          let approx = -1;
-          for (const order of orders) {
-            const list = build(th, tw, chunk, order, acc);
-            if (typeof list === 'number') {
-              lastFailure = STATUS_NAMES[list];
-              break;
-            }
-            done = true;
-            considered++;
-            // Both orders emit the same commands (only their sequence differs): rank them once.
-            if (approx < 0) approx = approxSeconds(list);
-            cands.push({ list, th, tw, chunk, order, acc, approx });
+        if (thMax < 1) continue;
+        // Start heights: the largest tile, and tiles small enough that G output blocks share the accumulators
+        // (the engine then reads each input block once per G blocks: less DDR traffic, more halo and weight reads).
+        const starts = new Set<number>([thMax]);
+        if (isConv) {
+          for (let G = 2; G < 2 * ncoMax; G *= 2) {
+            const th = Math.min(thMax, Math.floor(cap / (Math.min(G, ncoMax) * tw)));
+            if (th >= 1) starts.add(th);
           }
-          if (!done) break;
         }
-        if (done) break;
+        for (const th0 of starts) {
+          // Balanced rows; shrink until every command (incl. the up2 staging limit) passes the engine's checks.
+          for (let th = Math.ceil(oh / Math.ceil(oh / th0)); th >= 1; th = th > 1 ? Math.min(th - 1, Math.ceil(oh / (Math.ceil(oh / th) + 1))) : 0) {
+            // A tile whose commands are one group in a half anyway gains nothing from the flag (same cycles and
+            // bytes); smaller tiles neither.
+            const P = th * Math.ceil(tw / E);
+            if (acc && P <= cfg.obuf && ncoMax <= Math.floor(cfg.obuf / P)) break;
+            const key = `${th}x${tw}/${acc}`;
+            if (tried.has(key)) break;  // reached from another start height: already a candidate (or failing)
+            tried.add(key);
+            let done = false;
+            for (const chunk of chunks) {
+              // Both orders emit the same commands (only their sequence differs): build and rank them once; the
+              // winner is rebuilt in its own order below.
+              const list = build(th, tw, chunk, orders[0], acc);
+              if (typeof list === 'number') {
+                lastFailure = STATUS_NAMES[list];
+                if (!done) break;
+                continue;
+              }
+              done = true;
+              const approx = approxSeconds(list);
+              for (const order of orders) {
+                considered++;
+                cands.push({ list, th, tw, chunk, order, acc, approx });
+              }
+            }
+            if (done) break;
+          }
+        }
       }
-      }
-    }
     }
     // Rank by the closed-form estimate, then cost the best few exactly with the engine's cycle model.
     cands.sort((a, b) => a.approx - b.approx);
@@ -465,6 +473,7 @@ export function planNetwork(arch: ArchSpec, h: number, w: number, cfg: SchedConf
       throw new UserError(`step ${d.name} cannot be tiled onto this engine (${lastFailure || 'buffers too small'}: ` +
         `FF_IBUF=${cfg.ibuf} FF_OBUF=${cfg.obuf} FF_SBUF=${cfg.sbuf})`, 'use an engine build with larger buffers');
     }
+    if (best.order !== orders[0]) best.list = build(best.th, best.tw, best.chunk, best.order, best.acc) as EngineCommand[];
     const cmdBegin = cmds.length;
     for (const c of best.list) {
       const i = cmds.length;
