@@ -356,11 +356,21 @@ export function planNetwork(arch: ArchSpec, h: number, w: number, cfg: SchedConf
       }
       return { commands: list.length, cycles, readBytes: rd, writeBytes: wr, seconds: objective(cycles * secPerCycle, (rd + wr) / bytesPerSec) };
     };
+    // approxCycles depends on the command only through these (k, in_c, stride are the step's): most commands of a
+    // candidate are interior tiles of one shape, and deep layers loop over many blocks per command.
+    const approxMemo = new Map<string, number>();
     const approxSeconds = (list: EngineCommand[]): number => {
       let cycles = 0, bytes = 0;
       for (const c of list) {
         checkCommand(c, cfg, 0, Number.MAX_SAFE_INTEGER, geo);
-        cycles += approxCycles(c, cfg, geo);
+        const key = `${c.flags},${c.tileH},${c.tileW},${c.coEnd - c.coBegin},${geo.vyHi - geo.vyLo},${geo.vxHi - geo.vxLo},` +
+          `${geo.syHi - geo.syLo},${geo.sxHi - geo.sxLo}`;
+        let a = approxMemo.get(key);
+        if (a === undefined) {
+          a = approxCycles(c, cfg, geo);
+          approxMemo.set(key, a);
+        }
+        cycles += a;
         commandTraffic(c, geo, cfg, traffic);
         bytes += traffic.read + traffic.write;
       }
