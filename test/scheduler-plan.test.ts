@@ -145,4 +145,15 @@ t.test('full accumulator (cap_feat[0]): DDR traffic <= 1.5x the minimum on every
     t.ok(rOn <= 1.5, `${b}: DDR ${rOn.toFixed(3)}x the compulsory minimum (without ACCFULL ${rOff.toFixed(3)}x)`);
     t.ok(rOn < rOff);
   }
+  // A list with ACCFULL commands is refused up front by a runner whose engine lacks the mode (not at its first command).
+  const { FrameRunner } = await import('../src/scheduler/runner.js');
+  const { TsEngineExecutor } = await import('../src/scheduler/executor.js');
+  const { randomModel } = await import('../src/reference/index.js');
+  const small = testConfig({ tm: 3, tn: 5, ibuf: 200, obuf: 48, sbuf: 96 });
+  const arch = flownetsQ({ width: 0.0625, decoder: 'conv-upsample' });
+  const plan = planNetwork(arch, 64, 64, small);
+  t.ok(plan.cmds.some((c) => c.flags & FLAG_ACCFULL), 'small build: ACCFULL used');
+  const model = randomModel(arch, 3);
+  t.throws(() => new FrameRunner(plan, model, new TsEngineExecutor({ ...small, accFull: false }), { verify: 'off' }), UserError);
+  t.doesNotThrow(() => new FrameRunner(plan, model, new TsEngineExecutor(small), { verify: 'off' }));
 });
