@@ -150,6 +150,35 @@ for (const name of HARDWARE_BOARDS) {
   });
 }
 
+// hw/hls/run_hls.tcl takes its macros and clock from the same board data files: run it with the Vitis HLS commands
+// stubbed out and compare what it would pass to add_files / create_clock.
+for (const name of HARDWARE_BOARDS) {
+  const b = BOARDS[name];
+  t.test(`${name}: run_hls.tcl builds the engine with the board's macros and clock`, async (t) => {
+    const stub = [
+      'rename exit real_exit',
+      'proc exit args {}',
+      'foreach c {open_project set_top open_solution set_part config_interface config_export csim_design csynth_design cosim_design export_design} { proc $c args {} }',
+      'proc add_files args { if {[lindex $args 0] ne "-tb"} { puts "CFLAGS [lindex $args end]" } }',
+      'proc create_clock args { puts "PERIOD [lindex $args 1]" }',
+      `set argv [list ${b.part} /golden csynth]`,
+      'cd [lindex $::ff_args 0]',
+      'source run_hls.tcl',
+    ].join('\n');
+    const dir = mkdtempSync(join(tmpdir(), 'ff-hls-'));
+    t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+    const f = join(dir, 'hls.tcl');
+    writeFileSync(f, `set ::ff_args [list ${join(process.cwd(), 'hw', 'hls')}]\n${stub}\n`);
+    const r = spawnSync(TCLSH, [f], { encoding: 'utf8' });
+    t.equal(r.status, 0, r.stderr);
+    const cflags = /^CFLAGS (.*)$/m.exec(r.stdout)?.[1] ?? '';
+    const got: Record<string, number> = {};
+    for (const m of cflags.matchAll(/-D(\w+)=(\d+)/g)) got[m[1]] = Number(m[2]);
+    t.same(got, hlsDefines(b), 'HLS macros');
+    t.equal(Number(/^PERIOD (.*)$/m.exec(r.stdout)?.[1]), Number((1000 / b.plClockMHz).toFixed(3)), 'clock period');
+  });
+}
+
 t.test('the stand-in is strict', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'ff-bd-neg-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));

@@ -1,7 +1,7 @@
 import t from 'tap';
 import {
   BOARDS, BOARD_NAMES, HARDWARE_BOARDS, getBoard, estimateResources, checkFit, bram18For, lutramFor, lutPerMac,
-  partPeakMacsPerCycle, peakMacsPerSecond, ridgeOpsPerByte, hlsDefines, UTILIZATION_LIMITS,
+  partPeakMacsPerCycle, peakMacsPerSecond, ridgeOpsPerByte, hlsDefines, lutLaneCost, UTILIZATION_LIMITS,
 } from '../src/driver/boards.js';
 import { UserError } from '../src/errors.js';
 
@@ -48,7 +48,7 @@ t.test('DDR bandwidth uses the 75 % controller efficiency and the HP port bound'
   const c = BOARDS.zcu104;
   t.equal(c.ddr.effectiveGBps, 14.4);
   t.equal(c.memoryGBps, 4.0, 'one 128-bit HP port at 250 MHz');
-  t.equal(Math.round(ridgeOpsPerByte(z)), 40);
+  t.equal(Math.round(ridgeOpsPerByte(z)), 64, '256 MAC x 125 MHz x 2 ops over 1 GB/s');
   t.equal(peakMacsPerSecond(c), 1024 * 250e6);
 });
 
@@ -82,37 +82,59 @@ t.test('every chosen engine configuration fits its part', async (t) => {
     t.ok(f.fits, `${n}: ${f.problems.join('; ')}`);
     t.equal(b.macsPerCycle.bits8, b.config.tm * b.config.tn);
     t.equal(b.macsPerCycle.bits6, b.macsPerCycle.bits8, 'one array for every bit width');
-    t.ok(b.config.dspLanes <= b.config.tm * b.config.tn);
+    t.equal(b.config.macsPerDsp, 2, `${n}: lane pairs share a DSP (FF_PACK2)`);
+    t.equal(e.detail.dspMac, (b.config.tm / 2) * b.config.tn, `${n}: Tm·Tn/2 DSPs for the array`);
+    t.equal(b.config.accUram, b.resources.uram > 0, `${n}: accumulators in URAM exactly where the part has it`);
     t.ok(b.config.busBytes * 8 <= b.hpDataBits, `${n}: the read port is no wider than the HP port`);
     t.ok(b.macsPerCycle.bits8 <= b.partPeakMacsPerCycle.bits8, 'below the part bound');
-    // The array should use most of what the DSP budget allows: another TN (or TM) step would not fit.
-    const bigger = { ...b.config, tm: b.config.tm * 2, dspLanes: b.config.dspLanes * 2 };
+    // The array uses what the binding resource allows: doubling TM does not fit.
+    const bigger = { ...b.config, tm: b.config.tm * 2 };
     t.notOk(checkFit(estimateResources(bigger), b.resources).fits, `${n}: doubling TM does not fit`);
+    // LUT-multiplier lanes spend LUTs to save DSPs: they cannot add MACs where LUTs are nearer their ceiling than
+    // DSPs (docs/hardware.md §3.2), and a ≤6-bit LUT lane costs more LUTs than a packed DSP lane's share.
+    const u = f.utilization;
+    t.ok(u.lut / UTILIZATION_LIMITS.lut > u.dsp / UTILIZATION_LIMITS.dsp, `${n}: LUT, not DSP, is the nearer ceiling`);
+    const lutPerDspLane = (e.detail.lutAdderTrees + e.detail.lutUnpack + e.detail.lutWbuf) / (b.config.tm * b.config.tn);
+    t.ok(lutLaneCost(6, 6) > lutPerDspLane, `${n}: a 6-bit LUT lane (${lutLaneCost(6, 6)}) > a packed DSP lane (${lutPerDspLane.toFixed(0)})`);
   }
   const z = estimateResources(BOARDS['pynq-z2'].config);
-  // 160 MAC + 24 + 3 extra requantize lanes x 2; ibuf 40 + acc 16 banks of 2 x 2560 int32 (5 BRAM36 each) = 80
-  // + sbuf 8 banks (4 KiB x 2 over 8 banks = 4 BRAM36).
-  t.same([z.dsp, z.bram36], [190, 124]);
+  // 32×8 lanes in 128 packed pairs + 24 + 1 extra requantize lane × 2; ibuf 8·8 banks of 2K×9 (32 BRAM36) + acc 32
+  // banks of 2 × 1280 int32 (5 BRAM18 each: 80) + sbuf 4 banks (2).
+  t.same([z.dsp, z.bram36, z.detail.pairs], [154, 114, 128]);
   t.same(hlsDefines(BOARDS['pynq-z2']), {
-    FF_TM: 16, FF_TN: 10, FF_IBUF: 8192, FF_OBUF: 2560, FF_SBUF: 4096, FF_BUS_BYTES: 8, FF_WR_BYTES: 4, FF_UP_PAR: 4, FF_CLOCK_MHZ: 125,
+    FF_TM: 32, FF_TN: 8, FF_IBUF: 8192, FF_OBUF: 1280, FF_SBUF: 4096, FF_BUS_BYTES: 8, FF_WR_BYTES: 2, FF_UP_PAR: 2,
+    FF_PACK2: 1, FF_ACC_URAM: 0, FF_CLOCK_MHZ: 125,
   });
-  // A wider store costs DSPs and LUTs; the narrow build is the old one.
-  const narrow = estimateResources({ ...BOARDS['pynq-z2'].config, obufPixels: 2048, wrBytes: 1, upPar: 1 });
-  t.same([narrow.dsp, narrow.bram36], [184, 106]);
+  t.equal(hlsDefines(BOARDS.zcu104).FF_ACC_URAM, 1);
+  // The unpacked build of the same array needs twice the MAC DSPs (over the part's ceiling) and no unpack LUTs.
+  const unpacked = estimateResources({ ...BOARDS['pynq-z2'].config, macsPerDsp: 1 });
+  t.same([unpacked.dsp, unpacked.detail.lutUnpack], [282, 0]);
+  t.notOk(checkFit(unpacked, BOARDS['pynq-z2'].resources).fits, 'PYNQ-Z2 32x8 needs packing');
+  t.same([estimateResources({ ...BOARDS['pynq-z2'].config, tm: 3, tn: 5 }).detail.dspMac], [10], 'odd TM: one row unpaired');
+  // A wider store costs DSPs and LUTs.
+  const narrow = estimateResources({ ...BOARDS['pynq-z2'].config, wrBytes: 1, upPar: 1 });
+  t.same([narrow.dsp, narrow.bram36], [152, 114]);
   t.ok(z.lut > narrow.lut);
+  // URAM accumulators: one URAM288 (4K × 72) per PE row for 2·FF_OBUF ≤ 4096 words, none of the acc BRAM.
+  const zc = estimateResources(BOARDS.zcu104.config);
+  t.same([zc.uram, zc.detail.bramAcc, zc.bram36], [64, 0, 136]);
+  const inBram = estimateResources({ ...BOARDS.zcu104.config, accUram: false });
+  t.same([inBram.uram, inBram.detail.bramAcc], [0, 256]);
+  t.notOk(checkFit(inBram, BOARDS.zcu104.resources).fits, 'the ZCU104 accumulators do not fit block RAM');
 });
 
 t.test('the fit check reports each resource over its ceiling', async (t) => {
   const b = BOARDS['pynq-z2'];
-  const f = checkFit(estimateResources({ ...b.config, tm: 32, tn: 16, dspLanes: 512, wrBytes: 1, upPar: 1 }), b.resources);
+  const f = checkFit(estimateResources({ ...b.config, tm: 32, tn: 16, wrBytes: 1, upPar: 1 }), b.resources);
   t.notOk(f.fits);
-  t.match(f.problems.join('\n'), /^dsp: 536 of 220 \(244% > 90%\)/m);
-  t.match(f.problems.join('\n'), /bram36: .* of 140/);
-  const lutMacs = estimateResources({ ...b.config, dspLanes: 0, wrBytes: 1 });
-  t.equal(lutMacs.dsp, 24);
-  t.ok(lutMacs.lut > estimateResources(b.config).lut + 160 * 80, 'LUT multipliers cost LUTs');
+  t.match(f.problems.join('\n'), /^dsp: 280 of 220 \(127% > 90%\)/m);
+  t.match(f.problems.join('\n'), /bram36: 146 of 140/);
+  t.match(f.problems.join('\n'), /^lut: 55834 of 53200/m);
   t.equal(UTILIZATION_LIMITS.dsp, 0.9);
-  t.same(checkFit({ ...lutMacs, uram: 1 }, b.resources).problems.filter((p) => p.startsWith('uram')).length, 1);
+  const uramOnZ7 = checkFit(estimateResources({ ...b.config, accUram: true }), b.resources);
+  t.same(uramOnZ7.problems.filter((p) => p.startsWith('uram')).length, 1, 'URAM on a part without URAM');
+  t.equal(Math.round(lutLaneCost(8, 8)), 155);
+  t.equal(Math.round(lutLaneCost(6, 6)), 98);
 });
 
 t.test('emu models the Ultra96-V2', async (t) => {

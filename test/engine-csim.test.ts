@@ -52,7 +52,12 @@ t.test('csim is bit-exact on every golden vector and passes the fault cases', as
   const { rc, out } = csim(golden);
   t.equal(rc, 0, out.split('\n').filter((l) => l.startsWith('FAIL')).join('\n') || 'csim exit code');
   const tot = totals(out);
-  t.equal(tot.length, 2, 'default and small-buffer configurations both ran');
+  t.equal(tot.length, 4, 'default, small, wide and nopack builds all ran');
+  t.match(out, /config: FF_TM=64 FF_TN=16 FF_IBUF=16384 FF_OBUF=2048 FF_SBUF=4096 FF_PACK2=1 FF_ACC_URAM=1/);
+  t.match(out, /config: FF_TM=8 FF_TN=8 .* FF_PACK2=0/);
+  // ff_mul2 exhaustive for n = 2..8 (7) and the extreme products through the engine (4), in every build.
+  const packed = [...out.matchAll(/^packed products \(FF_PACK2=(\d)\): (\d+) passed, (\d+) failed$/gm)];
+  t.same(packed.map((m) => [m[1], Number(m[2]), Number(m[3])]), [['1', 11, 0], ['1', 11, 0], ['1', 11, 0], ['0', 11, 0]]);
   for (const [passed, failed, faults] of tot) {
     t.equal(failed, 0);
     t.ok(faults >= 20, `fault cases: ${faults}`);
@@ -72,7 +77,29 @@ t.test('csim is bit-exact with a 128-bit read port, wide store and up2 interpola
   const tot = totals(out);
   t.equal(tot.length, 1);
   t.equal(tot[0]![1], 0);
+  t.match(out, /^packed products \(FF_PACK2=1\): 11 passed, 0 failed$/m);
   t.equal(tot[0]![0], cases + tot[0]![2], 'every case counted once');
+});
+
+t.test('the packed-product check fails on a packing that drops the 25th bit of the packed weight', async (t) => {
+  // w_hi = -128 with w_lo < 0 needs 25 bits (below -2^23): a 24-bit packed weight must be caught, by ff_mul2's
+  // exhaustive check and by the engine's extreme-product command alike.
+  const dir = mkdtempSync(join(tmpdir(), 'ff-pack24-'));
+  const hdr = readFileSync(join(HW, 'hls', 'flowfpga_engine.h'), 'utf8');
+  const bad = hdr.replace('ap_int<9 + FF_PACK_S> wp', 'ap_int<8 + FF_PACK_S> wp');
+  t.not(bad, hdr, 'the packed weight declaration is where the test expects it');
+  // A quoted include looks beside the including file first: the engine source moves next to the bad header.
+  writeFileSync(join(dir, 'flowfpga_engine.h'), bad);
+  writeFileSync(join(dir, 'flowfpga_engine.cpp'), readFileSync(join(HW, 'hls', 'flowfpga_engine.cpp')));
+  const exe = join(dir, 'csim');
+  execFileSync('g++', ['-std=c++17', '-O1', '-w', `-I${dir}`, `-I${join(HW, 'hls')}`, '-o', exe,
+    join(dir, 'flowfpga_engine.cpp'), join(HW, 'hls', 'tb', 'csim_main.cpp')], { timeout: 120_000 });
+  const gv = readdirSync(golden).filter((f) => f.endsWith('.gv')).sort()[0]!;
+  const r = spawnSync(exe, [join(golden, gv)], { encoding: 'utf8', timeout: 120_000 });
+  t.not(r.status, 0);
+  t.match(r.stdout, /^FAIL ff_mul2 n=8: x=1 w_lo=-128 w_hi=-128/m);
+  t.match(r.stdout, /^FAIL packed extremes n=8/m);
+  t.match(r.stdout, /^packed products \(FF_PACK2=1\): \d+ passed, [1-9]\d* failed$/m);
 });
 
 t.test('csim fails on a vector whose expected output is wrong', async (t) => {

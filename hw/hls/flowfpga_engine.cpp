@@ -32,7 +32,8 @@ struct Geo {
   int vy_lo, vy_hi, vx_lo, vx_hi;  // valid (inside the tensor) part of the window
   int sy_lo, sy_hi, sx_lo, sx_hi;  // source rows/cols an upsampling step reads
   int esize;           // output element bytes
-  int E;               // FF_FLAG_PIXLANES: pixels per PE-row group (1 otherwise); lane m = e*n + c computes x0 + e
+  int E;               // FF_FLAG_PIXLANES: PE-row groups (1 otherwise); lane m = e*gs + c computes pixel x0 + e
+  int gs;              // FF_FLAG_PIXLANES: lanes per group, n rounded up to even (a packed lane pair never straddles)
   int wq;              // accumulator words per tile row: ceil(tile_w / E)
   int pa;              // accumulator words per lane: tile_h * wq
   int D;               // FF_FLAG_KPACK: kernel columns per tap step (1 otherwise); input lane t = d*in_c + c
@@ -201,10 +202,14 @@ uint32_t check(const Cmd &c, Geo &g, uint64_t wb, uint64_t ws) {
     g.sx_lo = g.vx_lo;
     g.sx_hi = g.vx_hi;
   }
-  // Pixel lanes: n output channels replicated over E = min(FF_TM / n, FF_BUS_BYTES) PE-row groups (E >= 2).
+  // Pixel lanes: n output channels replicated over E = min(FF_TM / gs, FF_BUS_BYTES) PE-row groups (E >= 2), groups
+  // gs = n + (n & 1) lanes apart so that both lanes of a packed pair (2p, 2p+1) read the same pixel.
   g.E = 1;
+  g.gs = 1;
   if (c.flags & FF_FLAG_PIXLANES) {
-    const int n = c.co_end - c.co_begin, e = FF_TM / n;
+    const int n = c.co_end - c.co_begin;
+    g.gs = n + (n & 1);
+    const int e = FF_TM / g.gs;
     if (c.stride != 1 || e < 2) return FF_ERR_PARAM;
     g.E = e < FF_BUS_BYTES ? e : FF_BUS_BYTES;
   }
@@ -373,11 +378,13 @@ uint32_t load_weights(const ff_bus_t *mem, const Cmd &c, int ci0, int tn, int co
     }
   }
   if (c.flags & FF_FLAG_PIXLANES) {
-    // Pixel lanes: row group e repeats the tm channel rows (same burst, rearranged on chip; rows >= E*tm stay idle).
+    // Pixel lanes: row group e (rows e*gs ..) repeats the tm channel rows (same burst, rearranged on chip); the
+    // padding row of an odd tm and the rows >= E*gs stay zero.
+    const int gs = tm + (tm & 1);
   LD_WREP:
     for (int m = tm; m < FF_TM; m++)
       for (int t = 0; t < FF_TN; t++)
-        for (int j = 0; j < kk; j++) wb[m][t][j] = m < E * tm ? wb[m % tm][t][j] : 0;
+        for (int j = 0; j < kk; j++) wb[m][t][j] = m < E * gs && m % gs < tm ? wb[m % gs][t][j] : 0;
   }
   return cyc;
 }
@@ -407,7 +414,7 @@ uint32_t compute_block(const Cmd &c, const Geo &g, int tn, bool first, const uin
   // (tm = co_end - co_begin); the input window is read at E consecutive columns (E <= FF_BUS_BYTES ibuf banks).
   // With KPACK (D > 1) tap step (ky, gg) covers kernel columns gg*D + d in input lane d*in_c + c, whose copy of
   // the window is shifted by d columns: all lanes read the same index, each masks its own padding column.
-  const int k = c.k, s = c.stride, P = g.pa, E = g.E, tmc = c.co_end - c.co_begin, D = g.D, kg = g.kg;
+  const int k = c.k, s = c.stride, P = g.pa, E = g.E, D = g.D, kg = g.kg;
   const int tl = D * tn;  // live input lanes
   const int PP = P > FF_MAC_DEPTH ? P : FF_MAC_DEPTH;
   int ky = 0, kx = 0;  // kx: first kernel column of the tap step (gg * D)
@@ -420,22 +427,37 @@ MAC_TAP:
 #pragma HLS DEPENDENCE variable = ac inter false
       if (pp < P) {
         const int iy = oy * s + ky, vy = g.iy0 + iy;
-        for (int m = 0; m < FF_TM; m++) {
+        // Lanes (2p, 2p+1) read the same x: pixel-lane groups are an even number of lanes apart (Geo::gs).
+        for (int m = 0; m < FF_TM; m += 1 + FF_PACK2) {
 #pragma HLS UNROLL
-          const int e = E > 1 ? m / tmc : 0;
+          const int e = E > 1 ? m / g.gs : 0;
           const int px = ox * E + e;  // output column in the tile
           const int ix = px * s + kx, vx = g.ix0 + ix;
           const bool inb = vy >= 0 && vy < g.hv && e < E && px < c.tile_w;  // zero padding (rows), pixel lanes
           const int idx = iy * g.iw + ix;
+          const bool pair = FF_PACK2 && m + 1 < FF_TM;  // odd FF_TM: the last lane multiplies alone
+          const int m1 = pair ? m + 1 : m;
           int32_t sum = (first && kk == 0) ? 0 : ac[m][ob + pp];
+          int32_t sum1 = (first && kk == 0) ? 0 : ac[m1][ob + pp];
           for (int t = 0; t < FF_TN; t++) {
 #pragma HLS UNROLL
             const int d = D > 1 ? t / tn : 0;  // kernel column kx + d, input column vx + d
             const bool ok = inb && t < tl && kx + d < k && vx + d >= 0 && vx + d < g.wv;
-            const int32_t x = ok ? (int32_t)ib[t][idx] : 0;
-            sum += x * (int32_t)wb[m][t][kk];
+            const uint8_t x = ok ? ib[t][idx] : 0;
+            if (pair) {
+              int32_t lo, hi;
+              ff_mul2(x, wb[m][t][kk], wb[m1][t][kk], lo, hi);
+              sum += lo;
+              sum1 += hi;
+            } else {
+              int32_t p;
+#pragma HLS BIND_OP variable = p op = mul impl = dsp
+              p = (int32_t)x * (int32_t)wb[m][t][kk];
+              sum += p;
+            }
           }
           ac[m][ob + pp] = sum;
+          if (pair) ac[m1][ob + pp] = sum1;
         }
         if (++ox == g.wq) {
           ox = 0;
@@ -468,7 +490,7 @@ ST_CH:
       for (int x = 0; x < c.tile_w; x++) {
 #pragma HLS PIPELINE II = 1
 #pragma HLS UNROLL factor = FF_WR_BYTES
-        const int64_t t = (int64_t)ac[(x % g.E) * tm + m][ob + y * g.wq + x / g.E] * qm[slot][m] + qb[slot][m];
+        const int64_t t = (int64_t)ac[(x % g.E) * g.gs + m][ob + y * g.wq + x / g.E] * qm[slot][m] + qb[slot][m];
         int64_t q = t >> sh;
         q = q < lo ? lo : (q > hi ? hi : q);
         const uint64_t a = c.out_addr + (row + x) * g.esize;
@@ -607,7 +629,10 @@ void flowfpga_engine(const ff_bus_t *mem, uint8_t *mem_wr, uint64_t cmd_addr, ui
 #pragma HLS ARRAY_PARTITION variable = wbuf complete dim = 2
 #pragma HLS ARRAY_PARTITION variable = wbuf complete dim = 3
 #pragma HLS ARRAY_PARTITION variable = acc complete dim = 1
-#pragma HLS ARRAY_PARTITION variable = acc block factor = 2 dim = 2
+#if FF_ACC_URAM
+  // One URAM288 (4K x 72) per accumulator lane: frees the block RAM for input buffers on parts with UltraRAM.
+#pragma HLS BIND_STORAGE variable = acc type = ram_2p impl = uram
+#endif
 #pragma HLS ARRAY_PARTITION variable = qb complete dim = 0
 #pragma HLS ARRAY_PARTITION variable = qm complete dim = 0
 #pragma HLS ARRAY_PARTITION variable = qs complete dim = 0

@@ -37,6 +37,12 @@
 #ifndef FF_UP_PAR
 #define FF_UP_PAR 1  // pixels per cycle of the fused up2 interpolation into the input buffer (1, 2, 4, 8)
 #endif
+#ifndef FF_PACK2
+#define FF_PACK2 1  // two MACs per DSP: output lanes (2p, 2p+1) share one multiply of x by a packed weight pair
+#endif
+#ifndef FF_ACC_URAM
+#define FF_ACC_URAM 0  // accumulators in UltraRAM (ZynqMP EV/EG parts with URAM) instead of block RAM
+#endif
 #ifndef FF_CLOCK_MHZ
 #define FF_CLOCK_MHZ 100  // target clock, reported in the capability block
 #endif
@@ -107,6 +113,25 @@
 #define FF_VERSION_WORD ((FF_CONTRACT_VERSION << 16) | FF_ENGINE_VERSION)
 
 typedef ap_uint<FF_BUS_BYTES * 8> ff_bus_t;
+
+// ---- packed multiply (FF_PACK2) --------------------------------------------------------------------------
+// Activations are unsigned codes (0..255) and weights signed (-128..127), so |x*w| <= 255*128 = 32640 fits a signed
+// 16-bit field: p = x * (w_hi * 2^16 + w_lo) holds x*w_lo in p[15:0] (two's complement) and x*w_hi above it.
+// The packed weight needs 25 bits signed (w_hi = -128 with w_lo < 0 is below -2^23): exactly the DSP48E1 multiplier's
+// A input (25 bits; 27 on DSP48E2); x is 9 bits signed (B: 18), the product 34 bits (P: 48).
+// lo = sext(p[15:0]); hi = (p - lo) >> 16, exact.
+#define FF_PACK_S 16
+inline void ff_mul2(uint8_t x, int8_t w_lo, int8_t w_hi, int32_t &lo, int32_t &hi) {
+#pragma HLS INLINE
+  const ap_int<9 + FF_PACK_S> wp = (int32_t)w_hi * (1 << FF_PACK_S) + (int32_t)w_lo;
+  const ap_int<9> xs = (int32_t)x;
+  ap_int<9 + FF_PACK_S + 9> p;
+#pragma HLS BIND_OP variable = p op = mul impl = dsp
+  p = wp * xs;
+  const ap_int<FF_PACK_S> l = p.range(FF_PACK_S - 1, 0).to_uint64();
+  lo = (int32_t)(int64_t)l;
+  hi = (int32_t)(((int64_t)p - (int64_t)lo) >> FF_PACK_S);
+}
 
 // ---- command word (128 bytes, little-endian; all addresses are byte addresses relative to the mem base) --------
 enum ff_opcode : uint8_t { FF_OP_CONV = 1, FF_OP_UPSAMPLE = 2 };

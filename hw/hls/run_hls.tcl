@@ -2,18 +2,23 @@
 #   vitis_hls -f run_hls.tcl -tclargs <part> [<golden-dir>] [<steps>]
 #   parts: xc7z020clg400-1 (PYNQ-Z1/Z2), xczu3eg-sbva484-1-e (Ultra96), xczu7ev-ffvc1156-2-e (ZCU104)
 #   steps: comma list of csim,csynth,cosim,export (default all)
-# The PE array and buffers per part are set below (= the board builds of src/driver/boards.ts, hls_defines of
-# hw/bd/boards/<board>.tcl); the same source builds with g++ (make -C hw csim).
+# The PE array and buffers per part are the hls_defines of hw/bd/boards/<board>.tcl (= src/driver/boards.ts); the
+# same source builds with g++ (make -C hw csim).
 set part [expr {[llength $argv] > 0 ? [lindex $argv 0] : "xc7z020clg400-1"}]
 set golden [expr {[llength $argv] > 1 ? [lindex $argv 1] : [file normalize ../../test/golden]}]
 set steps [split [expr {[llength $argv] > 2 ? [lindex $argv 2] : "csim,csynth,cosim,export"}] ,]
 
-switch -- $part {
-  xc7z020clg400-1      { set defs "-DFF_TM=16 -DFF_TN=10 -DFF_IBUF=8192 -DFF_OBUF=2560 -DFF_SBUF=4096 -DFF_BUS_BYTES=8 -DFF_WR_BYTES=4 -DFF_UP_PAR=4 -DFF_CLOCK_MHZ=125"; set period 8.0 }
-  xczu3eg-sbva484-1-e  { set defs "-DFF_TM=32 -DFF_TN=8 -DFF_IBUF=8192 -DFF_OBUF=2048 -DFF_SBUF=4096 -DFF_BUS_BYTES=8 -DFF_WR_BYTES=8 -DFF_UP_PAR=4 -DFF_CLOCK_MHZ=200"; set period 5.0 }
-  xczu7ev-ffvc1156-2-e { set defs "-DFF_TM=64 -DFF_TN=16 -DFF_IBUF=8192 -DFF_OBUF=1024 -DFF_SBUF=4096 -DFF_BUS_BYTES=16 -DFF_WR_BYTES=8 -DFF_UP_PAR=8 -DFF_CLOCK_MHZ=250"; set period 4.0 }
-  default { puts stderr "run_hls.tcl: unknown part '$part' (xc7z020clg400-1, xczu3eg-sbva484-1-e, xczu7ev-ffvc1156-2-e)"; exit 2 }
+# The engine macros come from the board data files (the single Tcl copy of src/driver/boards.ts, which
+# test/bd-blockdesign.test.ts checks): the board whose part is $part.
+set defs ""
+foreach f [lsort [glob -directory [file normalize ../bd/boards] *.tcl]] {
+  source $f
+  if {[dict get $ff_board part] eq $part} {
+    foreach {k v} [dict get $ff_board hls_defines] { append defs " -D$k=$v" }
+    set period [format %.3f [expr {1000.0 / [dict get $ff_board pl_clk_mhz]}]]
+  }
 }
+if {$defs eq ""} { puts stderr "run_hls.tcl: unknown part '$part' (xc7z020clg400-1, xczu3eg-sbva484-1-e, xczu7ev-ffvc1156-2-e)"; exit 2 }
 set cflags "-std=c++14 $defs"
 
 open_project -reset [string map {- _} "proj_$part"]

@@ -44,10 +44,14 @@ export interface EngineConfig {
   /** Activation / weight bit widths the engine accepts (capability FF_CAP_BITS_MASK). */
   bitsMin: number;
   bitsMax: number;
-  /** MAC products per DSP slice as the engine is written: 1 (no WP486 packing in hw/hls today). */
-  macsPerDsp: number;
-  /** Lanes whose multiplier is bound to DSPs; the rest (tm·tn − dspLanes) are LUT multipliers. */
-  dspLanes: number;
+  /**
+   * FF_PACK2: MAC products per DSP slice. 2 = output lanes (2p, 2p+1) share one multiply of the activation by a
+   * packed weight pair (x·(w_hi·2^16 + w_lo), 25×9 bits: DSP48E1 and DSP48E2 alike; docs/hardware.md §3.2);
+   * 1 = one product per DSP (the unpacked build, for comparison).
+   */
+  macsPerDsp: 1 | 2;
+  /** FF_ACC_URAM: accumulators in UltraRAM (one URAM288 per PE row) instead of block RAM; parts with URAM only. */
+  accUram: boolean;
 }
 
 export interface BoardSpec {
@@ -93,7 +97,8 @@ export interface BoardSpec {
   memoryGBps: number;
   resources: PartResources;
   config: EngineConfig;
-  /** MACs per cycle of the engine as built (one Tm×Tn array; the same at every bit width it accepts). */
+  /** MACs per cycle of the engine as built (one Tm×Tn array; the same at every bit width it accepts: LUT-multiplier
+   * lanes for ≤ 6-bit do not pay on these parts, docs/hardware.md §3.2). */
   macsPerCycle: { bits8: number; bits6: number };
   /** Upper bound for the part (facts.md §7.5 model): DSP × packing + 0.6·LUT / LUT-per-MAC. */
   partPeakMacsPerCycle: { bits8: number; bits6: number };
@@ -110,6 +115,11 @@ const XCZU7EV: PartResources = { lut: 230_400, lutram: 101_760, ff: 460_800, bra
 /** Utilization ceilings a configuration must stay under (routing and timing margin at the target clock). */
 export const UTILIZATION_LIMITS = { lut: 0.7, lutram: 0.6, bram36: 0.9, uram: 0.9, dsp: 0.9 } as const;
 
+/** LUTs per packed lane pair: the high product's correction hi = p[33:16] + p[15] (an 18-bit incrementer); the packed
+ * weight w_hi·2^16 + w_lo is the DSP pre-adder's A + D, and lo = p[15:0] is wiring. */
+export const LUT_PER_PAIR = 18;
+/** URAM288 depth at 72 bits (UG573): one block holds a PE row's int32 accumulators up to 4096 words (2·FF_OBUF). */
+export const URAM_DEPTH = 4096;
 /** DSPs outside the MAC array: address products (iy·iw, 64-bit row addresses), the 32×16 requantize product. */
 export const DSP_OVERHEAD = 24;
 /** Each requantize lane beyond the first (FF_WR_BYTES > 1): a 32×16 product on two DSPs. */
@@ -163,13 +173,15 @@ export interface ResourceEstimate {
   /** The parts of the estimate, for docs and reports. */
   detail: {
     dspMac: number;
+    /** Lane pairs sharing a DSP (FF_PACK2). */
+    pairs: number;
     dspOverhead: number;
     dspRequant: number;
     bramIbuf: number;
     bramAcc: number;
     bramSbuf: number;
     lutAdderTrees: number;
-    lutLutMacs: number;
+    lutUnpack: number;
     lutWbuf: number;
     lutIbufMux: number;
     lutWide: number;
@@ -178,16 +190,20 @@ export interface ResourceEstimate {
 }
 
 /**
- * Analytic estimate for hw/hls/flowfpga_engine.cpp as written (its ARRAY_PARTITION pragmas):
- * ibuf[2][TN][IBUF] → TN×8 byte-wide banks of depth 2·IBUF/8; acc[2][TM][OBUF] → TM int32 banks of depth 2·OBUF;
- * wbuf[2][TM][TN][49] → TM·TN LUTRAM banks of 98 bytes; sbuf[2][SBUF] → one bank. The csynth report is the check.
+ * Analytic estimate for hw/hls/flowfpga_engine.cpp as written (its ARRAY_PARTITION / BIND_OP / BIND_STORAGE pragmas):
+ * MACs: with FF_PACK2 ⌈TM/2⌉·TN DSPs (lane pairs along TM; an odd TM leaves one row unpaired), else TM·TN;
+ * ibuf[2][TN][IBUF] → TN×FF_BUS_BYTES byte-wide banks of depth 2·IBUF/FF_BUS_BYTES; acc[2][TM][OBUF] → TM int32
+ * banks of depth 2·OBUF (BRAM, or one URAM288 each with FF_ACC_URAM); wbuf[2][TM][TN][49] → TM·TN LUTRAM banks of
+ * 98 bytes; sbuf[2][SBUF] → FF_SBUF_BANKS banks. The csynth report is the check.
  */
 export function estimateResources(c: EngineConfig): ResourceEstimate {
   const lanes = c.tm * c.tn;
-  const dspMac = Math.ceil(c.dspLanes / c.macsPerDsp);
+  const pairs = c.macsPerDsp === 2 ? Math.floor(c.tm / 2) * c.tn : 0;
+  const dspMac = lanes - pairs;
   const ibufBanks = c.tn * c.busBytes;
   const bramIbuf18 = ibufBanks * bram18For(8, Math.ceil((2 * c.ibufPixels) / c.busBytes));
-  const bramAcc18 = c.tm * bram18For(32, 2 * c.obufPixels);
+  const bramAcc18 = c.accUram ? 0 : c.tm * bram18For(32, 2 * c.obufPixels);
+  const uram = c.accUram ? c.tm * Math.ceil((2 * c.obufPixels) / URAM_DEPTH) : 0;
   // sbuf[2][SBUF] cyclic over FF_SBUF_BANKS (flowfpga_engine.h): 2×2 taps of the widest interpolation per cycle.
   const wide = Math.max(c.wrBytes, c.upPar);
   const sbufBanks = wide > 1 ? 2 * wide : 1;
@@ -196,31 +212,41 @@ export function estimateResources(c: EngineConfig): ResourceEstimate {
   const lutWbuf = lanes * lutramFor(8, 2 * MAX_TAPS);
   // Adder tree of TN products (8b×8b → W+A = 16 bits, FINN's width) plus the 32-bit accumulate, per output lane.
   const lutAdderTrees = Math.round(1.1 * c.tm * (16 * (2 * c.tn - 1) + 32));
-  const lutLutMacs = Math.round((lanes - c.dspLanes) * lutPerMultiplier(8, 8));
+  const lutUnpack = pairs * LUT_PER_PAIR;
   const lutIbufMux = c.tn * 8 * 2 * (c.busBytes / 8); // 8:1 (16:1) byte mux per channel (2 (4) LUT6 per bit)
-  const lut = LUT_OVERHEAD + lutAdderTrees + lutLutMacs + lutWbuf + lutIbufMux + lutWide;
+  const lut = LUT_OVERHEAD + lutAdderTrees + lutUnpack + lutWbuf + lutIbufMux + lutWide;
   const dspRq = DSP_PER_RQ_LANE * (c.wrBytes - 1);
   return {
     dsp: dspMac + DSP_OVERHEAD + dspRq,
     bram36: Math.ceil((bramIbuf18 + bramAcc18 + bramSbuf18) / 2),
-    uram: 0,
+    uram,
     lut,
     lutram: lutWbuf,
     detail: {
       dspMac,
+      pairs,
       dspOverhead: DSP_OVERHEAD,
       dspRequant: dspRq,
       bramIbuf: bramIbuf18 / 2,
       bramAcc: bramAcc18 / 2,
       bramSbuf: bramSbuf18 / 2,
       lutAdderTrees,
-      lutLutMacs,
+      lutUnpack,
       lutWbuf,
       lutIbufMux,
       lutWide,
       lutOverhead: LUT_OVERHEAD,
     },
   };
+}
+
+/**
+ * LUTs one extra MAC lane on LUT multipliers (BIND_OP impl=fabric) would cost for w×a bits: the FINN-R multiplier,
+ * its share of the adder tree and its LUTRAM weight bank. What §3.2 weighs against a packed DSP lane (adder tree,
+ * weight bank and half an unpack: ≈ 70 LUTs at TN 8..16), whose multiplier costs no LUTs.
+ */
+export function lutLaneCost(w: number, a: number): number {
+  return Math.round(lutPerMac(w, a) + lutramFor(8, 2 * MAX_TAPS));
 }
 
 export interface FitCheck {
@@ -248,7 +274,11 @@ export function checkFit(est: ResourceEstimate, part: PartResources): FitCheck {
   return { fits: problems.length === 0, utilization: util, problems };
 }
 
-/** MAC products per DSP slice for w×a-bit operands with WP486-style packing (facts.md §7.2, §7.5). */
+/**
+ * MAC products per DSP slice for w×a-bit operands with WP486-style packing, as facts.md §7.5 models the part bound
+ * (DSP48E1: one at 8-bit, for WP486's 18-bit field). The engine's own packing is tighter (16-bit fields with unsigned
+ * activations) and gets two 8-bit products from a DSP48E1 too: EngineConfig.macsPerDsp, docs/hardware.md §3.2.
+ */
 export function dspPacking(kind: DspKind, bits: number): number {
   if (kind === 'DSP48E2') return bits <= 4 ? 4 : 2;
   return bits <= 6 ? 2 : 1;
@@ -306,8 +336,8 @@ const ULTRA96V2 = board({
   ddrPeakGBps: 4.26,
   resources: XCZU3EG,
   config: {
-    tm: 32, tn: 8, ibufPixels: 8192, obufPixels: 2048, sbufPixels: 4096, clockMHz: 200, busBytes: 8, wrBytes: 8, upPar: 4,
-    bitsMin: 2, bitsMax: 8, macsPerDsp: 1, dspLanes: 256,
+    tm: 64, tn: 6, ibufPixels: 8192, obufPixels: 1280, sbufPixels: 4096, clockMHz: 200, busBytes: 8, wrBytes: 4, upPar: 4,
+    bitsMin: 2, bitsMax: 8, macsPerDsp: 2, accUram: false,
   },
 });
 
@@ -329,8 +359,8 @@ export const BOARDS: Readonly<Record<BoardName, BoardSpec>> = {
     ddrPeakGBps: 2.133,
     resources: XC7Z020,
     config: {
-      tm: 16, tn: 10, ibufPixels: 8192, obufPixels: 2560, sbufPixels: 4096, clockMHz: 125, busBytes: 8, wrBytes: 4, upPar: 4,
-      bitsMin: 2, bitsMax: 8, macsPerDsp: 1, dspLanes: 160,
+      tm: 32, tn: 8, ibufPixels: 8192, obufPixels: 1280, sbufPixels: 4096, clockMHz: 125, busBytes: 8, wrBytes: 2, upPar: 2,
+      bitsMin: 2, bitsMax: 8, macsPerDsp: 2, accUram: false,
     },
   }),
   ultra96v2: ULTRA96V2,
@@ -351,8 +381,8 @@ export const BOARDS: Readonly<Record<BoardName, BoardSpec>> = {
     ddrPeakGBps: 19.2,
     resources: XCZU7EV,
     config: {
-      tm: 64, tn: 16, ibufPixels: 8192, obufPixels: 1024, sbufPixels: 4096, clockMHz: 250, busBytes: 16, wrBytes: 8, upPar: 8,
-      bitsMin: 2, bitsMax: 8, macsPerDsp: 1, dspLanes: 1024,
+      tm: 64, tn: 16, ibufPixels: 16384, obufPixels: 2048, sbufPixels: 4096, clockMHz: 250, busBytes: 16, wrBytes: 8, upPar: 8,
+      bitsMin: 2, bitsMax: 8, macsPerDsp: 2, accUram: true,
     },
   }),
   // The virtual board models an Ultra96-V2 so that plans made on it predict a real mid-range board.
@@ -388,6 +418,7 @@ export function hlsDefines(b: BoardSpec): Record<string, number> {
   const c = b.config;
   return {
     FF_TM: c.tm, FF_TN: c.tn, FF_IBUF: c.ibufPixels, FF_OBUF: c.obufPixels, FF_SBUF: c.sbufPixels,
-    FF_BUS_BYTES: c.busBytes, FF_WR_BYTES: c.wrBytes, FF_UP_PAR: c.upPar, FF_CLOCK_MHZ: c.clockMHz,
+    FF_BUS_BYTES: c.busBytes, FF_WR_BYTES: c.wrBytes, FF_UP_PAR: c.upPar, FF_PACK2: c.macsPerDsp === 2 ? 1 : 0,
+    FF_ACC_URAM: c.accUram ? 1 : 0, FF_CLOCK_MHZ: c.clockMHz,
   };
 }

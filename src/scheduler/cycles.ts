@@ -37,7 +37,8 @@ export function tapSteps(flags: number, k: number, inC: number, tn: number): num
 
 /** Pixels per MAC step of a FLAG_PIXLANES command with n output channels (1 without the flag). */
 export function laneCount(flags: number, n: number, tm: number, busBytes: number): number {
-  return flags & FLAG_PIXLANES ? Math.min(Math.floor(tm / n), busBytes) : 1;
+  // Lane groups sit an even number of lanes apart (n rounded up to even) so a packed DSP pair reads one pixel.
+  return flags & FLAG_PIXLANES ? Math.min(Math.floor(tm / (n + (n & 1))), busBytes) : 1;
 }
 
 export interface EngineConfig {

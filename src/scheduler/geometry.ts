@@ -126,7 +126,8 @@ export function checkCommand(c: EngineCommand, buf: Buffers, winBase: number, wi
   const tm = buf.tm ?? DEFAULT_ENGINE_CONFIG.tm;
   g.E = 1;
   if (c.flags & FLAG_PIXLANES) {
-    if (c.stride !== 1 || Math.floor(tm / (c.coEnd - c.coBegin)) < 2) return ST_PARAM;
+    const n = c.coEnd - c.coBegin;
+    if (c.stride !== 1 || Math.floor(tm / (n + (n & 1))) < 2) return ST_PARAM;
     g.E = laneCount(c.flags, c.coEnd - c.coBegin, tm, buf.busBytes ?? DEFAULT_ENGINE_CONFIG.busBytes);
   }
   if (c.flags & FLAG_KPACK && (c.inC > buf.tn || c.flags & FLAG_UP2_IN)) return ST_PARAM;

@@ -135,7 +135,7 @@ const alignUp = (n: number, a: number): number => Math.ceil(n / a) * a;
  * DDR_WEIGHT share of the DDR time, so that between tilings of nearly equal time the one moving fewer bytes wins
  * (DDR bandwidth is shared with the CPU, and traffic costs power).
  */
-const DDR_WEIGHT = 1;
+const DDR_WEIGHT = 2;
 const objective = (engineS: number, ddrS: number): number => Math.max(engineS, ddrS) + DDR_WEIGHT * ddrS;
 /** Tilings per step costed exactly (commandCycles over every command) after ranking by approxCycles. */
 const EXACT_CANDIDATES = 3;
@@ -302,7 +302,7 @@ export function planNetwork(arch: ArchSpec, h: number, w: number, cfg: SchedConf
       outLen: lenOf(d.output, 'buffer'), tag: 0,
     };
     // Stride-1 convs with few output channels per command (the flow head) use the idle PE rows for neighbouring pixels.
-    const lanesFor = (n: number): boolean => isConv && cfg.pixLanes && d.stride === 1 && 2 * n <= cfg.tm;
+    const lanesFor = (n: number): boolean => isConv && cfg.pixLanes && d.stride === 1 && 2 * (n + (n & 1)) <= cfg.tm;
     // Convs with at most FF_TN / 2 input channels (conv1) use the idle PE columns for further kernel columns.
     const kpack = isConv && cfg.kPack && !(d.flags & FLAG_UP2_IN) && 2 * d.cin <= cfg.tn ? FLAG_KPACK : 0;
     const build = (th: number, tw: number, chunk: number, order: LoopOrder, acc: number): EngineCommand[] | number => {

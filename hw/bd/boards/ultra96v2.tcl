@@ -14,5 +14,5 @@ set ff_board [dict create \
   irq_pin pl_ps_irq0 \
   irq_index 0 \
   irq_gic 121 \
-  hls_defines {FF_TM 32 FF_TN 8 FF_IBUF 8192 FF_OBUF 2048 FF_SBUF 4096 FF_BUS_BYTES 8 FF_WR_BYTES 8 FF_UP_PAR 4 FF_CLOCK_MHZ 200} \
+  hls_defines {FF_TM 64 FF_TN 6 FF_IBUF 8192 FF_OBUF 1280 FF_SBUF 4096 FF_BUS_BYTES 8 FF_WR_BYTES 4 FF_UP_PAR 4 FF_PACK2 1 FF_ACC_URAM 0 FF_CLOCK_MHZ 200} \
 ]

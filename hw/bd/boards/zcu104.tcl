@@ -14,5 +14,5 @@ set ff_board [dict create \
   irq_pin pl_ps_irq0 \
   irq_index 0 \
   irq_gic 121 \
-  hls_defines {FF_TM 64 FF_TN 16 FF_IBUF 8192 FF_OBUF 1024 FF_SBUF 4096 FF_BUS_BYTES 16 FF_WR_BYTES 8 FF_UP_PAR 8 FF_CLOCK_MHZ 250} \
+  hls_defines {FF_TM 64 FF_TN 16 FF_IBUF 16384 FF_OBUF 2048 FF_SBUF 4096 FF_BUS_BYTES 16 FF_WR_BYTES 8 FF_UP_PAR 8 FF_PACK2 1 FF_ACC_URAM 1 FF_CLOCK_MHZ 250} \
 ]

@@ -156,8 +156,9 @@ struct Tiling {
   bool accfull = false;  // CONV: FF_FLAG_ACCFULL (accumulator capacity 2 * FF_OBUF)
 };
 
-// Pixels per PE-row group of FF_FLAG_PIXLANES for n output channels (mirrors check()).
-int lane_e(int n) { return std::min(FF_TM / n, FF_BUS_BYTES); }
+// PE-row groups of FF_FLAG_PIXLANES for n output channels (mirrors check(): groups of n rounded up to even lanes).
+int lane_gs(int n) { return n + (n & 1); }
+int lane_e(int n) { return std::min(FF_TM / lane_gs(n), FF_BUS_BYTES); }
 
 // Contract layout [cout][cin][kk] -> packed [ci_block][cout][tn][kk] (docs/engine.md "Data in DDR").
 void pack_weights(Ddr &d, uint64_t at, const Tensor &wt, int cout, int cin, int kk) {
@@ -355,7 +356,7 @@ std::vector<Tiling> tilings_for(const Case &cs) {
   // largest one combined with pixel lanes where those apply.
   if (conv && !up2 && (int)cs.p.at("cin") <= FF_TN) {
     for (size_t i = 0; i < 3; i++) v.push_back({v[i].th, v[i].tw, v[i].cb, i % 2 == 0, false, true});
-    if (s == 1 && 2 <= FF_TM) {
+    if (s == 1 && 2 * lane_gs(1) <= FF_TM) {
       const int E = lane_e(1);
       if (conv_fits(std::min(3, oh), std::min(ow, 2 * E + 1), k, s, up2, h, w, E))
         v.push_back({std::min(3, oh), std::min(ow, 2 * E + 1), 1, true, true, true});
@@ -365,7 +366,7 @@ std::vector<Tiling> tilings_for(const Case &cs) {
   // (partial last pixel group, borders on both sides).
   if (conv && s == 1) {
     const int C = (int)cs.p.at("cout");
-    for (int n = 1; n <= 3 && n <= C && 2 * n <= FF_TM; n++) {
+    for (int n = 1; n <= 3 && n <= C && 2 * lane_gs(n) <= FF_TM; n++) {
       const int E = lane_e(n);
       int lh = oh, lw = ow;
       while (!conv_fits(lh, lw, k, s, up2, h, w, E)) {
@@ -395,7 +396,7 @@ std::vector<Tiling> tilings_for(const Case &cs) {
     if (fits2(3, 5)) v.push_back({std::min(3, oh), std::min(5, ow), 0, false, false, false, true});
     v.push_back({1, std::min(7, ow), 0, true, false, false, true});
     if (C > 1) v.push_back({std::min(2, oh), std::min(3, ow), (C + 1) / 2, true, false, false, true});
-    if (s == 1 && 2 <= FF_TM) {
+    if (s == 1 && 2 * lane_gs(1) <= FF_TM) {
       const int E = lane_e(1);
       if (conv_fits(std::min(3, oh), std::min(ow, 2 * E + 1), k, s, up2, h, w, E, 2 * FF_OBUF))
         v.push_back({std::min(3, oh), std::min(ow, 2 * E + 1), 1, true, true, !up2 && (int)cs.p.at("cin") <= FF_TN, true});
@@ -485,8 +486,13 @@ const Fault FAULTS[] = {
        // Output tile that fits FF_OBUF but whose 7x7 stride-2 window does not fit FF_IBUF.
        int side = 1;
        while ((side + 1) * (side + 1) <= FF_OBUF && (2 * side + 5) * (2 * side + 5) <= FF_IBUF) side++;
-       make_valid(e, 2 * side, 2 * side, 7, 2, true);
-       if ((2 * side + 5) * (2 * side + 5) <= FF_IBUF) e.c.opcode = 0xEE;  // buffers cannot express it: fail loudly
+       if ((2 * side + 5) * (2 * side + 5) > FF_IBUF) {
+         make_valid(e, 2 * side, 2 * side, 7, 2, true);
+       } else {
+         // A large FF_IBUF: one output row as wide as FF_OBUF (window 7 x (2*FF_OBUF + 5)).
+         make_valid(e, 2, 2 * FF_OBUF, 7, 2, true);
+         if (7 * (2 * FF_OBUF + 5) <= FF_IBUF) e.c.opcode = 0xEE;  // buffers cannot express it: fail loudly
+       }
      }},
     {"output extent one byte short", FF_ERR_RANGE,
      [](FaultEnv &e) {
@@ -644,6 +650,97 @@ void print_layout() {
          caps.magic, caps.version, caps.cap_pe, caps.cap_feat);
 }
 
+// ---- packed products (FF_PACK2) ---------------------------------------------------------------------------
+// ff_mul2 exhaustively for every n = 2..8 (x 0..2^n-1 unsigned, both weights -2^(n-1)..2^(n-1)-1; n = 8 covers all
+// smaller codes, the loop over n names a failing width), then the engine datapath end to end on the extremes: a
+// LINEAR 1x1 conv (M = 1, B = 0, S = 0: the int16 output is the accumulator) of x in {0, 1, 2^n-1, 255} with
+// weights -128 / 127 (and -2^(n-1) / 2^(n-1)-1) over FF_TM + 1 output channels in all four sign combinations of a
+// lane pair (and the unpaired lane of an odd FF_TM). Returns failures; prints one summary line.
+int run_packed_products() {
+  int passed = 0, failed = 0;
+  for (int n = 2; n <= 8; n++) {
+    const int xmax = (1 << n) - 1, wlo = -(1 << (n - 1)), whi = (1 << (n - 1)) - 1;
+    long bad = 0;
+    for (int x = 0; x <= xmax; x++)
+      for (int a = wlo; a <= whi; a++)
+        for (int b = wlo; b <= whi; b++) {
+          int32_t lo, hi;
+          ff_mul2((uint8_t)x, (int8_t)a, (int8_t)b, lo, hi);
+          if (lo != x * a || hi != x * b) {
+            if (!bad) printf("FAIL ff_mul2 n=%d: x=%d w_lo=%d w_hi=%d -> %d %d\n", n, x, a, b, lo, hi);
+            bad++;
+          }
+        }
+    bad ? failed++ : passed++;
+  }
+  for (int v = 0; v < 4; v++) {
+    const int n = v < 2 ? 8 : 2 + (v - 2) * 3;  // 8, 8, 2, 5
+    const int wl = -(1 << (n - 1)), wh = (1 << (n - 1)) - 1;
+    const int xs[4] = {0, 1, (1 << n) - 1, 255};
+    const int C = FF_TM + 1, W = 4;  // one output block and one lane of the next
+    Ddr d(1 << 16);
+    ff_cmd c{};
+    c.opcode = FF_OP_CONV;
+    c.flags = FF_FLAG_LINEAR;
+    c.bits = 16;
+    c.k = 1;
+    c.stride = 1;
+    c.in_c = 2;
+    c.in_h = 1;
+    c.in_w = W;
+    c.out_h = 1;
+    c.out_w = W;
+    c.cout = c.co_end = c.out_c_total = (uint16_t)C;
+    c.tile_h = 1;
+    c.tile_w = W;
+    const uint64_t cmds = d.alloc(FF_CMD_BYTES);
+    c.in_len = 2 * W;
+    c.in_addr = d.alloc(c.in_len);
+    for (int i = 0; i < W; i++) {
+      d.bytes()[c.in_addr + i] = (uint8_t)xs[i];           // channel 0: the extremes
+      d.bytes()[c.in_addr + W + i] = (uint8_t)xs[3 - i];   // channel 1: reversed
+    }
+    c.w_len = 2u * C;
+    c.w_addr = d.alloc(c.w_len);
+    int8_t w[FF_TM + 1][2];
+    for (int m = 0; m < C; m++) {
+      // Pairs (2p, 2p+1) get (lo, hi) = (-,-), (+,+) [v even] or (+,-), (-,+) [v odd]: 8-bit extremes on channel 0,
+      // the n-bit ones on channel 1.
+      const int ph = v % 2 ? (m + 3) % 4 : m % 4;  // v odd: pattern + - - + instead of - - + +
+      w[m][0] = (int8_t)(ph < 2 ? -128 : 127);
+      w[m][1] = (int8_t)(ph < 2 ? wl : wh);
+      d.bytes()[c.w_addr + 2 * m] = (uint8_t)w[m][0];
+      d.bytes()[c.w_addr + 2 * m + 1] = (uint8_t)w[m][1];
+    }
+    c.q_len = 11u * C;
+    c.q_addr = d.alloc(c.q_len);
+    for (int m = 0; m < C; m++) {
+      d.put(c.q_addr + 8 * m, 0, 8);
+      d.put(c.q_addr + 8 * C + 2 * m, 1, 2);
+      d.put(c.q_addr + 10 * C + m, 0, 1);
+    }
+    c.out_len = 2u * C * W;
+    c.out_addr = d.alloc(c.out_len);
+    encode(c, d, cmds);
+    ff_result r{};
+    ff_engine_run(d.bytes(), d.size, cmds, 1, 0, d.size, &r);
+    int bad = r.status != FF_OK;
+    for (int m = 0; m < C && !bad; m++)
+      for (int i = 0; i < W && !bad; i++) {
+        const int want = xs[i] * w[m][0] + xs[3 - i] * w[m][1];
+        const int got = (int16_t)(d.bytes()[c.out_addr + 2 * (m * W + i)] | (d.bytes()[c.out_addr + 2 * (m * W + i) + 1] << 8));
+        if (got != want) {
+          printf("FAIL packed extremes n=%d: channel %d x=(%d,%d) = %d, expected %d\n", n, m, xs[i], xs[3 - i], got, want);
+          bad = 1;
+        }
+      }
+    if (r.status != FF_OK) printf("FAIL packed extremes n=%d: status %u\n", n, r.status);
+    bad ? failed++ : passed++;
+  }
+  printf("packed products (FF_PACK2=%d): %d passed, %d failed\n", FF_PACK2, passed, failed);
+  return failed;
+}
+
 // Runs a fixed, varied set of single commands and prints each command word (hex) with the engine's cycle count.
 void print_cycles() {
   struct Spec {
@@ -694,7 +791,7 @@ void print_cycles() {
     ff_cmd c{};
     c.opcode = (uint8_t)sp.op;
     c.flags = (uint8_t)sp.flags;
-    if (2 * (sp.ce - sp.cb) > FF_TM) c.flags &= (uint8_t)~FF_FLAG_PIXLANES;  // no second PE-row group in this build
+    if (2 * lane_gs(sp.ce - sp.cb) > FF_TM) c.flags &= (uint8_t)~FF_FLAG_PIXLANES;  // no second PE-row group in this build
     if (sp.cin > FF_TN) c.flags &= (uint8_t)~FF_FLAG_KPACK;
     c.bits = (sp.flags & FF_FLAG_LINEAR) ? 16 : 5;
     c.k = (uint8_t)sp.k;
@@ -786,7 +883,9 @@ int main(int argc, char **argv) {
     fprintf(stderr, "csim: no golden vectors (*.gv) found; generate them with `flowfpga golden --out test/golden`\n");
     return 2;
   }
-  printf("config: FF_TM=%d FF_TN=%d FF_IBUF=%d FF_OBUF=%d FF_SBUF=%d\n", FF_TM, FF_TN, FF_IBUF, FF_OBUF, FF_SBUF);
+  printf("config: FF_TM=%d FF_TN=%d FF_IBUF=%d FF_OBUF=%d FF_SBUF=%d FF_PACK2=%d FF_ACC_URAM=%d\n", FF_TM, FF_TN, FF_IBUF,
+         FF_OBUF, FF_SBUF, FF_PACK2, FF_ACC_URAM);
+  const int packed_failed = run_packed_products();
   int passed = 0, failed = 0;
   for (const std::string &f : files) {
     std::vector<Case> cases;
@@ -842,5 +941,5 @@ int main(int argc, char **argv) {
   passed += fp;
   failed += ff;
   printf("%d passed, %d failed\n", passed, failed);
-  return failed ? 1 : 0;
+  return failed || packed_failed ? 1 : 0;
 }
