@@ -10,6 +10,7 @@ import {
   encodeCommand,
   DEFAULT_ENGINE_CONFIG,
   listCycles,
+  FLAG_ACCFULL,
   FLAG_PIXLANES,
   type EngineConfig,
 } from '../src/scheduler/cycles.js';
@@ -26,7 +27,8 @@ function build(name: string, defs: string[]): string {
 
 interface Report {
   config: { tm: number; tn: number; mac_depth: number; rd_ovh: number; wr_ovh: number; rq_depth: number;
-    up_depth: number; check_cyc: number; obuf: number; bus_bytes: number; wr_bytes: number; up_par: number; pix_lanes: number };
+    up_depth: number; check_cyc: number; obuf: number; bus_bytes: number; wr_bytes: number; up_par: number; pix_lanes: number;
+    acc_full: number };
   commands: Array<{ status: number; cycles: number; cmd: string }>;
 }
 
@@ -44,7 +46,7 @@ for (const [name, defs] of configs) {
     const c = rep.config;
     const cfg: EngineConfig = { tm: c.tm, tn: c.tn, macDepth: c.mac_depth, rdOvh: c.rd_ovh, wrOvh: c.wr_ovh,
       rqDepth: c.rq_depth, upDepth: c.up_depth, checkCyc: c.check_cyc, obuf: c.obuf, busBytes: c.bus_bytes, wrBytes: c.wr_bytes, upPar: c.up_par,
-      pixLanes: c.pix_lanes === 1, kPack: c.pix_lanes === 1 };
+      pixLanes: c.pix_lanes === 1, kPack: c.pix_lanes === 1, accFull: c.acc_full === 1 };
     if (name === 'default') t.same(cfg, DEFAULT_ENGINE_CONFIG, 'DEFAULT_ENGINE_CONFIG matches the header');
     t.ok(rep.commands.length >= 8);
     const cmds = [];
@@ -61,6 +63,10 @@ for (const [name, defs] of configs) {
     t.equal(listCycles(cmds, cfg), rep.commands.reduce((s, r) => s + r.cycles, 0));
     // Pixel lanes are in the set wherever the build has two PE-row groups for them (FF_TM >= 4).
     if (c.tm >= 4) t.ok(cmds.filter((x) => x.flags & FLAG_PIXLANES).length >= 2, 'PIXLANES commands costed');
+    // Full-accumulator commands, among them one with several groups of several blocks and one tile over FF_OBUF.
+    const full = cmds.filter((x) => x.flags & FLAG_ACCFULL);
+    t.ok(full.length >= 5, 'ACCFULL commands costed');
+    t.ok(full.some((x) => x.tileH * x.tileW > c.obuf), 'ACCFULL tile larger than FF_OBUF costed');
   });
 }
 
@@ -110,4 +116,37 @@ t.test('costing a tile larger than FF_OBUF is an error, not an endless loop', as
     inLen: 256, wLen: 144, qLen: 44, outLen: 256, tag: 0,
   };
   t.throws(() => commandCycles(cmd as any, cfg), /exceeds FF_OBUF/);
+});
+
+t.test('full accumulator (ACCFULL): capacity 2·FF_OBUF, sequential store, checks and traffic', async (t) => {
+  const { checkCommand, commandTraffic, newGeo, ST_OK, ST_PARAM, ST_TILE } = await import('../src/scheduler/geometry.js');
+  const rep = JSON.parse(execFileSync(join(dir, 'default'), ['--cycles'], { encoding: 'utf8' })) as Report;
+  const cmds = rep.commands.map((r) => decodeCommand(Buffer.from(r.cmd, 'hex')));
+  const cfg = DEFAULT_ENGINE_CONFIG;
+  const buf = { tn: 8, ibuf: 4096, obuf: 1024, sbuf: 2048 };
+  const g = newGeo();
+  // 40x32 tile (1280 words > FF_OBUF): accepted only with the flag, and only where the engine has it.
+  const big = cmds.find((x) => x.flags & FLAG_ACCFULL && x.tileH * x.tileW > 1024)!;
+  t.equal(checkCommand(big, buf, 0, Number.MAX_SAFE_INTEGER, g), ST_OK);
+  t.equal(checkCommand({ ...big, flags: big.flags & ~FLAG_ACCFULL }, buf, 0, Number.MAX_SAFE_INTEGER, g), ST_TILE);
+  t.equal(checkCommand(big, { ...buf, accFull: false }, 0, Number.MAX_SAFE_INTEGER, g), ST_PARAM);
+  t.equal(checkCommand(big, { ...buf, obuf: 639 }, 0, Number.MAX_SAFE_INTEGER, g), ST_TILE, 'P > 2·FF_OBUF');
+  t.throws(() => commandCycles(big, { ...cfg, obuf: 639 }), /exceeds 2·FF_OBUF/);
+  // UPSAMPLE with the flag: PARAM.
+  const up = cmds.find((x) => x.opcode === 2)!;
+  t.equal(checkCommand({ ...up, flags: up.flags | FLAG_ACCFULL }, buf, 0, Number.MAX_SAFE_INTEGER, g), ST_PARAM);
+  // One group either way (12x12 tile, 5 blocks): identical cycles; the store is exposed at the end in both modes.
+  const one = cmds.find((x) => x.flags === FLAG_ACCFULL && x.tileH === 12)!;
+  t.equal(commandCycles(one, cfg), commandCycles({ ...one, flags: 0 }, cfg), 'single group: same cycles');
+  // 30x30 tile, 5 blocks: ping-pong G = 1 (5 input reads), ACCFULL G = 2 (3 reads); the store is then no longer
+  // hidden behind MACs, so the sum of stages is paid: more cycles, fewer bytes.
+  const multi = cmds.find((x) => x.flags & FLAG_ACCFULL && x.tileH === 30)!;
+  t.equal(checkCommand(multi, buf, 0, Number.MAX_SAFE_INTEGER, g), ST_OK);
+  const e = { tm: 8, tn: 8, obuf: 1024, busBytes: 8 };
+  const rdFull = commandTraffic(multi, g, e, { read: 0, write: 0 }).read;
+  const rdHalf = commandTraffic({ ...multi, flags: multi.flags & ~FLAG_ACCFULL }, g, e, { read: 0, write: 0 }).read;
+  const rdOnce = commandTraffic({ ...multi, flags: multi.flags & ~FLAG_ACCFULL }, g, { ...e, obuf: 5 * 900 }, { read: 0, write: 0 }).read;
+  t.ok(rdFull > rdOnce);
+  t.equal(rdHalf - rdOnce, 2 * (rdFull - rdOnce), 'input window read 3 times instead of 5');
+  t.ok(commandCycles(multi, cfg) > commandCycles({ ...multi, flags: multi.flags & ~FLAG_ACCFULL }, cfg), 'store exposed');
 });

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { flownetsQ, type Decoder } from '../src/model/arch.js';
 import { randomFrames, randomModel } from '../src/reference/index.js';
-import { listCycles } from '../src/scheduler/cycles.js';
+import { FLAG_ACCFULL, listCycles } from '../src/scheduler/cycles.js';
 import { testConfig, type SchedConfig } from '../src/scheduler/config.js';
 import { planNetwork } from '../src/scheduler/plan.js';
 import { TsEngineExecutor } from '../src/scheduler/executor.js';
@@ -43,6 +43,15 @@ for (const cs of CASES) {
       t.ok(plan.cmds.some((c) => c.flags & 8), 'plan uses KPACK');
       t.ok(plan.cmds.some((c) => c.flags & 16), 'plan uses PIXLANES');
     }
+    if (cs.name === 'small') {
+      // Full-accumulator commands with tiles over FF_OBUF and with several groups of output blocks.
+      const full = plan.cmds.filter((c) => c.flags & FLAG_ACCFULL);
+      t.ok(full.some((c) => c.tileH * c.tileW > cs.cfg.obuf), 'plan uses ACCFULL tiles larger than FF_OBUF');
+      t.ok(full.some((c) => {
+        const nco = Math.ceil((c.coEnd - c.coBegin) / cs.cfg.tm);
+        return nco > Math.floor(2 * cs.cfg.obuf / (c.tileH * c.tileW));
+      }), 'plan uses ACCFULL commands with several groups');
+    }
     // The TS interpreter lays out DDR exactly as on the board: static region, then slot 0's input/output.
     const exec = new TsEngineExecutor(cs.cfg);
     const runner = new FrameRunner(plan, model, exec, { verify: 'off' });
@@ -57,8 +66,8 @@ for (const cs of CASES) {
     t.equal(res.status, 0, 'engine accepts every planned command');
     t.equal(res.cmds_done, plan.cmds.length);
     const model_ = listCycles(plan.cmds, cs.cfg);
-    const rel = Math.abs(model_ - res.cycles) / res.cycles;
-    t.ok(rel <= 0.1, `cost model ${model_} vs csim ${res.cycles} cycles (${(rel * 100).toFixed(2)}%)`);
+    // The issue asks for agreement within 10 %; the model mirrors the engine's loops, so it is exact.
+    t.equal(model_, res.cycles, 'cost model cycles equal the csim count');
     // Same command list through the TS interpreter: identical DDR afterwards (outputs and every intermediate).
     const ts = await exec.run(staticBase, plan.cmds.length);
     t.equal(ts.cycles, res.cycles, 'interpreter cycle count equals the csim count');

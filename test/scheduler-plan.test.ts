@@ -123,3 +123,37 @@ t.test('packed weight layout: per FF_TN input block, round trip, identical when 
   packWeights(w, cout, cin, kk, 16, same);
   t.same(same, w, 'one input block: the contract layout');
 });
+
+t.test('full accumulator (cap_feat[0]): DDR traffic <= 1.5x the minimum on every board, only when the engine has it', async (t) => {
+  const { FLAG_ACCFULL } = await import('../src/scheduler/cycles.js');
+  const caps = { peRows: 16, peCols: 10, ibuf: 8192, obuf: 2560, sbuf: 4096, clockMHz: 125 };
+  const feat = 0x06aa01fc | (2 << 12) | (2 << 14) | (1 << 11);
+  t.same([configFromCaps({ ...caps, feat }, 1).accFull, configFromCaps({ ...caps, feat: feat | 1 }, 1).accFull], [false, true]);
+  t.same(configFromCaps({ ...caps, feat: feat | 1 }, 1).bitsMin, 2, 'bit 0 is not a bit width');
+  for (const b of ['pynq-z2', 'ultra96v2', 'zcu104'] as const) {
+    const on = configFromBoard(BOARDS[b]), off = { ...on, accFull: false };
+    t.ok(on.accFull, `${b}: the board build has ACCFULL`);
+    const ratio = (cfg: typeof on): [number, number] => {
+      const plan = planNetwork(flownetsQ(), 384, 512, cfg);
+      const n = plan.cmds.filter((c) => c.flags & FLAG_ACCFULL).length;
+      if (!cfg.accFull) t.equal(n, 0, `${b}: no ACCFULL commands without the capability`);
+      const tot = costReport(plan).total;
+      return [tot.ddr_bytes / tot.min_ddr_bytes, n];
+    };
+    const [rOn, nOn] = ratio(on), [rOff] = ratio(off);
+    t.ok(nOn > 0, `${b}: ${nOn} ACCFULL commands`);
+    t.ok(rOn <= 1.5, `${b}: DDR ${rOn.toFixed(3)}x the compulsory minimum (without ACCFULL ${rOff.toFixed(3)}x)`);
+    t.ok(rOn < rOff);
+  }
+  // A list with ACCFULL commands is refused up front by a runner whose engine lacks the mode (not at its first command).
+  const { FrameRunner } = await import('../src/scheduler/runner.js');
+  const { TsEngineExecutor } = await import('../src/scheduler/executor.js');
+  const { randomModel } = await import('../src/reference/index.js');
+  const small = testConfig({ tm: 3, tn: 5, ibuf: 200, obuf: 48, sbuf: 96 });
+  const arch = flownetsQ({ width: 0.0625, decoder: 'conv-upsample' });
+  const plan = planNetwork(arch, 64, 64, small);
+  t.ok(plan.cmds.some((c) => c.flags & FLAG_ACCFULL), 'small build: ACCFULL used');
+  const model = randomModel(arch, 3);
+  t.throws(() => new FrameRunner(plan, model, new TsEngineExecutor({ ...small, accFull: false }), { verify: 'off' }), UserError);
+  t.doesNotThrow(() => new FrameRunner(plan, model, new TsEngineExecutor(small), { verify: 'off' }));
+});

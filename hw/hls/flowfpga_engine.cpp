@@ -5,7 +5,8 @@
 // blocks as one accumulator half holds (FF_OBUF / tile pixels); each group reduces over the input channels in blocks
 // of FF_TN, and every input block is loaded once per group and used by all its output blocks. Loads of the next
 // step (ping-pong ibuf/wbuf) overlap the MACs of the current one; the requantize+store of group g (ping-pong acc)
-// overlaps the compute of group g+1. The
+// overlaps the compute of group g+1. With FF_FLAG_ACCFULL a group fills both accumulator halves (twice the blocks per
+// input load) and its store overlaps only the next group's first loads. The
 // C code runs the stages in sequence; the perf counter adds them up with the overlap rules of the cycle model,
 // using the trip counts the loops actually executed.
 #include "flowfpga_engine.h"
@@ -144,7 +145,8 @@ uint32_t check(const Cmd &c, Geo &g, uint64_t wb, uint64_t ws) {
   if (c.opcode != FF_OP_CONV && c.opcode != FF_OP_UPSAMPLE) return FF_ERR_OPCODE;
   const bool linear = (c.flags & FF_FLAG_LINEAR) != 0;
   if (linear ? c.bits != 16 : (c.bits < 2 || c.bits > 8)) return FF_ERR_BITS;
-  if (c.flags & ~(FF_FLAG_UP2_IN | FF_FLAG_LINEAR | FF_FLAG_WPACK | FF_FLAG_KPACK | FF_FLAG_PIXLANES)) return FF_ERR_PARAM;
+  if (c.flags & ~(FF_FLAG_UP2_IN | FF_FLAG_LINEAR | FF_FLAG_WPACK | FF_FLAG_KPACK | FF_FLAG_PIXLANES | FF_FLAG_ACCFULL))
+    return FF_ERR_PARAM;
   g.esize = linear ? 2 : 1;
   const bool conv = c.opcode == FF_OP_CONV;
   if (conv) {
@@ -153,7 +155,7 @@ uint32_t check(const Cmd &c, Geo &g, uint64_t wb, uint64_t ws) {
     if (linear && (c.flags & FF_FLAG_UP2_IN)) return FF_ERR_PARAM;
   } else {
     if (c.k != 2 && c.k != 4) return FF_ERR_PARAM;
-    if (c.stride != 1 || (c.flags & (FF_FLAG_UP2_IN | FF_FLAG_WPACK | FF_FLAG_KPACK | FF_FLAG_PIXLANES)))
+    if (c.stride != 1 || (c.flags & (FF_FLAG_UP2_IN | FF_FLAG_WPACK | FF_FLAG_KPACK | FF_FLAG_PIXLANES | FF_FLAG_ACCFULL)))
       return FF_ERR_PARAM;
   }
   // Geometry.
@@ -222,7 +224,7 @@ uint32_t check(const Cmd &c, Geo &g, uint64_t wb, uint64_t ws) {
   g.pa = c.tile_h * g.wq;
   // Buffers.
   if (conv) {
-    if ((uint32_t)g.pa > FF_OBUF) return FF_ERR_TILE;
+    if ((uint32_t)g.pa > ((c.flags & FF_FLAG_ACCFULL) ? 2u * FF_OBUF : (uint32_t)FF_OBUF)) return FF_ERR_TILE;
     if ((uint32_t)g.ih * g.iw > FF_IBUF) return FF_ERR_TILE;
   }
   const uint32_t in_es = (!conv && linear) ? 2 : 1;
@@ -255,7 +257,9 @@ uint32_t check(const Cmd &c, Geo &g, uint64_t wb, uint64_t ws) {
 // ---- on-chip buffers ---------------------------------------------------------------------------------------
 uint8_t ibuf[2][FF_TN][FF_IBUF];
 int8_t wbuf[2][FF_TM][FF_TN][FF_KK];
-int32_t acc[2][FF_TM][FF_OBUF];
+// Accumulators: two halves of FF_OBUF words per lane (the ping-pong pair), one address space of 2*FF_OBUF for
+// FF_FLAG_ACCFULL groups (a block may straddle the halves).
+int32_t acc[FF_TM][2 * FF_OBUF];
 // Requant params of the block being stored (the store stage fetches them; one block at a time).
 int64_t qb[1][FF_TM];
 int16_t qm[1][FF_TM];
@@ -405,7 +409,7 @@ uint32_t load_params(const ff_bus_t *mem, const Cmd &c, int co0, int tm, int slo
 // consecutive iterations update different accumulators; the pixel loop runs at least FF_MAC_DEPTH times so the
 // read-after-write distance on acc always covers the pipeline. Returns cycles.
 uint32_t compute_block(const Cmd &c, const Geo &g, int tn, bool first, const uint8_t ib[FF_TN][FF_IBUF],
-                       const int8_t wb[FF_TM][FF_TN][FF_KK], int32_t ac[FF_TM][FF_OBUF], int ob) {
+                       const int8_t wb[FF_TM][FF_TN][FF_KK], int32_t ac[FF_TM][2 * FF_OBUF], int ob) {
   // With pixel lanes (E > 1) one pipeline step covers E neighbouring pixels: lane m = e*tm + c takes pixel ox*E + e
   // (tm = co_end - co_begin); the input window is read at E consecutive columns (E <= FF_BUS_BYTES ibuf banks).
   // With KPACK (D > 1) tap step (ky, gg) covers kernel columns gg*D + d in input lane d*in_c + c, whose copy of
@@ -472,7 +476,7 @@ MAC_TAP:
 
 // Requantize + ReLU/clip (or int16 clamp) and store output channels co0..co0+tm-1 of the tile. Returns cycles.
 uint32_t store_block(uint8_t *mem_wr, const Cmd &c, const Geo &g, int co0, int tm, int slot,
-                     const int32_t ac[FF_TM][FF_OBUF], int ob) {
+                     const int32_t ac[FF_TM][2 * FF_OBUF], int ob) {
   const bool linear = (c.flags & FF_FLAG_LINEAR) != 0;
   const int64_t hi = linear ? 32767 : (1 << c.bits) - 1, lo = linear ? -32768 : 0;
   uint32_t cyc = FF_RQ_DEPTH;
@@ -503,27 +507,40 @@ ST_CH:
 // max(first stage of j, second stage of j-1), the first step only the first stage, a last step only the drain.
 inline uint64_t max2(uint64_t a, uint64_t b) { return a > b ? a : b; }
 
-// Output blocks are computed in groups of G = min(nco, FF_OBUF / P) blocks that share one accumulator half
-// (block i of a group at offset i*P): the loop over input blocks is outside the loop over the group's output blocks,
-// so each input block is loaded once per group (not once per output block) and reused by all G blocks. A group's
-// requantize+store (which also fetches its requant params) runs beside the compute of the next group.
+// Output blocks are computed in groups of G = min(nco, capacity / P) blocks that share the accumulators (block i of a
+// group at offset i*P): the loop over input blocks is outside the loop over the group's output blocks, so each input
+// block is loaded once per group (not once per output block) and reused by all G blocks. Capacity is one half
+// (FF_OBUF: ping-pong, a group's requantize+store, which also fetches its requant params, runs beside the compute
+// of the next group) or, with FF_FLAG_ACCFULL, both halves (2*FF_OBUF: the store runs beside only the next
+// group's first loads, since that group's MACs overwrite the accumulators it reads).
 uint64_t run_conv(const ff_bus_t *mem, uint8_t *mem_wr, const Cmd &c, const Geo &g) {
+  const bool full = (c.flags & FF_FLAG_ACCFULL) != 0;
   const int nci = (c.in_c + FF_TN - 1) / FF_TN;
   const int nco = (c.co_end - c.co_begin + FF_TM - 1) / FF_TM;
-  const int P = g.pa;            // accumulator words per lane and output block
-  const int gmax = FF_OBUF / P;  // >= 1: check() guarantees P <= FF_OBUF
+  const int P = g.pa;                                    // accumulator words per lane and output block
+  const int gmax = (full ? 2 * FF_OBUF : FF_OBUF) / P;  // >= 1: check() guarantees P <= capacity
   const int G = gmax < nco ? gmax : nco;
   const int ngr = (nco + G - 1) / G;
   uint64_t total = 0;
 CO_GRP:
   for (int gi = 0; gi <= ngr; gi++) {
-    // Step gi: loads+MACs of group gi beside requantize+store of group gi-1.
+    // Step gi: requantize+store of group gi-1, loads+MACs of group gi (the C runs the store first).
     uint64_t work = 0, st = 0;
+    if (gi > 0) {
+      const int b0 = (gi - 1) * G, nb = nco - b0 < G ? nco - b0 : G, ob = full ? 0 : ((gi - 1) & 1) * FF_OBUF;
+    ST_GRP:
+      for (int i = 0; i < nb; i++) {
+        const int co0 = c.co_begin + (b0 + i) * FF_TM, tm = c.co_end - co0 < FF_TM ? c.co_end - co0 : FF_TM;
+        st += load_params(mem, c, co0, tm, 0);
+        st += store_block(mem_wr, c, g, co0, tm, 0, acc, ob + i * P);
+      }
+    }
     if (gi < ngr) {
-      const int b0 = gi * G, nb = nco - b0 < G ? nco - b0 : G, n = nci * nb;
+      const int b0 = gi * G, nb = nco - b0 < G ? nco - b0 : G, n = nci * nb, ob = full ? 0 : (gi & 1) * FF_OBUF;
     CI_CO:
       for (int s = 0; s <= n; s++) {
-        // Step s = (input block j, output block i of the group): its loads beside the MACs of step s-1.
+        // Step s = (input block j, output block i of the group): its loads beside the MACs of step s-1
+        // (ACCFULL, s = 0: beside the store of group gi-1).
         uint64_t lc = 0, xc = 0;
         if (s < n) {
           const int j = s / nb, i = s % nb;
@@ -535,21 +552,14 @@ CO_GRP:
         if (s > 0) {
           const int j = (s - 1) / nb, i = (s - 1) % nb;
           const int ci0 = j * FF_TN, tn = c.in_c - ci0 < FF_TN ? c.in_c - ci0 : FF_TN;
-          xc = compute_block(c, g, tn, j == 0, ibuf[j & 1], wbuf[(s - 1) & 1], acc[gi & 1], i * P);
+          xc = compute_block(c, g, tn, j == 0, ibuf[j & 1], wbuf[(s - 1) & 1], acc, ob + i * P);
+        } else if (full) {
+          xc = st;
         }
         work += max2(lc, xc);
       }
     }
-    if (gi > 0) {
-      const int b0 = (gi - 1) * G, nb = nco - b0 < G ? nco - b0 : G;
-    ST_GRP:
-      for (int i = 0; i < nb; i++) {
-        const int co0 = c.co_begin + (b0 + i) * FF_TM, tm = c.co_end - co0 < FF_TM ? c.co_end - co0 : FF_TM;
-        st += load_params(mem, c, co0, tm, 0);
-        st += store_block(mem_wr, c, g, co0, tm, 0, acc[(gi - 1) & 1], i * P);
-      }
-    }
-    total += max2(work, st);
+    total += full ? (gi < ngr ? work : st) : max2(work, st);
   }
   return total;
 }
@@ -618,7 +628,7 @@ void flowfpga_engine(const ff_bus_t *mem, uint8_t *mem_wr, uint64_t cmd_addr, ui
 #pragma HLS ARRAY_PARTITION variable = ibuf cyclic factor = FF_BUS_BYTES dim = 3
 #pragma HLS ARRAY_PARTITION variable = wbuf complete dim = 2
 #pragma HLS ARRAY_PARTITION variable = wbuf complete dim = 3
-#pragma HLS ARRAY_PARTITION variable = acc complete dim = 2
+#pragma HLS ARRAY_PARTITION variable = acc complete dim = 1
 #if FF_ACC_URAM
   // One URAM288 (4K x 72) per accumulator lane: frees the block RAM for input buffers on parts with UltraRAM.
 #pragma HLS BIND_STORAGE variable = acc type = ram_2p impl = uram

@@ -26,7 +26,7 @@
 #define FF_IBUF 4096  // input tile buffer, pixels per channel (tile input window incl. halo), x2 ping-pong
 #endif
 #ifndef FF_OBUF
-#define FF_OBUF 1024  // output tile buffer, pixels per channel (int32 accumulators), x2 ping-pong
+#define FF_OBUF 1024  // output tile buffer, pixels per channel (int32 accumulators), x2 ping-pong (or one, ACCFULL)
 #endif
 #ifndef FF_SBUF
 #define FF_SBUF 2048  // upsampling source staging buffer, pixels (one channel)
@@ -141,6 +141,7 @@ enum ff_flags : uint8_t {
   FF_FLAG_WPACK = 1u << 2,   // CONV: weights packed per FF_TN input block, [ci_block][cout][tn][k][k] (docs/engine.md)
   FF_FLAG_KPACK = 1u << 3,     // CONV, in_c <= FF_TN: idle PE columns take further kernel columns (docs/engine.md)
   FF_FLAG_PIXLANES = 1u << 4,  // CONV: few output channels; idle PE rows compute neighbouring pixels (docs/engine.md)
+  FF_FLAG_ACCFULL = 1u << 5,   // CONV: both accumulator halves hold one group (2*FF_OBUF words/lane), no store overlap
 };
 
 struct ff_cmd {
@@ -195,10 +196,11 @@ enum ff_status : uint32_t {
 #define FF_CAP_K_MASK 0xAAu      // bit k set: kernel k supported (1,3,5,7)
 #define FF_CAP_OPS_MASK 0x6u     // bit opcode set
 #define FF_CAP_PIXLANES (1u << 11)  // lane packing implemented: FF_FLAG_KPACK and FF_FLAG_PIXLANES
+#define FF_CAP_ACCFULL (1u << 0)    // FF_FLAG_ACCFULL implemented (bit 0 of the bits mask: no 0-bit activations)
 #define FF_LOG2_SMALL(v) ((v) >= 8 ? 3 : (v) >= 4 ? 2 : (v) >= 2 ? 1 : 0)
-// [8:0] bits mask, [10:9] log2 FF_BUS_BYTES - 3, [11] FF_FLAG_KPACK + FF_FLAG_PIXLANES, [13:12] log2 FF_WR_BYTES, [15:14] log2 FF_UP_PAR, [23:16] kernel mask, [31:24] opcode mask.
+// [0] FF_FLAG_ACCFULL, [8:2] bits mask, [10:9] log2 FF_BUS_BYTES - 3, [11] FF_FLAG_KPACK + FF_FLAG_PIXLANES, [13:12] log2 FF_WR_BYTES, [15:14] log2 FF_UP_PAR, [23:16] kernel mask, [31:24] opcode mask.
 #define FF_CAP_FEAT                                                                                       \
-  (FF_CAP_BITS_MASK | ((uint32_t)(FF_BUS_SHIFT - 3) << 9) | FF_CAP_PIXLANES | ((uint32_t)FF_LOG2_SMALL(FF_WR_BYTES) << 12) | ((uint32_t)FF_LOG2_SMALL(FF_UP_PAR) << 14) | \
+  (FF_CAP_ACCFULL | FF_CAP_BITS_MASK | ((uint32_t)(FF_BUS_SHIFT - 3) << 9) | FF_CAP_PIXLANES | ((uint32_t)FF_LOG2_SMALL(FF_WR_BYTES) << 12) | ((uint32_t)FF_LOG2_SMALL(FF_UP_PAR) << 14) | \
    (FF_CAP_K_MASK << 16) | (FF_CAP_OPS_MASK << 24))
 
 // ---- kernel top (Vitis HLS top function) -------------------------------------------------------------------

@@ -49,13 +49,15 @@ export function configFromBoard(b: BoardSpec): SchedConfig {
 
 /** cap_feat[11]: lane packing, the engine implements FLAG_PIXLANES and FLAG_KPACK (docs/registers.md). */
 export const FEAT_PIXLANES = 1 << 11;
+/** cap_feat[0]: the engine implements FLAG_ACCFULL (bit 0 of the bits mask is free: there are no 0-bit codes). */
+export const FEAT_ACCFULL = 1 << 0;
 
 /** The capability words planning needs: the driver's EngineCaps without identity (docs/registers.md). */
 export type CapsLike = Pick<EngineCaps, 'peRows' | 'peCols' | 'ibuf' | 'obuf' | 'sbuf' | 'feat' | 'clockMHz'>;
 
 /** From the capability registers of a probed engine; bandwidth comes from the board (the engine cannot know it). */
 export function configFromCaps(caps: CapsLike, memoryGBps: number): SchedConfig {
-  // cap_feat: [8:0] bits mask, [10:9] log2 FF_BUS_BYTES − 3, [11] FLAG_PIXLANES + FLAG_KPACK, [13:12] log2 FF_WR_BYTES, [15:14] log2 FF_UP_PAR (docs/registers.md).
+  // cap_feat: [0] FLAG_ACCFULL, [8:2] bits mask, [10:9] log2 FF_BUS_BYTES − 3, [11] FLAG_PIXLANES + FLAG_KPACK, [13:12] log2 FF_WR_BYTES, [15:14] log2 FF_UP_PAR (docs/registers.md).
   const bitsMask = caps.feat & 0x1ff;
   let lo = 0, hi = 0;
   for (let n = 2; n <= 8; n++) {
@@ -80,6 +82,7 @@ export function configFromCaps(caps: CapsLike, memoryGBps: number): SchedConfig 
     upPar: 1 << ((caps.feat >>> 14) & 3),
     pixLanes: (caps.feat & FEAT_PIXLANES) !== 0,
     kPack: (caps.feat & FEAT_PIXLANES) !== 0,
+    accFull: (caps.feat & FEAT_ACCFULL) !== 0,
     memoryGBps,
     bitsMin: lo,
     bitsMax: hi,
@@ -96,5 +99,5 @@ export function testConfig(p: Partial<SchedConfig> & Pick<SchedConfig, 'tm' | 't
 
 /** Key identifying a compiled plan (model identity is added by the caller). */
 export function configKey(c: SchedConfig): string {
-  return [c.tm, c.tn, c.ibuf, c.obuf, c.sbuf, c.macDepth, c.rdOvh, c.wrOvh, c.rqDepth, c.upDepth, c.checkCyc, c.busBytes, c.wrBytes, c.upPar, c.pixLanes ? 1 : 0, c.kPack ? 1 : 0].join(',');
+  return [c.tm, c.tn, c.ibuf, c.obuf, c.sbuf, c.macDepth, c.rdOvh, c.wrOvh, c.rqDepth, c.upDepth, c.checkCyc, c.busBytes, c.wrBytes, c.upPar, c.pixLanes ? 1 : 0, c.kPack ? 1 : 0, c.accFull ? 1 : 0].join(',');
 }

@@ -19,6 +19,16 @@ export const FLAG_PIXLANES = 16;
  * one tap step covers D kernel columns: k·⌈k/D⌉ tap steps instead of k² (docs/engine.md "Kernel-column packing").
  */
 export const FLAG_KPACK = 8;
+/**
+ * CONV: both accumulator halves form one group buffer of 2·FF_OBUF words per lane (tile limit P ≤ 2·FF_OBUF); a
+ * group's store then overlaps only the next group's first loads, not its MACs (docs/engine.md "Full accumulator").
+ */
+export const FLAG_ACCFULL = 32;
+
+/** Accumulator words per lane one group of a CONV may use: FF_OBUF, or 2·FF_OBUF with FLAG_ACCFULL. */
+export function accCapacity(flags: number, obuf: number): number {
+  return flags & FLAG_ACCFULL ? 2 * obuf : obuf;
+}
 
 /** MAC tap steps of a CONV: k², or k·⌈k/D⌉ with FLAG_KPACK. */
 export function tapSteps(flags: number, k: number, inC: number, tn: number): number {
@@ -56,6 +66,8 @@ export interface EngineConfig {
   /** Capability cap_feat[11] (lane packing): the engine implements FLAG_PIXLANES and FLAG_KPACK. */
   pixLanes: boolean;
   kPack: boolean;
+  /** Capability cap_feat[0]: the engine implements FLAG_ACCFULL. */
+  accFull: boolean;
 }
 
 /** The defaults of hw/hls/flowfpga_engine.h (the xc7z020 build). */
@@ -74,6 +86,7 @@ export const DEFAULT_ENGINE_CONFIG: Readonly<EngineConfig> = Object.freeze({
   upPar: 1,
   pixLanes: true,
   kPack: true,
+  accFull: true,
 });
 
 /** One command word, field for field (struct ff_cmd in hw/hls/flowfpga_engine.h). Addresses are byte numbers. */
@@ -233,28 +246,19 @@ export function commandCycles(c: EngineCommand, cfg: EngineConfig = DEFAULT_ENGI
     for (let m = 0; m < tm; m++) cyc += burst(c.wAddr + ((co0 + m) * c.inC + ci0) * kk, tn * kk);
     return cyc;
   };
-  // Output blocks in groups of G sharing one accumulator half; input block j is loaded once per group.
-  // A tile larger than the accumulator half is a TILE error on the engine; costing it would loop forever (G = 0).
-  if (P > cfg.obuf) throw new RangeError(`commandCycles: tile of ${P} accumulator words exceeds FF_OBUF (${cfg.obuf}); the engine rejects it (TILE)`);
-  const G = Math.min(nco, Math.floor(cfg.obuf / P));
+  // Output blocks in groups of G sharing one accumulator half (ACCFULL: both); input block j is loaded once per group.
+  // A tile larger than the capacity is a TILE error on the engine; costing it would loop forever (G = 0).
+  const full = (c.flags & FLAG_ACCFULL) !== 0;
+  const cap = accCapacity(c.flags, cfg.obuf);
+  if (P > cap) throw new RangeError(`commandCycles: tile of ${P} accumulator words exceeds ${full ? '2·' : ''}FF_OBUF (${cap}); the engine rejects it (TILE)`);
+  const G = Math.min(nco, Math.floor(cap / P));
   const ngr = Math.ceil(nco / G);
   const tmOf = (b: number): number => Math.min(cfg.tm, c.coEnd - (c.coBegin + b * cfg.tm));
   const tnOf = (j: number): number => Math.min(cfg.tn, c.inC - j * cfg.tn);
   let total = 0;
   for (let gi = 0; gi <= ngr; gi++) {
+    // Step gi: store of group gi − 1 beside the loads + MACs of group gi (ACCFULL: beside its first loads only).
     let work = 0, st = 0;
-    if (gi < ngr) {
-      const b0 = gi * G, nb = Math.min(G, nco - b0), n = nci * nb;
-      for (let s = 0; s <= n; s++) {
-        let lc = 0;
-        if (s < n) {
-          const j = Math.floor(s / nb), i = s % nb;
-          if (i === 0) lc = loadInput(j * cfg.tn, tnOf(j));
-          lc += loadWeights(j * cfg.tn, tnOf(j), c.coBegin + (b0 + i) * cfg.tm, tmOf(b0 + i));
-        }
-        work += Math.max(lc, s > 0 ? mac : 0);
-      }
-    }
     if (gi > 0) {
       const b0 = (gi - 1) * G, nb = Math.min(G, nco - b0);
       for (let i = 0; i < nb; i++) {
@@ -268,7 +272,19 @@ export function commandCycles(c: EngineCommand, cfg: EngineConfig = DEFAULT_ENGI
         }
       }
     }
-    total += Math.max(work, st);
+    if (gi < ngr) {
+      const b0 = gi * G, nb = Math.min(G, nco - b0), n = nci * nb;
+      for (let s = 0; s <= n; s++) {
+        let lc = 0;
+        if (s < n) {
+          const j = Math.floor(s / nb), i = s % nb;
+          if (i === 0) lc = loadInput(j * cfg.tn, tnOf(j));
+          lc += loadWeights(j * cfg.tn, tnOf(j), c.coBegin + (b0 + i) * cfg.tm, tmOf(b0 + i));
+        }
+        work += Math.max(lc, s > 0 ? mac : full ? st : 0);
+      }
+    }
+    total += full ? (gi < ngr ? work : st) : Math.max(work, st);
   }
   return fetch + total;
 }

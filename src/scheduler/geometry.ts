@@ -3,7 +3,7 @@
 // and to assert every command it emits; the TypeScript interpreter uses the same checks, so both reject what the
 // engine rejects, with the same status code.
 import {
-  CMD_BYTES, DEFAULT_ENGINE_CONFIG, FLAG_KPACK, FLAG_LINEAR, FLAG_PIXLANES, FLAG_UP2_IN, FLAG_WPACK, OP_CONV, OP_UPSAMPLE, laneCount,
+  CMD_BYTES, DEFAULT_ENGINE_CONFIG, FLAG_ACCFULL, FLAG_KPACK, FLAG_LINEAR, FLAG_PIXLANES, FLAG_UP2_IN, FLAG_WPACK, OP_CONV, OP_UPSAMPLE, accCapacity, laneCount,
   type EngineCommand,
 } from './cycles.js';
 
@@ -28,6 +28,8 @@ export interface Buffers {
   busBytes?: number;
   pixLanes?: boolean;
   kPack?: boolean;
+  /** FLAG_ACCFULL implemented (cap_feat[0]; default: the default build). */
+  accFull?: boolean;
 }
 
 export interface Geo {
@@ -69,7 +71,8 @@ export function checkCommand(c: EngineCommand, buf: Buffers, winBase: number, wi
   if (linear ? c.bits !== 16 : c.bits < 2 || c.bits > 8) return ST_BITS;
   const lanesOk = buf.pixLanes ?? DEFAULT_ENGINE_CONFIG.pixLanes;
   const kpackOk = buf.kPack ?? DEFAULT_ENGINE_CONFIG.kPack;
-  if (c.flags & ~(FLAG_UP2_IN | FLAG_LINEAR | FLAG_WPACK | (lanesOk ? FLAG_PIXLANES : 0) | (kpackOk ? FLAG_KPACK : 0))) return ST_PARAM;
+  const accOk = buf.accFull ?? DEFAULT_ENGINE_CONFIG.accFull;
+  if (c.flags & ~(FLAG_UP2_IN | FLAG_LINEAR | FLAG_WPACK | (lanesOk ? FLAG_PIXLANES : 0) | (kpackOk ? FLAG_KPACK : 0) | (accOk ? FLAG_ACCFULL : 0))) return ST_PARAM;
   g.esize = linear ? 2 : 1;
   const conv = c.opcode === OP_CONV;
   if (conv) {
@@ -78,7 +81,7 @@ export function checkCommand(c: EngineCommand, buf: Buffers, winBase: number, wi
     if (linear && c.flags & FLAG_UP2_IN) return ST_PARAM;
   } else {
     if (c.k !== 2 && c.k !== 4) return ST_PARAM;
-    if (c.stride !== 1 || c.flags & (FLAG_UP2_IN | FLAG_WPACK | FLAG_KPACK | FLAG_PIXLANES)) return ST_PARAM;
+    if (c.stride !== 1 || c.flags & (FLAG_UP2_IN | FLAG_WPACK | FLAG_KPACK | FLAG_PIXLANES | FLAG_ACCFULL)) return ST_PARAM;
   }
   if (!c.inC || !c.inH || !c.inW || !c.cout || !c.tileH || !c.tileW) return ST_GEOMETRY;
   if (c.coBegin >= c.coEnd || c.coEnd > c.cout) return ST_GEOMETRY;
@@ -131,7 +134,7 @@ export function checkCommand(c: EngineCommand, buf: Buffers, winBase: number, wi
   g.wq = Math.ceil(c.tileW / g.E);
   g.pa = c.tileH * g.wq;
   if (conv) {
-    if (g.pa > buf.obuf) return ST_TILE;
+    if (g.pa > accCapacity(c.flags, buf.obuf)) return ST_TILE;
     if (g.ih * g.iw > buf.ibuf) return ST_TILE;
   }
   const inEs = !conv && linear ? 2 : 1;
@@ -174,7 +177,7 @@ export interface CommandTraffic {
 /**
  * DDR bytes a valid command moves, following the load/store structure of the engine (docs/engine.md "Datapath"):
  * the input window of every input block is read once per group of output blocks (a group is
- * min(nco, ⌊FF_OBUF / accumulator words⌋) blocks of FF_TM channels), weights once per (output block, input block), requant
+ * min(nco, ⌊capacity / accumulator words⌋) blocks of FF_TM channels; capacity FF_OBUF, 2·FF_OBUF with FLAG_ACCFULL), weights once per (output block, input block), requant
  * params once per output block. `e` is the engine build (FF_TM, FF_OBUF).
  */
 export function commandTraffic(c: EngineCommand, g: Geo, e: { tm: number; tn: number; obuf: number; busBytes: number }, out: CommandTraffic): CommandTraffic {
@@ -194,7 +197,7 @@ export function commandTraffic(c: EngineCommand, g: Geo, e: { tm: number; tn: nu
   }
   const kk = c.k * c.k;
   const nco = Math.ceil((c.coEnd - c.coBegin) / e.tm);
-  const groups = Math.ceil(nco / Math.min(nco, Math.floor(e.obuf / g.pa)));  // g.pa: accumulator words per lane
+  const groups = Math.ceil(nco / Math.min(nco, Math.floor(accCapacity(c.flags, e.obuf) / g.pa)));  // g.pa: words per lane
   read += chanBytes * c.inC * groups;
   // Weights: in_c·k² bytes per output channel, plus the beat ends of each burst: one burst per row and input block
   // (contract layout; ≈ one 8-byte end per row), or one per (output block, input block) when packed.

@@ -5,7 +5,7 @@
 import { FRAMES, INPUT_CHANNELS, layerShapes, type ArchSpec, type LayerShape } from '../model/arch.js';
 import { UserError } from '../errors.js';
 import {
-  CMD_BYTES, FLAG_KPACK, FLAG_LINEAR, FLAG_PIXLANES, FLAG_UP2_IN, FLAG_WPACK, OP_CONV, OP_UPSAMPLE, commandCycles, encodeCommand, laneCount, tapSteps,
+  CMD_BYTES, FLAG_ACCFULL, FLAG_KPACK, FLAG_LINEAR, FLAG_PIXLANES, FLAG_UP2_IN, FLAG_WPACK, OP_CONV, OP_UPSAMPLE, accCapacity, commandCycles, encodeCommand, laneCount, tapSteps,
   type EngineCommand,
 } from './cycles.js';
 import type { SchedConfig } from './config.js';
@@ -135,7 +135,7 @@ const alignUp = (n: number, a: number): number => Math.ceil(n / a) * a;
  * DDR_WEIGHT share of the DDR time, so that between tilings of nearly equal time the one moving fewer bytes wins
  * (DDR bandwidth is shared with the CPU, and traffic costs power).
  */
-const DDR_WEIGHT = 1;
+const DDR_WEIGHT = 2;
 const objective = (engineS: number, ddrS: number): number => Math.max(engineS, ddrS) + DDR_WEIGHT * ddrS;
 /** Tilings per step costed exactly (commandCycles over every command) after ranking by approxCycles. */
 const EXACT_CANDIDATES = 3;
@@ -305,13 +305,13 @@ export function planNetwork(arch: ArchSpec, h: number, w: number, cfg: SchedConf
     const lanesFor = (n: number): boolean => isConv && cfg.pixLanes && d.stride === 1 && 2 * (n + (n & 1)) <= cfg.tm;
     // Convs with at most FF_TN / 2 input channels (conv1) use the idle PE columns for further kernel columns.
     const kpack = isConv && cfg.kPack && !(d.flags & FLAG_UP2_IN) && 2 * d.cin <= cfg.tn ? FLAG_KPACK : 0;
-    const build = (th: number, tw: number, chunk: number, order: LoopOrder): EngineCommand[] | number => {
+    const build = (th: number, tw: number, chunk: number, order: LoopOrder, acc: number): EngineCommand[] | number => {
       const list: EngineCommand[] = [];
       const ny = Math.ceil(oh / th), nx = Math.ceil(ow / tw), nc = Math.ceil(d.cout / chunk);
       const emit = (ty: number, tx: number, cc: number): number => {
         const coBegin = cc * chunk, coEnd = Math.min(d.cout, (cc + 1) * chunk);
         const c: EngineCommand = {
-          ...base, flags: base.flags | kpack | (lanesFor(coEnd - coBegin) ? FLAG_PIXLANES : 0), tileY: ty * th, tileX: tx * tw, tileH: Math.min(th, oh - ty * th), tileW: Math.min(tw, ow - tx * tw),
+          ...base, flags: base.flags | kpack | acc | (lanesFor(coEnd - coBegin) ? FLAG_PIXLANES : 0), tileY: ty * th, tileX: tx * tw, tileH: Math.min(th, oh - ty * th), tileW: Math.min(tw, ow - tx * tw),
           coBegin, coEnd, tag: si * 65536 + Math.min(list.length, 65535),
         };
         const st = checkCommand(c, cfg, 0, Number.MAX_SAFE_INTEGER, geo);
@@ -336,7 +336,7 @@ export function planNetwork(arch: ArchSpec, h: number, w: number, cfg: SchedConf
     const memo = new Map<string, number>();
     const cyclesOf = (c: EngineCommand): number => {
       if (!aligned) return commandCycles(c, cfg);
-      const key = `${c.tileH},${c.tileW},${c.coBegin},${c.coEnd},${geo.vyHi - geo.vyLo},${geo.vxHi - geo.vxLo},` +
+      const key = `${c.flags},${c.tileH},${c.tileW},${c.coBegin},${c.coEnd},${geo.vyHi - geo.vyLo},${geo.vxHi - geo.vxLo},` +
         `${geo.syHi - geo.syLo},${geo.sxHi - geo.sxLo},${geo.sxLo % M},${geo.vxLo % M},${c.tileX % M},${geo.vyLo === 0 ? geo.iy0 : 1}`;
       let v = memo.get(key);
       if (v === undefined) {
@@ -356,11 +356,21 @@ export function planNetwork(arch: ArchSpec, h: number, w: number, cfg: SchedConf
       }
       return { commands: list.length, cycles, readBytes: rd, writeBytes: wr, seconds: objective(cycles * secPerCycle, (rd + wr) / bytesPerSec) };
     };
+    // approxCycles depends on the command only through these (k, in_c, stride are the step's): most commands of a
+    // candidate are interior tiles of one shape, and deep layers loop over many blocks per command.
+    const approxMemo = new Map<string, number>();
     const approxSeconds = (list: EngineCommand[]): number => {
       let cycles = 0, bytes = 0;
       for (const c of list) {
         checkCommand(c, cfg, 0, Number.MAX_SAFE_INTEGER, geo);
-        cycles += approxCycles(c, cfg, geo);
+        const key = `${c.flags},${c.tileH},${c.tileW},${c.coEnd - c.coBegin},${geo.vyHi - geo.vyLo},${geo.vxHi - geo.vxLo},` +
+          `${geo.syHi - geo.syLo},${geo.sxHi - geo.sxLo}`;
+        let a = approxMemo.get(key);
+        if (a === undefined) {
+          a = approxCycles(c, cfg, geo);
+          approxMemo.set(key, a);
+        }
+        cycles += a;
         commandTraffic(c, geo, cfg, traffic);
         bytes += traffic.read + traffic.write;
       }
@@ -382,54 +392,68 @@ export function planNetwork(arch: ArchSpec, h: number, w: number, cfg: SchedConf
       if (isConv && half < d.cout) chunks.add(half);
     }
     const orders: LoopOrder[] = opts.forceOrder ? [opts.forceOrder] : ['input-stationary', 'weight-stationary'];
-    interface Cand { list: EngineCommand[]; th: number; tw: number; chunk: number; order: LoopOrder; approx: number }
+    interface Cand { list: EngineCommand[]; th: number; tw: number; chunk: number; order: LoopOrder; acc: number; approx: number }
     const cands: Cand[] = [];
     let considered = 0;
     let lastFailure = '';
-    for (const tw0 of widths) {
-      const tw = Math.min(tw0, ow);
-      let thMax = Math.min(oh, opts.maxTileH ?? oh);
-      if (isConv) {
-        // Accumulator words per row: ceil(tw / E) with pixel lanes (E for the smallest lane count over the chunks).
-        let E = Infinity;
-        for (const ch of chunks) E = Math.min(E, lanesFor(ch) ? laneCount(FLAG_PIXLANES, ch, cfg.tm, cfg.busBytes) : 1);
-        thMax = Math.min(thMax, Math.floor(cfg.obuf / Math.ceil(tw / E)));
-        const iw = (tw - 1) * d.stride + d.k;
-        thMax = Math.min(thMax, Math.floor((Math.floor(cfg.ibuf / iw) - d.k) / d.stride) + 1);
-      }
-      if (thMax < 1) continue;
-      // Start heights: the largest tile, and tiles small enough that G output blocks share one accumulator half
-      // (the engine then reads each input block once per G blocks: less DDR traffic, more halo and weight reads).
-      const starts = new Set<number>([thMax]);
-      if (isConv) {
-        const nco = Math.ceil(d.cout / cfg.tm);
-        for (let G = 2; G < 2 * nco; G *= 2) {
-          const th = Math.min(thMax, Math.floor(cfg.obuf / (Math.min(G, nco) * tw)));
-          if (th >= 1) starts.add(th);
+    // Accumulator words per row: ceil(tw / E) with pixel lanes (E for the smallest lane count over the chunks).
+    let E = Infinity;
+    for (const ch of chunks) E = Math.min(E, lanesFor(ch) ? laneCount(FLAG_PIXLANES, ch, cfg.tm, cfg.busBytes) : 1);
+    const ncoMax = Math.ceil(d.cout / cfg.tm);
+    // Accumulator modes: ping-pong halves (a group's store hidden behind the next group's MACs) and, where the engine
+    // has it, FLAG_ACCFULL (both halves per group: larger tiles or more output blocks per input read, less DDR).
+    const accModes = isConv && cfg.accFull ? [0, FLAG_ACCFULL] : [0];
+    const tried = new Set<string>();
+    for (const acc of accModes) {
+      const cap = accCapacity(acc, cfg.obuf);
+      for (const tw0 of widths) {
+        const tw = Math.min(tw0, ow);
+        let thMax = Math.min(oh, opts.maxTileH ?? oh);
+        if (isConv) {
+          thMax = Math.min(thMax, Math.floor(cap / Math.ceil(tw / E)));
+          const iw = (tw - 1) * d.stride + d.k;
+          thMax = Math.min(thMax, Math.floor((Math.floor(cfg.ibuf / iw) - d.k) / d.stride) + 1);
         }
-      }
-      for (const th0 of starts) {
-        // Balanced rows; shrink until every command (incl. the up2 staging limit) passes the engine's checks.
-      for (let th = Math.ceil(oh / Math.ceil(oh / th0)); th >= 1; th = th > 1 ? Math.min(th - 1, Math.ceil(oh / (Math.ceil(oh / th) + 1))) : 0) {
-        let done = false;
-        for (const chunk of chunks) {
-          let approx = -1;
-          for (const order of orders) {
-            const list = build(th, tw, chunk, order);
-            if (typeof list === 'number') {
-              lastFailure = STATUS_NAMES[list];
-              break;
-            }
-            done = true;
-            considered++;
-            // Both orders emit the same commands (only their sequence differs): rank them once.
-            if (approx < 0) approx = approxSeconds(list);
-            cands.push({ list, th, tw, chunk, order, approx });
+        if (thMax < 1) continue;
+        // Start heights: the largest tile, and tiles small enough that G output blocks share the accumulators
+        // (the engine then reads each input block once per G blocks: less DDR traffic, more halo and weight reads).
+        const starts = new Set<number>([thMax]);
+        if (isConv) {
+          for (let G = 2; G < 2 * ncoMax; G *= 2) {
+            const th = Math.min(thMax, Math.floor(cap / (Math.min(G, ncoMax) * tw)));
+            if (th >= 1) starts.add(th);
           }
-          if (!done) break;
         }
-        if (done) break;
-      }
+        for (const th0 of starts) {
+          // Balanced rows; shrink until every command (incl. the up2 staging limit) passes the engine's checks.
+          for (let th = Math.ceil(oh / Math.ceil(oh / th0)); th >= 1; th = th > 1 ? Math.min(th - 1, Math.ceil(oh / (Math.ceil(oh / th) + 1))) : 0) {
+            // A tile whose commands are one group in a half anyway gains nothing from the flag (same cycles and
+            // bytes); smaller tiles neither.
+            const P = th * Math.ceil(tw / E);
+            if (acc && P <= cfg.obuf && ncoMax <= Math.floor(cfg.obuf / P)) break;
+            const key = `${th}x${tw}/${acc}`;
+            if (tried.has(key)) break;  // reached from another start height: already a candidate (or failing)
+            tried.add(key);
+            let done = false;
+            for (const chunk of chunks) {
+              // Both orders emit the same commands (only their sequence differs): build and rank them once; the
+              // winner is rebuilt in its own order below.
+              const list = build(th, tw, chunk, orders[0], acc);
+              if (typeof list === 'number') {
+                lastFailure = STATUS_NAMES[list];
+                if (!done) break;
+                continue;
+              }
+              done = true;
+              const approx = approxSeconds(list);
+              for (const order of orders) {
+                considered++;
+                cands.push({ list, th, tw, chunk, order, acc, approx });
+              }
+            }
+            if (done) break;
+          }
+        }
       }
     }
     // Rank by the closed-form estimate, then cost the best few exactly with the engine's cycle model.
@@ -441,7 +465,7 @@ export function planNetwork(arch: ArchSpec, h: number, w: number, cfg: SchedConf
     const exactCost = new Map<string, StepCost & { seconds: number }>();
     const seen = new Set<string>();
     for (const cand of cands) {
-      const key = `${cand.th}x${cand.tw}/${cand.chunk}`;
+      const key = `${cand.th}x${cand.tw}/${cand.chunk}/${cand.acc}`;
       if (!exactCost.has(key) && seen.size >= EXACT_CANDIDATES) continue;
       seen.add(key);
       let cost = exactCost.get(key);
@@ -459,6 +483,7 @@ export function planNetwork(arch: ArchSpec, h: number, w: number, cfg: SchedConf
       throw new UserError(`step ${d.name} cannot be tiled onto this engine (${lastFailure || 'buffers too small'}: ` +
         `FF_IBUF=${cfg.ibuf} FF_OBUF=${cfg.obuf} FF_SBUF=${cfg.sbuf})`, 'use an engine build with larger buffers');
     }
+    if (best.order !== orders[0]) best.list = build(best.th, best.tw, best.chunk, best.order, best.acc) as EngineCommand[];
     const cmdBegin = cmds.length;
     for (const c of best.list) {
       const i = cmds.length;
@@ -572,13 +597,14 @@ export function approxCycles(c: EngineCommand, cfg: SchedConfig, g: Geo): number
   const tnLast = c.inC - (nci - 1) * cfg.tn;
   const n = c.coEnd - c.coBegin;
   const nco = Math.ceil(n / cfg.tm);
-  const G = Math.min(nco, Math.floor(cfg.obuf / P));
+  const full = (c.flags & FLAG_ACCFULL) !== 0;
+  const G = Math.min(nco, Math.floor(accCapacity(c.flags, cfg.obuf) / P));
   const inFull = cfg.tn * chan, inLast = tnLast * chan;
   let total = fetch, prevSt = 0;
   for (let b0 = 0; b0 < nco; b0 += G) {
     const nb = Math.min(G, nco - b0);
     // Steps (j, i): input block j loaded with the group's first output block, weights every step.
-    let T = 0, st = 0, first = true;
+    let T = 0, st = 0, first = true, L0 = 0;
     for (let i = 0; i < nb; i++) {
       const tm = Math.min(cfg.tm, n - (b0 + i) * cfg.tm);
       st += 3 * R + (11 * tm) / B + 3 + cfg.rqDepth + tm * c.tileH * (cfg.wrOvh + Math.ceil(c.tileW * e / cfg.wrBytes) + (cfg.wrBytes > 1 ? 1 : 0));
@@ -589,11 +615,13 @@ export function approxCycles(c: EngineCommand, cfg: SchedConfig, g: Geo): number
         const tm = Math.min(cfg.tm, n - (b0 + i) * cfg.tm);
         const wl = c.flags & FLAG_WPACK ? burst(tm * tn * kk) : tm * burst(tn * kk);
         const L = (i === 0 ? (j === nci - 1 ? inLast : inFull) : 0) + wl;
+        if (first) L0 = L;
         T += first ? L : Math.max(L, X);
         first = false;
       }
     }
-    total += Math.max(T + X, prevSt);
+    // Ping-pong: the previous group's store runs beside this group's work; ACCFULL: beside its first loads only.
+    total += full ? T + X - L0 + Math.max(L0, prevSt) : Math.max(T + X, prevSt);
     prevSt = st;
   }
   return total + prevSt;

@@ -4,7 +4,7 @@
 import { UserError } from '../errors.js';
 import type { QModel } from '../model/types.js';
 import { Prng } from '../reference/prng.js';
-import { CMD_BYTES, type EngineCommand } from './cycles.js';
+import { CMD_BYTES, FLAG_ACCFULL, FLAG_KPACK, FLAG_PIXLANES, type EngineCommand } from './cycles.js';
 import type { CommandExecutor, RunResult } from './executor.js';
 import { STATUS_NAMES } from './geometry.js';
 import { encodeCommands, patchIo, type Plan } from './plan.js';
@@ -107,7 +107,11 @@ export class FrameRunner {
     this.lanes = { next: this.rng.int(0, plan.cfg.tm - 1) };
     this.opts = opts;
     const e = exec.config, c = plan.cfg;
-    if (e.tm !== c.tm || e.tn !== c.tn || e.ibuf !== c.ibuf || e.obuf !== c.obuf || e.sbuf !== c.sbuf) {
+    // Optional engine modes the list uses must exist on this engine (else the first such command fails: PARAM).
+    let used = 0;
+    for (const x of plan.cmds) used |= x.flags;
+    if (e.tm !== c.tm || e.tn !== c.tn || e.ibuf !== c.ibuf || e.obuf !== c.obuf || e.sbuf !== c.sbuf ||
+      (used & FLAG_PIXLANES && !e.pixLanes) || (used & FLAG_KPACK && !e.kPack) || (used & FLAG_ACCFULL && !e.accFull)) {
       throw new UserError('the plan was made for another engine build', 'plan again from the engine capability registers');
     }
     this.setup();

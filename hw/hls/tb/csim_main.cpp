@@ -153,6 +153,7 @@ struct Tiling {
   bool pack;       // CONV: weights in the packed layout, FF_FLAG_WPACK
   bool lanes = false;  // CONV: FF_FLAG_PIXLANES (needs cb <= FF_TM / 2, stride 1)
   bool kpack = false;  // CONV: FF_FLAG_KPACK (needs cin <= FF_TN, no up2)
+  bool accfull = false;  // CONV: FF_FLAG_ACCFULL (accumulator capacity 2 * FF_OBUF)
 };
 
 // PE-row groups of FF_FLAG_PIXLANES for n output channels (mirrors check(): groups of n rounded up to even lanes).
@@ -170,9 +171,9 @@ void pack_weights(Ddr &d, uint64_t at, const Tensor &wt, int cout, int cin, int 
 }
 
 // Mirrors the engine's buffer checks so the testbench only emits tiles that fit (the fault tests cover the rest).
-bool conv_fits(int th, int tw, int k, int s, bool up2, int in_h, int in_w, int E = 1) {
+bool conv_fits(int th, int tw, int k, int s, bool up2, int in_h, int in_w, int E = 1, int obuf = FF_OBUF) {
   const int ih = (th - 1) * s + k, iw = (tw - 1) * s + k;
-  if (th * ((tw + E - 1) / E) > FF_OBUF || ih * iw > FF_IBUF) return false;
+  if (th * ((tw + E - 1) / E) > obuf || ih * iw > FF_IBUF) return false;
   if (up2 && ((ih / 2 + 3) * (iw / 2 + 3) > FF_SBUF) && (std::min(ih / 2 + 3, in_h) * std::min(iw / 2 + 3, in_w) > FF_SBUF))
     return false;
   return true;
@@ -264,6 +265,7 @@ std::string run_case(const Case &cs, const Tiling &tl, uint64_t *cycles_out) {
     }
     if (tl.lanes) base.flags |= FF_FLAG_PIXLANES;
     if (tl.kpack) base.flags |= FF_FLAG_KPACK;
+    if (tl.accfull) base.flags |= FF_FLAG_ACCFULL;
     // Requant block in model-file order: B int64[cout], M int16[cout], S uint8[cout].
     base.q_addr = d.alloc(11 * (uint64_t)C);
     for (int i = 0; i < C; i++) {
@@ -377,6 +379,27 @@ std::vector<Tiling> tilings_for(const Case &cs) {
       if (conv_fits(3, ow2, k, s, up2, h, w, E)) v.push_back({std::min(3, oh), ow2, n, true, true});
       if (conv_fits(2, E - 1 > 0 ? E - 1 : 1, k, s, up2, h, w, E))
         v.push_back({std::min(2, oh), std::min(ow, std::max(E - 1, 1)), n, false, true});
+    }
+  }
+  // Full accumulator (both halves, one group buffer): the largest tile for 2 * FF_OBUF, the 3x5 and 1x7 tiles with
+  // all channels per command (many blocks per group, several groups), and combined with the lane modes.
+  if (conv) {
+    const int C = (int)cs.p.at("cout");
+    auto fits2 = [&](int a, int b) { return conv_fits(a, b, k, s, up2, h, w, 1, 2 * FF_OBUF); };
+    int fh = oh, fw = ow;
+    while (!fits2(fh, fw)) {
+      if (fh >= fw && fh > 1) fh = (fh + 1) / 2;
+      else if (fw > 1) fw = (fw + 1) / 2;
+      else break;
+    }
+    v.push_back({fh, fw, 0, true, false, false, true});
+    if (fits2(3, 5)) v.push_back({std::min(3, oh), std::min(5, ow), 0, false, false, false, true});
+    v.push_back({1, std::min(7, ow), 0, true, false, false, true});
+    if (C > 1) v.push_back({std::min(2, oh), std::min(3, ow), (C + 1) / 2, true, false, false, true});
+    if (s == 1 && 2 * lane_gs(1) <= FF_TM) {
+      const int E = lane_e(1);
+      if (conv_fits(std::min(3, oh), std::min(ow, 2 * E + 1), k, s, up2, h, w, E, 2 * FF_OBUF))
+        v.push_back({std::min(3, oh), std::min(ow, 2 * E + 1), 1, true, true, !up2 && (int)cs.p.at("cin") <= FF_TN, true});
     }
   }
   return v;
@@ -539,6 +562,20 @@ const Fault FAULTS[] = {
        e.c.opcode = FF_OP_UPSAMPLE;
        e.c.k = 2;
        e.c.flags = FF_FLAG_WPACK;
+     }},
+    {"full accumulator on upsample", FF_ERR_PARAM,
+     [](FaultEnv &e) {
+       e.c.opcode = FF_OP_UPSAMPLE;
+       e.c.k = 2;
+       e.c.flags = FF_FLAG_ACCFULL;
+     }},
+    {"full accumulator, tile over 2*FF_OBUF", FF_ERR_TILE,
+     [](FaultEnv &e) {
+       e.d = Ddr(1 << 22);
+       int side = 1;
+       while (side * side <= 2 * FF_OBUF) side++;
+       make_valid(e, side, side, 1, 1, true);
+       e.c.flags = FF_FLAG_ACCFULL;
      }},
     {"requant extent short", FF_ERR_RANGE, [](FaultEnv &e) { e.c.q_len -= 1; }},
     {"output outside window", FF_ERR_RANGE, [](FaultEnv &e) { e.c.out_addr = e.d.size - 64; }},
@@ -733,14 +770,21 @@ void print_cycles() {
       {FF_OP_CONV, FF_FLAG_WPACK | FF_FLAG_KPACK, 7, 2, 3, 20, 24, 16, 0, 16, 2, 3, 5, 7, 16, 0},
       {FF_OP_CONV, FF_FLAG_KPACK | FF_FLAG_PIXLANES, 5, 1, 2, 9, 13, 3, 1, 2, 0, 1, 9, 11, 3, 0},
       {FF_OP_CONV, FF_FLAG_KPACK, 3, 1, 3, 9, 11, 4, 0, 4, 1, 2, 7, 9, 4, 0},
+      // Full accumulator: a tile over FF_OBUF (one block per group, sequential), several blocks per group over
+      // several groups, one group (= the ping-pong cycles), with up2 input and an odd co_begin, with pixel lanes.
+      {FF_OP_CONV, FF_FLAG_ACCFULL, 3, 1, 9, 40, 40, 20, 0, 20, 0, 0, 40, 32, 20, 0},
+      {FF_OP_CONV, FF_FLAG_WPACK | FF_FLAG_ACCFULL, 3, 1, 4, 30, 30, 40, 0, 40, 0, 0, 30, 30, 40, 0},
+      {FF_OP_CONV, FF_FLAG_ACCFULL, 3, 1, 9, 12, 12, 40, 0, 40, 0, 0, 12, 12, 40, 0},
+      {FF_OP_CONV, FF_FLAG_WPACK | FF_FLAG_UP2_IN | FF_FLAG_ACCFULL, 3, 1, 10, 7, 9, 6, 1, 5, 3, 5, 8, 9, 6, 0},
+      {FF_OP_CONV, FF_FLAG_PIXLANES | FF_FLAG_ACCFULL, 3, 1, 5, 9, 13, 4, 1, 4, 1, 2, 7, 11, 4, 0},
       {FF_OP_UPSAMPLE, 0, 2, 1, 5, 6, 7, 5, 1, 4, 2, 3, 7, 9, 5, 0},
       {FF_OP_UPSAMPLE, FF_FLAG_LINEAR, 4, 1, 2, 5, 6, 2, 0, 2, 0, 4, 20, 13, 2, 0},
   };
   printf("{\"config\": {\"tm\": %d, \"tn\": %d, \"mac_depth\": %d, \"rd_ovh\": %d, \"wr_ovh\": %d, \"rq_depth\": %d, "
          "\"up_depth\": %d, \"check_cyc\": %d, \"obuf\": %d, \"bus_bytes\": %d, \"wr_bytes\": %d, \"up_par\": %d, "
-         "\"pix_lanes\": %d}, \"commands\": [",
+         "\"pix_lanes\": %d, \"acc_full\": %d}, \"commands\": [",
          FF_TM, FF_TN, FF_MAC_DEPTH, FF_RD_OVH, FF_WR_OVH, FF_RQ_DEPTH, FF_UP_DEPTH, FF_CHECK_CYC, FF_OBUF, FF_BUS_BYTES,
-         FF_WR_BYTES, FF_UP_PAR, (FF_CAP_FEAT & FF_CAP_PIXLANES) ? 1 : 0);
+         FF_WR_BYTES, FF_UP_PAR, (FF_CAP_FEAT & FF_CAP_PIXLANES) ? 1 : 0, (FF_CAP_FEAT & FF_CAP_ACCFULL) ? 1 : 0);
   bool first = true;
   for (const Spec &sp : specs) {
     Ddr d(1 << 18);
