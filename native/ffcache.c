@@ -48,6 +48,18 @@ static int has_clflushopt(void) {
 }
 #endif
 
+static inline void line_op(uint64_t a, int opt) {
+  (void)opt;
+#if defined(__aarch64__)
+  __asm__ volatile("dc civac, %0" : : "r"(a) : "memory");
+#elif defined(__x86_64__)
+  if (opt) __asm__ volatile(".byte 0x66; clflush %0" : "+m"(*(volatile char *)a));
+  else __asm__ volatile("clflush %0" : "+m"(*(volatile char *)a));
+#else
+  (void)a;
+#endif
+}
+
 /*
  * Cleans and invalidates [base + r[2i], base + r[2i] + r[2i+1]) for i < count, whole lines. Returns the number of
  * lines maintained, or -errno: -EINVAL (null list, zero base, or a range that wraps), -ENOSYS (no user-space
@@ -65,22 +77,16 @@ int64_t ff_flush_ranges(uint64_t base, const uint32_t *r, uint32_t count) {
     if (a < base || a + r[2 * i + 1] < a) return -EINVAL;
   }
   int64_t lines = 0;
+  int opt = 0;
 #if defined(__x86_64__)
-  int opt = has_clflushopt();
+  opt = has_clflushopt();
 #endif
   for (uint32_t i = 0; i < count; i++) {
     uint32_t len = r[2 * i + 1];
     if (len == 0) continue;
     uint64_t a = (base + r[2 * i]) & mask;
     uint64_t end = base + r[2 * i] + len;
-    for (; a < end; a += (uint64_t)line, lines++) {
-#if defined(__aarch64__)
-      __asm__ volatile("dc civac, %0" : : "r"(a) : "memory");
-#elif defined(__x86_64__)
-      if (opt) __asm__ volatile(".byte 0x66; clflush %0" : "+m"(*(volatile char *)a));
-      else __asm__ volatile("clflush %0" : "+m"(*(volatile char *)a));
-#endif
-    }
+    for (; a < end; a += (uint64_t)line, lines++) line_op(a, opt);
   }
 #if defined(__aarch64__)
   __asm__ volatile("dsb sy" : : : "memory");
@@ -90,17 +96,6 @@ int64_t ff_flush_ranges(uint64_t base, const uint32_t *r, uint32_t count) {
   return lines;
 }
 
-static inline void line_op(uint64_t a, int opt) {
-  (void)opt;
-#if defined(__aarch64__)
-  __asm__ volatile("dc civac, %0" : : "r"(a) : "memory");
-#elif defined(__x86_64__)
-  if (opt) __asm__ volatile(".byte 0x66; clflush %0" : "+m"(*(volatile char *)a));
-  else __asm__ volatile("clflush %0" : "+m"(*(volatile char *)a));
-#else
-  (void)a;
-#endif
-}
 
 /*
  * Cleans and invalidates the lines of the window rows base + off + p*ps + r*rs + [0, rb), p < planes, r < rows,

@@ -6,6 +6,7 @@ import { createLibcSys, type Sys } from '../src/sys/index.js';
 import { SysError } from '../src/sys/errors.js';
 import { DmaAllocator, ShmBackend, UdmabufBackend, LibcmaBackend, Arena, findUdmabuf, type CmaLib } from '../src/dma/index.js';
 import { UserError } from '../src/errors.js';
+import { fakeUdmabuf } from './helpers/fake-udmabuf.js';
 
 const sys = createLibcSys();
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'flowfpga-dma-'));
@@ -97,23 +98,8 @@ t.test('allocator: free lists are bounded and trim() returns memory', async (t) 
   t.ok(z.freed);
 });
 
-function fakeUdmabuf(name: string, size: number, phys: string, coherent = '0'): { root: string; dev: string } {
-  const root = path.join(dir, `sys-${name}`, 'u-dma-buf');
-  const d = path.join(root, name);
-  fs.mkdirSync(d, { recursive: true });
-  fs.writeFileSync(path.join(d, 'phys_addr'), `${phys}\n`);
-  fs.writeFileSync(path.join(d, 'size'), `${size}\n`);
-  fs.writeFileSync(path.join(d, 'dma_coherent'), `${coherent}\n`);
-  // Attributes start empty; each sync rewrites them.
-  for (const a of ['sync_offset', 'sync_size', 'sync_direction', 'sync_for_device', 'sync_for_cpu']) fs.writeFileSync(path.join(d, a), '');
-  const devRoot = path.join(dir, `dev-${name}`);
-  fs.mkdirSync(devRoot, { recursive: true });
-  fs.writeFileSync(path.join(devRoot, name), Buffer.alloc(size));
-  return { root, dev: devRoot };
-}
-
 t.test('u-dma-buf backend over a fake sysfs tree', async (t) => {
-  const { root, dev } = fakeUdmabuf('udmabuf0', 1 << 16, '0x3f000000');
+  const { root, dev } = fakeUdmabuf(dir, 'udmabuf0', 1 << 16);
   const info = findUdmabuf({ sysfsRoots: [path.join(dir, 'nope'), root], devRoot: dev });
   t.match(info, { name: 'udmabuf0', phys: 0x3f000000n, size: 65536, dmaCoherent: false });
   const be = new UdmabufBackend(sys, { sysfsRoots: [root], devRoot: dev });

@@ -12,6 +12,7 @@ import { SysError } from '../src/sys/errors.js';
 import { FFCACHE_LIB, loadUserCache, userCacheFrom, userCacheIfUseful, type CacheLib, type UserCache } from '../src/sys/cache.js';
 import { DmaAllocator, LibcmaBackend, UdmabufBackend, rangeBytes, windowLineRanges, type CmaLib } from '../src/dma/index.js';
 import { Prng } from '../src/reference/prng.js';
+import { fakeUdmabuf } from './helpers/fake-udmabuf.js';
 
 const root = path.resolve(import.meta.dirname, '..');
 const lib = path.join(root, FFCACHE_LIB);
@@ -99,23 +100,9 @@ function recorder(line = 64): UserCache & { calls: Array<{ base: bigint; ranges:
   return uc;
 }
 
-function fakeUdmabuf(name: string, size: number, coherent = '0'): { root: string; dev: string; attr: (f: string) => string } {
-  const r = path.join(dir, `sys-${name}`, 'u-dma-buf');
-  const d = path.join(r, name);
-  fs.mkdirSync(d, { recursive: true });
-  fs.writeFileSync(path.join(d, 'phys_addr'), '0x3f000000\n');
-  fs.writeFileSync(path.join(d, 'size'), `${size}\n`);
-  fs.writeFileSync(path.join(d, 'dma_coherent'), `${coherent}\n`);
-  for (const a of ['sync_offset', 'sync_size', 'sync_direction', 'sync_for_device', 'sync_for_cpu']) fs.writeFileSync(path.join(d, a), '');
-  const devRoot = path.join(dir, `dev-${name}`);
-  fs.mkdirSync(devRoot, { recursive: true });
-  fs.writeFileSync(path.join(devRoot, name), Buffer.alloc(size));
-  return { root: r, dev: devRoot, attr: (f) => fs.readFileSync(path.join(d, f), 'utf8') };
-}
-
 t.test('u-dma-buf: syncs and range lists through user-space maintenance, sysfs untouched; fallbacks', async (t) => {
   const sys = createLibcSys();
-  const { root, dev, attr } = fakeUdmabuf('udmabuf1', 1 << 16);
+  const { root, dev, attr } = fakeUdmabuf(dir, 'udmabuf1', 1 << 16);
   const uc = recorder();
   const be = new UdmabufBackend(sys, { sysfsRoots: [root], devRoot: dev, userCache: uc });
   t.equal(be.coherent, false);
@@ -165,7 +152,7 @@ t.test('u-dma-buf: syncs and range lists through user-space maintenance, sysfs u
   p2.close();
 
   // Coherent (dma-coherent buffer): a list is one call that only checks ranges.
-  const co = fakeUdmabuf('udmabuf2', 1 << 16, '1');
+  const co = fakeUdmabuf(dir, 'udmabuf2', 1 << 16, { coherent: '1' });
   const cb = new UdmabufBackend(sys, { sysfsRoots: [co.root], devRoot: co.dev, userCache: uc });
   t.equal(cb.coherent, true);
   const n = uc.calls.length;
