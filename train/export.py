@@ -68,8 +68,9 @@ def export_model(net: M.FlowNetSQ, name: str, native_size, meta: dict | None = N
 
 
 def l1(pred: torch.Tensor, gt: torch.Tensor) -> float:
-    """Mean over pixels of |du| + |dv| (2 x H x W or N x 2 x H x W)."""
-    return (pred - gt).abs().sum(-3).mean().item()
+    """flownet2's L1: mean |du|, |dv| over both channels and all pixels (2 x H x W or N x 2 x H x W), i.e.
+    sum(|du| + |dv|) / (2 * pixels) -- the same definition as src/flow/metrics.ts (`flowfpga eval`)."""
+    return (pred - gt).abs().mean().item()
 
 
 @torch.no_grad()

@@ -33,6 +33,13 @@ def trained_tiny(bits=6, decoder='upsample-conv', seed=0):
 
 
 class TestExportAndFile(unittest.TestCase):
+    def test_metrics_match_flowfpga_eval(self):
+        # EPE and flownet2 L1 as src/flow/metrics.ts defines them: L1 = sum(|du| + |dv|) / (2 * pixels).
+        gt = torch.zeros(2, 1, 2)
+        pred = torch.tensor([[[3.0, 0.0]], [[4.0, -1.0]]])
+        self.assertAlmostEqual(M.epe(pred[None], gt[None]).item(), (5.0 + 1.0) / 2)
+        self.assertAlmostEqual(E.l1(pred, gt), (3 + 4 + 0 + 1) / (2 * 2))
+
     def test_requant_params(self):
         m, b, s = E.requant_params(0.3, 1.25)
         self.assertLessEqual(abs(m), 32767)
