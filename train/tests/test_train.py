@@ -62,3 +62,42 @@ class TestTrain(unittest.TestCase):
 
 if __name__ == '__main__':
     unittest.main()
+
+
+class TestReproduce(unittest.TestCase):
+    def test_chain_runs_skips_finished_stages_and_exports(self):
+        from train import reproduce as R
+        from train import modelfile as MF
+        with tempfile.TemporaryDirectory() as d:
+            args = ['6bit', '--out-dir', d, '--steps', '2,2,1', '--width', '0.0625', '--size', '64x64',
+                    '--val-count', '2']
+            self.assertEqual(R.main(args), 0)
+            ffq = os.path.join(d, 'flownets-q-w0.0625-6bit.ffq')
+            m = MF.load(ffq)
+            self.assertEqual({l['name']: l['bits'] for l in m.layers}['conv3'], 6)
+            self.assertEqual(m.name, 'flownets-q-w0.0625-6bit')
+            for stage, steps in (('float-p', 2), ('float-cont', 2), ('6bit', 1)):
+                self.assertTrue(R.finished(os.path.join(d, stage), steps), stage)
+            # Continuation was initialised from the pretrain, the QAT stage from the continuation.
+            with open(os.path.join(d, '6bit', 'log.txt')) as f:
+                self.assertIn('initialised from ' + os.path.join(d, 'float-cont', 'last.pt'), f.read())
+            # A second run trains nothing (finished stages are skipped) and exports again.
+            mtime = os.path.getmtime(os.path.join(d, 'float-p', 'last.pt'))
+            self.assertEqual(R.main(args), 0)
+            self.assertEqual(os.path.getmtime(os.path.join(d, 'float-p', 'last.pt')), mtime)
+
+    def test_dry_run_prints_the_shipped_chain(self):
+        import contextlib
+        import io
+        from train import reproduce as R
+        buf = io.StringIO()
+        with contextlib.redirect_stdout(buf):
+            R.main(['mixed', '--dry-run'])
+        lines = buf.getvalue().splitlines()
+        self.assertEqual(len(lines), 4)
+        self.assertIn(f'--steps {R.PRETRAIN_STEPS} ', lines[0])
+        self.assertIn(f'--steps {R.CONTINUE_STEPS} ', lines[1])
+        self.assertIn(f'--bits {R.MIXED_BITS} ', lines[2])
+        self.assertTrue(lines[3].startswith('/usr/bin/python3 -m train.export '))
+        with self.assertRaises(SystemExit):
+            R.main(['8bit', '--steps', '1,2'])

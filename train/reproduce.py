@@ -1,0 +1,105 @@
+"""One command per shipped model: the whole training chain behind models/<name>.ffq, resumable.
+
+  /usr/bin/python3 -m train.reproduce 8bit               # -> train/runs/repro/flownets-q-w0.25-8bit.ffq
+  /usr/bin/python3 -m train.reproduce 6bit --install     # ... and copy it into models/
+  /usr/bin/python3 -m train.reproduce mixed --dry-run    # print the stage commands only
+
+Stages (docs/accuracy.md "Shipped models"; every stage is a train.train run with its own progress lines and ETA):
+  1. float FlowNetS-Q pretrain P   (seed 1, lr 1e-3)
+  2. float continuation on fresh data (seed 2, lr 5e-4, initialised from P)
+  3. QAT fine-tune at the model's bits (seed 3, lr 2e-4, initialised from stage 2)
+  4. export to .ffq (BatchNorm folded; meta.epe = integer EPE on the 64 held-out pairs)
+Stages that finished (result.json at their step count) are skipped; an interrupted stage resumes from its last.pt.
+Budgets are step counts, so a rerun does the same number of updates whatever the machine's speed. The shipped runs
+used wall-clock budgets for stages 1 and 2 (a cosine schedule over minutes); the step counts here are the steps
+those runs completed, so a rerun follows the same schedule only approximately (same data, same number of updates).
+"""
+import argparse
+import json
+import os
+import shutil
+import sys
+
+from . import export as X
+from . import train as T
+
+# Steps each shipped stage completed (train/runs/*/result.json of the runs behind models/).
+PRETRAIN_STEPS = 2585
+CONTINUE_STEPS = 12000
+QAT_STEPS = 1200
+MIXED_BITS = 'w4a4,conv1=w8a8,conv2=w6a6,deconv2=w6a6,predict_flow2=w8'
+TARGETS = {'8bit': '8', '6bit': '6', 'mixed': MIXED_BITS}
+
+
+def stages(target: str, out_dir: str, steps=(PRETRAIN_STEPS, CONTINUE_STEPS, QAT_STEPS), width: float = 0.25,
+           size: str = '192x256', extra=()) -> list[tuple[str, list[str], int]]:
+    """(out folder, train.train argv, step count) per training stage."""
+    common = ['--width', str(width), '--size', size, '--batch', '8', '--val-count', '64', *extra]
+    p, f, q = (os.path.join(out_dir, n) for n in ('float-p', 'float-cont', target))
+    return [
+        (p, ['--model', 'qfloat', '--lr', '1e-3', '--seed', '1', '--steps', str(steps[0]), '--out', p, *common],
+         steps[0]),
+        (f, ['--model', 'qfloat', '--lr', '5e-4', '--seed', '2', '--steps', str(steps[1]), '--eval-every', '1000',
+             '--init', os.path.join(p, 'last.pt'), '--out', f, *common], steps[1]),
+        (q, ['--model', 'q', '--bits', TARGETS[target], '--lr', '2e-4', '--seed', '3', '--steps', str(steps[2]),
+             '--eval-every', '600', '--init', os.path.join(f, 'last.pt'), '--out', q, *common], steps[2]),
+    ]
+
+
+def finished(out: str, steps: int) -> bool:
+    try:
+        with open(os.path.join(out, 'result.json')) as fh:
+            return json.load(fh)['step'] >= steps
+    except (OSError, ValueError, KeyError):
+        return False
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument('model', choices=sorted(TARGETS), help='which shipped model to reproduce')
+    ap.add_argument('--out-dir', default='train/runs/repro', help='run folders and the .ffq go here')
+    ap.add_argument('--install', action='store_true', help='copy the exported .ffq into models/')
+    ap.add_argument('--dry-run', action='store_true', help='print the stage commands and exit')
+    ap.add_argument('--threads', type=int, default=1)
+    ap.add_argument('--device', default='auto')
+    ap.add_argument('--nproc', type=int, default=1)
+    # For tests and quick trials: other step counts / width / size than the shipped ones.
+    ap.add_argument('--steps', default=None, help=argparse.SUPPRESS)
+    ap.add_argument('--width', type=float, default=0.25, help=argparse.SUPPRESS)
+    ap.add_argument('--size', default='192x256', help=argparse.SUPPRESS)
+    ap.add_argument('--val-count', type=int, default=64, help=argparse.SUPPRESS)
+    a = ap.parse_args(argv)
+    steps = tuple(int(s) for s in a.steps.split(',')) if a.steps else (PRETRAIN_STEPS, CONTINUE_STEPS, QAT_STEPS)
+    if len(steps) != 3 or min(steps) < 1:
+        raise SystemExit('--steps: three positive step counts, e.g. 2585,12000,1200')
+    extra = ['--threads', str(a.threads), '--device', a.device, '--nproc', str(a.nproc)]
+    plan = stages(a.model, a.out_dir, steps, a.width, a.size, extra)
+    if a.val_count != 64:
+        plan = [(o, [*argv_, '--val-count', str(a.val_count)], n) for o, argv_, n in plan]
+    name = f'flownets-q-w{a.width:g}-{a.model}'
+    ffq = os.path.join(a.out_dir, f'{name}.ffq')
+    if a.dry_run:
+        for _, argv_, _ in plan:
+            print('/usr/bin/python3 -m train.train ' + ' '.join(argv_))
+        print(f'/usr/bin/python3 -m train.export {os.path.join(plan[-1][0], "last.pt")} {ffq} --name {name} '
+              f'--val-count {a.val_count}')
+        return 0
+    for i, (out, argv_, n) in enumerate(plan, 1):
+        if finished(out, n):
+            print(f'stage {i}/3: {out} already at {n} steps, skipped', flush=True)
+            continue
+        resume = os.path.exists(os.path.join(out, 'last.pt'))
+        print(f'stage {i}/3: {out} ({n} steps{", resuming" if resume else ""})', flush=True)
+        T.main([*argv_, '--resume'] if resume else argv_)
+    print('stage 4: export', flush=True)
+    X.main([os.path.join(plan[-1][0], 'last.pt'), ffq, '--name', name, '--val-count', str(a.val_count),
+            '--threads', str(a.threads)])
+    if a.install:
+        dst = os.path.join('models', os.path.basename(ffq))
+        shutil.copyfile(ffq, dst)
+        print(f'installed {dst}')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
