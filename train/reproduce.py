@@ -25,7 +25,7 @@ from . import train as T
 
 # Steps each shipped stage completed (train/runs/*/result.json of the runs behind models/).
 PRETRAIN_STEPS = 2585
-CONTINUE_STEPS = 12000
+CONTINUE_STEPS = 14036
 QAT_STEPS = 1200
 MIXED_BITS = 'w4a4,conv1=w8a8,conv2=w6a6,deconv2=w6a6,predict_flow2=w8'
 TARGETS = {'8bit': '8', '6bit': '6', 'mixed': MIXED_BITS}
@@ -71,7 +71,7 @@ def main(argv=None) -> int:
     a = ap.parse_args(argv)
     steps = tuple(int(s) for s in a.steps.split(',')) if a.steps else (PRETRAIN_STEPS, CONTINUE_STEPS, QAT_STEPS)
     if len(steps) != 3 or min(steps) < 1:
-        raise SystemExit('--steps: three positive step counts, e.g. 2585,12000,1200')
+        raise SystemExit('--steps: three positive step counts, e.g. 2585,14036,1200')
     extra = ['--threads', str(a.threads), '--device', a.device, '--nproc', str(a.nproc)]
     plan = stages(a.model, a.out_dir, steps, a.width, a.size, extra)
     if a.val_count != 64:
