@@ -27,7 +27,7 @@ from . import train as T
 PRETRAIN_STEPS = 2585
 CONTINUE_STEPS = 14036
 QAT_STEPS = 1200
-MIXED_BITS = 'w4a4,conv1=w8a8,conv2=w6a6,deconv2=w6a6,predict_flow2=w8'
+MIXED_BITS = 'w4a5,conv1=w8a8,predict_flow2=w8'
 TARGETS = {'8bit': '8', '6bit': '6', 'mixed': MIXED_BITS}
 
 
