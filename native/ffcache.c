@@ -60,6 +60,15 @@ static inline void line_op(uint64_t a, int opt) {
 #endif
 }
 
+/* Completes the maintenance before the caller reads: the device's data is then what the CPU sees. */
+static inline void fence(void) {
+#if defined(__aarch64__)
+  __asm__ volatile("dsb sy" : : : "memory");
+#elif defined(__x86_64__)
+  __asm__ volatile("mfence" : : : "memory");
+#endif
+}
+
 /*
  * Cleans and invalidates [base + r[2i], base + r[2i] + r[2i+1]) for i < count, whole lines. Returns the number of
  * lines maintained, or -errno: -EINVAL (null list, zero base, or a range that wraps), -ENOSYS (no user-space
@@ -88,11 +97,7 @@ int64_t ff_flush_ranges(uint64_t base, const uint32_t *r, uint32_t count) {
     uint64_t end = base + r[2 * i] + len;
     for (; a < end; a += (uint64_t)line, lines++) line_op(a, opt);
   }
-#if defined(__aarch64__)
-  __asm__ volatile("dsb sy" : : : "memory");
-#elif defined(__x86_64__)
-  __asm__ volatile("mfence" : : : "memory");
-#endif
+  fence();
   return lines;
 }
 
@@ -130,10 +135,6 @@ int64_t ff_flush_window(uint64_t base, uint32_t off, uint32_t planes, uint32_t p
       prev = a;
     }
   }
-#if defined(__aarch64__)
-  __asm__ volatile("dsb sy" : : : "memory");
-#elif defined(__x86_64__)
-  __asm__ volatile("mfence" : : : "memory");
-#endif
+  fence();
   return lines;
 }
