@@ -200,22 +200,14 @@ export class TsEngineExecutor implements CommandExecutor {
 }
 
 /**
- * What DeviceExecutor needs from src/device's EngineDevice (being written in parallel): a DMA pool the engine's
- * window covers, and a run of a command list in it. Addresses are engine (physical) byte addresses.
+ * What DeviceExecutor needs from src/device's EngineDevice: a DMA pool the engine's window covers, the executor's DDR
+ * access (readWindow optional: DeviceExecutor falls back to one read per row), and a run of a command list in it.
+ * Addresses are engine (physical) byte addresses.
  */
-export interface EngineDeviceLike {
-  config: SchedConfig;
-  alloc(bytes: number, align: number): number;
-  write(addr: number, data: Uint8Array): void;
-  read(addr: number, len: number): Uint8Array;
-  /** See CommandExecutor.readWindow (optional; DeviceExecutor falls back to one read per row). */
-  readWindow?(addr: number, planes: number, planeStride: number, rows: number, rowStride: number, rowBytes: number,
-    out?: Uint8Array): Uint8Array;
-  /** See CommandExecutor.viewWindow / releaseWindow (optional, together). */
-  viewWindow?(addr: number, planes: number, planeStride: number, rows: number, rowStride: number, rowBytes: number): Uint8Array;
-  releaseWindow?(addr: number, span: number): void;
+export type EngineDeviceLike = Omit<CommandExecutor, 'run'> & {
+  /** CommandExecutor.run on the device (window = the device's DMA pool). */
   runCommands(cmdAddr: number, count: number): Promise<RunResult>;
-}
+};
 
 /** Executor (b): the virtual or real board behind an EngineDevice. */
 export class DeviceExecutor implements CommandExecutor {
