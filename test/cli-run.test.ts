@@ -21,7 +21,8 @@ t.test('run on the bundled samples with the reference writes .flo and PNG per pa
   const r = await runCli(['run', '--board', 'ref', '--model', modelPath, '--out', out, '--limit', '2']);
   t.equal(r.code, 0, r.stderr);
   t.match(r.stdout, /model tiny on reference/);
-  t.match(r.stdout, /00001: 256x192 \(net 192x256\).*EPE \d+\.\d+/);
+  t.match(r.stdout, /network size 64x64: the model's trained resolution/, 'the default size is announced');
+  t.match(r.stdout, /00001: 256x192 \(net 64x64\).*EPE \d+\.\d+/, 'default network size: the model\'s trained resolution');
   t.match(r.stdout, /mean EPE \d+\.\d+ px, Fl-all/);
   for (const id of ['00001', '00002']) {
     t.ok(existsSync(join(out, `${id}.png`)), `${id}.png`);
@@ -29,6 +30,13 @@ t.test('run on the bundled samples with the reference writes .flo and PNG per pa
     t.same([f.width, f.height], [256, 192], 'flow at the source resolution');
   }
   t.notOk(existsSync(join(out, '00003.flo')), '--limit respected');
+});
+
+t.test('run --size overrides the trained resolution', async (t) => {
+  const r = await runCli(['run', '--board', 'ref', '--model', modelPath, '--out', join(dir, 'out-size'), '--limit', '1', '--size', '128x128']);
+  t.equal(r.code, 0, r.stderr);
+  t.match(r.stdout, /network size 128x128 \(--size\)/);
+  t.match(r.stdout, /00001: 256x192 \(net 128x128\)/);
 });
 
 t.test('eval --json has epe and pairs; errors are one line with a hint', async (t) => {

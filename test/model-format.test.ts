@@ -2,7 +2,7 @@ import t from 'tap';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { crc32 } from 'node:zlib';
+import { crc32 } from '../src/crc32.js';
 import { flownetsQ } from '../src/model/arch.js';
 import { decodeModel, encodeModel, loadModelFile, ModelFormatError } from '../src/model/format.js';
 import { resolveModel, listModels, describeModel } from '../src/model/registry.js';

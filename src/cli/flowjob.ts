@@ -27,7 +27,7 @@ export interface PairOutcome {
 
 export interface FlowJobOptions {
   fit: FitMode;
-  /** Network size [H, W]; default: the source size fitted to a multiple of 64. */
+  /** Network size [H, W]; default: the model's trained resolution (`networkSize`). */
   size?: [number, number];
   limit?: number;
   onPair?: (o: PairOutcome) => Promise<void> | void;
@@ -50,7 +50,8 @@ export async function runFlowJob(device: FlowDevice, model: QModel, data: PairDa
   const n = Math.min(data.length, o.limit ?? Infinity);
   for (let i = 0; i < n; i++) {
     const pair = await data.load(i);
-    const input = prepareInput(pair.img1, pair.img2, { mode: o.fit, height: o.size?.[0], width: o.size?.[1] });
+    const size = o.size ?? model.nativeSize;
+    const input = prepareInput(pair.img1, pair.img2, { mode: o.fit, height: size[0], width: size[1] });
     const key = `${input.height}x${input.width}`;
     if (key !== loaded) {
       await device.load(model, input.height, input.width);
@@ -73,4 +74,14 @@ export async function runFlowJob(device: FlowDevice, model: QModel, data: PairDa
     meanInferMs: n ? inferMs / n : 0,
     wallMs: performance.now() - t0,
   };
+}
+
+/**
+ * The network size a job runs at: `--size` when given, else the model's trained resolution — flow from a network run
+ * at twice its trained size on frames with motions to match is about twice as wrong. The line says which it is.
+ */
+export function networkSize(model: QModel, sizeOpt: [number, number] | undefined): { size: [number, number]; line: string } {
+  if (sizeOpt) return { size: sizeOpt, line: `network size ${sizeOpt[0]}x${sizeOpt[1]} (--size)` };
+  const [h, w] = model.nativeSize;
+  return { size: [h, w], line: `network size ${h}x${w}: the model's trained resolution (--size HxW overrides)` };
 }

@@ -5,5 +5,6 @@ export * from './netinput.js';
 export * from './colorwheel.js';
 export * from './metrics.js';
 export * from './datasets.js';
+export type { FrameSource, SourceFrame } from './source.js';
 export { readInput, writeOutput } from './io.js';
 export * from './kitti.js';

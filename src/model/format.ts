@@ -1,7 +1,7 @@
 // The .ffq model file (docs/model-format.md): encode, decode and validate. Decoding never trusts the file: every
 // problem becomes one ModelFormatError line naming the file, and a model is returned only when all of it checked out.
 import { readFileSync } from 'node:fs';
-import { crc32 } from 'node:zlib';
+import { crc32 } from '../crc32.js';
 import {
   CONCAT_PARTNERS,
   CONTRACT_VERSION,

@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { flyingChairs, mpiSintel, type PairDataset } from '../../flow/index.js';
 import { resolveModel } from '../../model/registry.js';
-import { runFlowJob } from '../flowjob.js';
+import { networkSize, runFlowJob } from '../flowjob.js';
 import { addDeviceOptions, openDevice, type DeviceCliOptions } from '../device-options.js';
 import { parseIntOpt, parseSize } from '../parse.js';
 import { UserError } from '../../errors.js';
@@ -25,7 +25,7 @@ export function register(program: Command): void {
     .requiredOption('--dataset <kind:dir>', 'chairs:DIR or sintel:DIR')
     .option('--model <name|file>', 'shipped model name or .ffq file (default: the default shipped model)')
     .option('--limit <n>', 'evaluate at most n pairs')
-    .option('--size <HxW>', 'network input size (multiple of 64; default: the frame size fitted to a multiple of 64)')
+    .option('--size <HxW>', 'network input size (multiple of 64; default: the model\'s trained resolution)')
     .option('--fit <mode>', 'resize | pad | crop (flow is always scaled back to the folder resolution)', 'resize')
     .option('--pass <pass>', 'Sintel pass: clean | final', 'clean')
     .option('--split <split>', 'FlyingChairs split when FlyingChairs_train_val.txt is present: all | train | val', 'all')
@@ -34,6 +34,8 @@ export function register(program: Command): void {
   cmd.action(async (opts: EvalOpts) => {
     const data = await openEvalDataset(opts);
     const model = resolveModel(opts.model);
+    const net = networkSize(model, opts.size ? parseSize(opts.size) : undefined);
+    process.stderr.write(`eval: ${net.line}\n`);
     const limit = opts.limit ? parseIntOpt('--limit', opts.limit, 1, 1e9) : undefined;
     const total = Math.min(data.length, limit ?? Infinity);
     const device = await openDevice(opts);
@@ -42,7 +44,7 @@ export function register(program: Command): void {
     try {
       const s = await runFlowJob(device, model, data, {
         fit: opts.fit as 'resize' | 'pad' | 'crop',
-        size: opts.size ? parseSize(opts.size) : undefined,
+        size: net.size,
         limit,
         onPair: (o) => {
           const now = performance.now();

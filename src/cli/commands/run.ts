@@ -5,7 +5,7 @@ import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { filePair, openDataset, writeFlo, writeFlowPng, type PairDataset } from '../../flow/index.js';
 import { resolveModel } from '../../model/registry.js';
-import { runFlowJob } from '../flowjob.js';
+import { networkSize, runFlowJob } from '../flowjob.js';
 import { openDevice, type DeviceCliOptions, addDeviceOptions } from '../device-options.js';
 import { parseSize } from '../parse.js';
 import { UserError } from '../../errors.js';
@@ -31,7 +31,7 @@ export function register(program: Command): void {
     .option('--input <dir>', 'FlyingChairs or Sintel folder, or a folder of frames (default: the bundled samples/)')
     .option('--pair <images...>', 'two image files (and optionally a ground-truth .flo)')
     .option('--out <dir>', 'output folder', 'out')
-    .option('--size <HxW>', 'network input size (multiple of 64; default: the frame size fitted to a multiple of 64)')
+    .option('--size <HxW>', 'network input size (multiple of 64; default: the model\'s trained resolution)')
     .option('--fit <mode>', 'how frames are fitted to the network size: resize | pad | crop', 'resize')
     .option('--limit <n>', 'process at most n pairs')
     .option('--no-png', 'do not write color-wheel PNGs')
@@ -39,6 +39,7 @@ export function register(program: Command): void {
   addDeviceOptions(cmd);
   cmd.action(async (opts: RunOpts) => {
     const model = resolveModel(opts.model);
+    const net = networkSize(model, opts.size ? parseSize(opts.size) : undefined);
     const data = await openInput(opts);
     const outDir = resolve(opts.out);
     mkdirSync(outDir, { recursive: true });
@@ -46,11 +47,11 @@ export function register(program: Command): void {
     const lines: string[] = [];
     const log = (l: string) => (opts.json ? lines.push(l) : process.stdout.write(l + '\n'));
     try {
-      if (!opts.json) log(`model ${model.name} on ${device.caps.description}; ${data.length} pair(s) from ${data.name}`);
+      if (!opts.json) log(`model ${model.name} on ${device.caps.description}; ${data.length} pair(s) from ${data.name}; ${net.line}`);
       const files: Array<{ id: string; flo: string; png?: string; epe?: number }> = [];
       const summary = await runFlowJob(device, model, data, {
         fit: opts.fit as 'resize' | 'pad' | 'crop',
-        size: opts.size ? parseSize(opts.size) : undefined,
+        size: net.size,
         limit: opts.limit ? Number(opts.limit) : undefined,
         onPair: async (o) => {
           const id = o.pair.id.replace(/[^\w.-]+/g, '_');
