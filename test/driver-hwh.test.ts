@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { parseHwh, readHwh, findEngine, traceIrq, psIrqGicId, hwhInt, DEFAULT_ENGINE_SELECTOR } from '../src/driver/hwh.js';
 import { parseXml, XmlError } from '../src/driver/xml.js';
 import { UserError } from '../src/errors.js';
+import { sharedFixture } from './helpers/fixtures.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const FIXTURE = path.resolve(here, '../../shared/fixtures/pynq-z1-base.hwh');
@@ -118,11 +119,31 @@ t.test('malformed .hwh inputs are one-line UserErrors', async (t) => {
   t.match(String(DEFAULT_ENGINE_SELECTOR.vlnv), /flowfpga_engine/);
 });
 
-const haveFixture = fs.existsSync(FIXTURE);
-t.test('real PYNQ-Z1 base overlay .hwh (Vivado 2018.3)', { skip: haveFixture ? false : `fixture ${FIXTURE} absent (shared/fixtures is not part of the repo)` }, async (t) => {
-  const t0 = performance.now();
+t.test('character references naming no XML character are one clear error, not a RangeError', async (t) => {
+  for (const ref of ['&#x110000;', '&#1114112;', '&#0;', '&#x1;', '&#xD800;', '&#xFFFE;', `&#${'9'.repeat(400)};`, `&#x${'F'.repeat(40)};`]) {
+    const text = `<EDKSYSTEM>\n<MODULES>\n<MODULE INSTANCE="a${ref}b"/></MODULES></EDKSYSTEM>`;
+    t.throws(() => parseXml(text), { name: 'XmlError', message: /^character reference &#.* is not an XML character in attribute INSTANCE at line 3$/ }, ref.slice(0, 12));
+    const e = (() => { try { parseHwh(text, 'bad.hwh'); } catch (x) { return x as UserError; } })();
+    t.ok(e instanceof UserError, 'UserError');
+    t.match(e?.message, /^bad\.hwh: not well-formed XML: character reference/);
+    t.ok((e?.message.length ?? 999) < 160, 'bounded length (huge references are shortened)');
+  }
+  t.equal(parseXml('<A v="&#x10FFFF;&#9;&#0065;&#x000041;"/>').attrs.v, '\u{10FFFF}\tAA', 'valid references still decode');
+});
+
+t.test('shared fixtures: absent → skip; absent with CI set → fail', async (t) => {
+  const gone = path.join(here, 'no-such-fixture.hwh');
+  t.same(sharedFixture(gone, {}), { skip: `fixture ${gone} absent (shared/fixtures is not part of the repo)` });
+  const ci = sharedFixture(gone, { CI: 'true' });
+  t.ok(ci.skip, 'the real test does not run');
+  t.match(ci.fail, /is missing and CI is set/);
+  t.same(sharedFixture(path.join(here, 'driver-hwh.test.ts'), { CI: '1' }), { skip: false });
+});
+
+const fixture = sharedFixture(FIXTURE);
+if (fixture.fail) t.fail(fixture.fail);
+t.test('real PYNQ-Z1 base overlay .hwh (Vivado 2018.3)', { skip: fixture.skip }, async (t) => {
   const d = readHwh(FIXTURE);
-  t.comment(`parsed 3.3 MB .hwh in ${(performance.now() - t0).toFixed(0)} ms`);
   t.equal(d.family, 'zynq');
   t.equal(d.device, '7z020');
   t.equal(d.ps.instance, 'ps7_0');

@@ -9,11 +9,21 @@ export interface XmlElement {
 
 const ENTITIES: Record<string, string> = { lt: '<', gt: '>', amp: '&', quot: '"', apos: "'" };
 
-function decode(s: string): string {
+/** XML 1.0 Char production: what a character reference may name (a code point outside it is a fatal error). */
+function isXmlChar(cp: number): boolean {
+  return cp === 0x9 || cp === 0xa || cp === 0xd || (cp >= 0x20 && cp <= 0xd7ff) || (cp >= 0xe000 && cp <= 0xfffd) || (cp >= 0x10000 && cp <= 0x10ffff);
+}
+
+/** Expands the predefined entities and character references; a reference to no XML character throws XmlError. */
+function decode(s: string, where: (msg: string) => never): string {
   if (s.indexOf('&') < 0) return s;
   return s.replace(/&(#x[0-9a-fA-F]+|#[0-9]+|[a-zA-Z]+);/g, (m, e: string) => {
-    if (e[0] === '#') return String.fromCodePoint(e[1] === 'x' ? parseInt(e.slice(2), 16) : parseInt(e.slice(1), 10));
-    return ENTITIES[e] ?? m;
+    if (e[0] !== '#') return ENTITIES[e] ?? m;
+    const digits = e[1] === 'x' ? e.slice(2) : e.slice(1);
+    // Longer than any code point: parseInt would round (or reach Infinity) and fromCodePoint throw a RangeError.
+    const cp = digits.replace(/^0+/, '').length > 7 ? -1 : parseInt(digits, e[1] === 'x' ? 16 : 10);
+    if (!isXmlChar(cp)) where(`character reference ${m.length > 24 ? `${m.slice(0, 20)}…;` : m} is not an XML character`);
+    return String.fromCodePoint(cp);
   });
 }
 
@@ -80,7 +90,8 @@ export function parseXml(text: string): XmlElement {
         const a = ATTR.exec(text);
         if (!a) break;
         if (Object.prototype.hasOwnProperty.call(el.attrs, a[1]!)) fail(`duplicate attribute ${a[1]}`, p);
-        el.attrs[a[1]!] = decode(a[2] ?? a[3] ?? '');
+        const at = p;
+        el.attrs[a[1]!] = decode(a[2] ?? a[3] ?? '', (msg) => fail(`${msg} in attribute ${a[1]}`, at));
         p = ATTR.lastIndex;
       }
       TAG_END.lastIndex = p;
