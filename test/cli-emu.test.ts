@@ -2,8 +2,7 @@
 // fault is caught by per-frame verification.
 import t from 'tap';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { flownetsQ } from '../src/model/arch.js';
 import { encodeModel } from '../src/model/format.js';
@@ -11,10 +10,11 @@ import { forward, randomFrames, randomModel } from '../src/reference/index.js';
 import { openFlowDevice } from '../src/device/index.js';
 import { engineFlowFactory } from '../src/cli/engine-flow.js';
 import { runCli } from './helpers/cli.js';
+import { tempDir } from './helpers/tmp.js';
 
 execFileSync('make', ['-s', '-C', 'hw', 'emu'], { stdio: 'inherit' });
 
-const dir = mkdtempSync(join(tmpdir(), 'ffemu-'));
+const dir = tempDir(t, 'ffemu-');
 const model = randomModel(flownetsQ({ width: 1 / 16, decoder: 'conv-upsample', bits: 6 }), 11);
 model.name = 'tiny6';
 model.nativeSize = [64, 128];

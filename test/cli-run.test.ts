@@ -1,6 +1,6 @@
 import t from 'tap';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, writeFileSync } from 'node:fs';
+import { tempDir } from './helpers/tmp.js';
 import { join } from 'node:path';
 import { flownetsQ } from '../src/model/arch.js';
 import { encodeModel } from '../src/model/format.js';
@@ -9,7 +9,7 @@ import { decodeFlo } from '../src/flow/index.js';
 import { readFileSync } from 'node:fs';
 import { runCli } from './helpers/cli.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'ffcli-'));
+const dir = tempDir(t, 'ffcli-');
 const modelPath = join(dir, 'tiny.ffq');
 const m = randomModel(flownetsQ({ width: 1 / 16 }), 3);
 m.nativeSize = [64, 64];
@@ -52,7 +52,7 @@ t.test('eval --json has epe and pairs; errors are one line with a hint', async (
   const missing = await runCli(['eval', '--dataset', `chairs:${join(dir, 'nope')}`, '--board', 'ref', '--model', modelPath]);
   t.equal(missing.code, 2);
   t.match(missing.stderr, /nope/);
-  const empty = mkdtempSync(join(tmpdir(), 'ffempty-'));
+  const empty = tempDir(t, 'ffempty-');
   const none = await runCli(['eval', '--dataset', `chairs:${empty}`, '--board', 'ref', '--model', modelPath]);
   t.equal(none.code, 2);
   t.equal(none.stderr.trim().split('\n').length, 1);

@@ -2,8 +2,8 @@
 // configurations, fault cases, and the register map / command layout in hw/hls/registers.json.
 import t from 'tap';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tempDir } from './helpers/tmp.js';
 import { join } from 'node:path';
 
 const ROOT = new URL('..', import.meta.url).pathname;
@@ -13,7 +13,7 @@ function goldenDir(): string {
   const dir = join(ROOT, 'test', 'golden');
   if (existsSync(dir) && readdirSync(dir).some((f) => f.endsWith('.gv'))) return dir;
   // Before the TypeScript reference's vectors exist: the independent numpy model's vectors.
-  const out = mkdtempSync(join(tmpdir(), 'ff-devgv-'));
+  const out = tempDir(t, 'ff-devgv-');
   execFileSync('/usr/bin/python3', [join(HW, 'hls', 'tb', 'gen_dev_vectors.py'), out, '3']);
   return out;
 }
@@ -67,7 +67,7 @@ t.test('csim is bit-exact on every golden vector and passes the fault cases', as
 });
 
 t.test('csim is bit-exact with a 128-bit read port, wide store and up2 interpolation (the ZynqMP builds)', async (t) => {
-  const exe = join(mkdtempSync(join(tmpdir(), 'ff-wide-')), 'csim');
+  const exe = join(tempDir(t, 'ff-wide-'), 'csim');
   execFileSync('g++', ['-std=c++17', '-O2', '-w', '-DFF_TM=6', '-DFF_TN=4', '-DFF_IBUF=300', '-DFF_OBUF=64', '-DFF_SBUF=128',
     '-DFF_BUS_BYTES=16', '-DFF_WR_BYTES=8', '-DFF_UP_PAR=4', `-I${join(HW, 'hls')}`, '-o', exe,
     join(HW, 'hls', 'flowfpga_engine.cpp'), join(HW, 'hls', 'tb', 'csim_main.cpp')], { timeout: 120_000 });
@@ -84,7 +84,7 @@ t.test('csim is bit-exact with a 128-bit read port, wide store and up2 interpola
 t.test('the packed-product check fails on a packing that drops the 25th bit of the packed weight', async (t) => {
   // w_hi = -128 with w_lo < 0 needs 25 bits (below -2^23): a 24-bit packed weight must be caught, by ff_mul2's
   // exhaustive check and by the engine's extreme-product command alike.
-  const dir = mkdtempSync(join(tmpdir(), 'ff-pack24-'));
+  const dir = tempDir(t, 'ff-pack24-');
   const hdr = readFileSync(join(HW, 'hls', 'flowfpga_engine.h'), 'utf8');
   const bad = hdr.replace('ap_int<9 + FF_PACK_S> wp', 'ap_int<8 + FF_PACK_S> wp');
   t.not(bad, hdr, 'the packed weight declaration is where the test expects it');
@@ -113,7 +113,7 @@ t.test('csim fails on a vector whose expected output is wrong', async (t) => {
   const last = toks.length - 1;
   toks[last] = String(Number(toks[last]) === 0 ? 1 : Number(toks[last]) - 1);
   caseLines[outIdx] = toks.join(' ');
-  const dir = mkdtempSync(join(tmpdir(), 'ff-badgv-'));
+  const dir = tempDir(t, 'ff-badgv-');
   writeFileSync(join(dir, src), caseLines.join('\n') + '\n');
   const { rc, out } = csim(dir);
   t.not(rc, 0);
@@ -122,7 +122,7 @@ t.test('csim fails on a vector whose expected output is wrong', async (t) => {
 });
 
 t.test('csim with no vectors is an error, not a pass', async (t) => {
-  const { rc, out } = csim(mkdtempSync(join(tmpdir(), 'ff-nogv-')));
+  const { rc, out } = csim(tempDir(t, 'ff-nogv-'));
   t.not(rc, 0);
   t.match(out, /no golden vectors/);
 });

@@ -1,8 +1,7 @@
 // src/scheduler/cycles.ts against the cycles the C simulation counts, for two engine configurations.
 import t from 'tap';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { tempDir } from './helpers/tmp.js';
 import { join } from 'node:path';
 import {
   commandCycles,
@@ -16,7 +15,7 @@ import {
 } from '../src/scheduler/cycles.js';
 
 const HLS = new URL('../hw/hls/', import.meta.url).pathname;
-const dir = mkdtempSync(join(tmpdir(), 'ff-cyc-'));
+const dir = tempDir(t, 'ff-cyc-');
 
 function build(name: string, defs: string[]): string {
   const exe = join(dir, name);

@@ -1,6 +1,6 @@
 import t from 'tap';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
+import { tempDir } from './helpers/tmp.js';
 import { join } from 'node:path';
 import { crc32 } from '../src/crc32.js';
 import { flownetsQ } from '../src/model/arch.js';
@@ -105,7 +105,7 @@ t.test('accumulator bound holds for every allowed width at 8 bits', async (t) =>
 });
 
 t.test('files, registry and descriptions', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'ffq-'));
+  const dir = tempDir(t, 'ffq-');
   writeFileSync(join(dir, 'a.ffq'), encodeModel(tinyModel(6)));
   t.equal(listModels(dir).length, 1);
   const m = resolveModel('a', dir);
