@@ -198,3 +198,19 @@ t.test('connectUnix errors: SysError with syscall, path and errno text', async (
   for (let i = 0; i < 20; i++) t.throws(() => sys.connectUnix(plain));
   t.equal(fs.readdirSync('/proc/self/fd').length, before, 'failed connects close their socket');
 });
+
+t.test('flock: exclusive per open file description, EWOULDBLOCK with LOCK_NB, released by LOCK_UN and close', async (t) => {
+  const { LOCK_EX, LOCK_NB, LOCK_UN, O_RDWR, O_CREAT } = await import('../src/sys/constants.js');
+  const p = path.join(dir, 'lockme');
+  const a = sys.open(p, O_RDWR | O_CREAT);
+  const b = sys.open(p, O_RDWR);
+  sys.flock(a, LOCK_EX | LOCK_NB);
+  t.throws(() => sys.flock(b, LOCK_EX | LOCK_NB), { name: 'SysError', code: 'EAGAIN', message: 'flock: EAGAIN (resource temporarily unavailable)' });
+  sys.flock(a, LOCK_UN);
+  sys.flock(b, LOCK_EX | LOCK_NB);
+  t.throws(() => sys.flock(a, LOCK_EX | LOCK_NB), { code: 'EAGAIN' });
+  sys.close(b);
+  sys.flock(a, LOCK_EX | LOCK_NB);
+  sys.close(a);
+  t.throws(() => sys.flock(a, LOCK_EX | LOCK_NB), { code: 'EBADF' });
+});

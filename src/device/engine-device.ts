@@ -1,6 +1,7 @@
 // EngineDevice: the engine + DMA buffer pool + interrupt of one target — a real board (UIO + u-dma-buf) or the
 // virtual board (the same UIO discovery and mapping over its files, its DDR file as the pool) — behind one API
 // with the same behaviour and error texts. The scheduler builds command lists in buffers from alloc() and calls run().
+import path from 'node:path';
 import { UserError } from '../errors.js';
 import { DmaAllocator, type AllocOptions, type DmaBuffer, type DmaStats } from '../dma/allocator.js';
 import { ShmBackend } from '../dma/shm.js';
@@ -13,6 +14,7 @@ import { AP_IDLE, AP_START, ENGINE_REGS, ENGINE_STATUS } from '../driver/engine-
 import type { MmioOpener } from '../driver/clocks.js';
 import type { RegisterIo } from '../driver/mmio.js';
 import { plResetHook } from '../driver/plreset.js';
+import { lockFile } from '../driver/lock.js';
 import { findUio, openDevMem, UioDevice, type UioPaths } from '../driver/uio.js';
 import { EmuRegisterBus } from '../emu/bus.js';
 import { EmuControl, type EmuFaults } from '../emu/control.js';
@@ -106,6 +108,7 @@ export class EngineDevice {
   readonly #pool: DmaAllocator;
   readonly #buffers = new Set<DmaBuffer>();
   readonly #emuProc: EmuProcess | undefined;
+  readonly #unlock: (() => void) | undefined;
   readonly #timeoutMs: number;
   readonly #retries: number;
   #caps: EngineCaps | undefined;
@@ -126,6 +129,8 @@ export class EngineDevice {
       emuProc?: EmuProcess;
       timeoutMs: number;
       retries: number;
+      /** Virtual board: releases the board's lock file. */
+      unlock?: () => void;
     },
     /** Virtual board only: fault switches, PL reset, counters. */
     readonly control?: EmuControl,
@@ -137,6 +142,7 @@ export class EngineDevice {
     this.#pool = parts.pool;
     this.#win.syncCallBytes = parts.pool.backend.syncCallBytes ?? SYNC_CALL_BYTES;
     this.#emuProc = parts.emuProc;
+    this.#unlock = parts.unlock;
     this.#timeoutMs = parts.timeoutMs;
     this.#retries = parts.retries;
     this.#driver = new EngineDriver(parts.io, {
@@ -177,6 +183,10 @@ export class EngineDevice {
           undo.push(() => proc!.stop());
           emu = proc.info;
         }
+        // Locked before anything touches the engine: the open probe resets a busy engine, which would end another
+        // process's job.
+        const lockFd = lockFile(sys, path.join(emu.dir, 'lock'), `virtual board ${emu.dir}`);
+        undo.push(() => sys.close(lockFd));
         const paths = { sysfsRoot: emu.sysfsRoot, devRoot: emu.devRoot };
         const uio = new UioDevice(findUio(board.uioName, paths), sys);
         undo.push(() => uio.close());
@@ -197,7 +207,7 @@ export class EngineDevice {
         };
         const dev = new EngineDevice(info, {
           uio, io, irq, closeIrq: irq ? () => irq!.close() : undefined, pool,
-          plReset: () => control.plReset(), emuProc: proc, timeoutMs, retries,
+          plReset: () => control.plReset(), emuProc: proc, timeoutMs, retries, unlock: () => sys.close(lockFd),
         }, control);
         undo.length = 0;
         await dev.#openProbe();
@@ -205,6 +215,7 @@ export class EngineDevice {
       }
       const uio = new UioDevice(findUio(board.uioName, o.uio), sys);
       undo.push(() => uio.close());
+      uio.lock(); // before the probe (see above); released when the fd closes
       const io = uio.registers(0);
       const backend: DmaBackend = new UdmabufBackend(sys, o.udmabuf);
       const ub = backend as UdmabufBackend;
@@ -415,6 +426,7 @@ export class EngineDevice {
       this.#closeIrq?.();
       this.#uio.close();
       this.control?.close();
+      this.#unlock?.();
       if (this.#emuProc) await this.#emuProc.stop();
     }
   }

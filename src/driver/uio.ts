@@ -5,6 +5,7 @@ import { UserError } from '../errors.js';
 import { O_CLOEXEC, O_RDWR, O_SYNC, POLLIN, POLLERR, POLLHUP, POLLNVAL } from '../sys/constants.js';
 import { SysError } from '../sys/errors.js';
 import type { Mapping, Sys } from '../sys/types.js';
+import { lockExclusive, type LockOptions } from './lock.js';
 import { RegisterWindow } from './mmio.js';
 
 export interface UioMap {
@@ -151,6 +152,14 @@ export class UioDevice implements IrqSource {
     const m = this.info.maps.find((x) => x.index === n);
     const mapping = this.map(n);
     return new RegisterWindow(mapping, m!.offset, m!.size, `${this.info.name} registers`);
+  }
+
+  /**
+   * Exclusive use of the device for this process (flock on the node, src/driver/lock.ts): a second user gets
+   * "board in use by pid N". Released by close() or when the process dies.
+   */
+  lock(o: LockOptions = {}): void {
+    lockExclusive(this.#sys, this.#checkOpen(), this.info.device, o);
   }
 
   arm(): void {

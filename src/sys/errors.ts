@@ -38,6 +38,8 @@ export const ERRNO = {
   EIO: 5,
   EBADF: 9,
   EAGAIN: 11,
+  /** = EAGAIN on Linux. */
+  EWOULDBLOCK: 11,
   ENOMEM: 12,
   EACCES: 13,
   EFAULT: 14,

@@ -45,6 +45,7 @@ interface Bindings {
   connect: Fn;
   geteuid: Fn;
   sysconf: Fn;
+  flock: Fn;
   mapFailed: bigint;
 }
 
@@ -84,6 +85,7 @@ function bind(): Bindings {
     connect: lib.func('int connect(int fd, const void *addr, uint32_t len)'),
     geteuid: lib.func('uint32_t geteuid()'),
     sysconf: lib.func('long sysconf(int name)'),
+    flock: lib.func('int flock(int fd, int operation)'),
     // MAP_FAILED = (void*)-1, not null.
     mapFailed: ptrBits === 64 ? 0xffffffffffffffffn : 0xffffffffn,
   };
@@ -280,6 +282,14 @@ export function createLibcSys(): Sys {
     },
     geteuid() {
       return bind().geteuid() as number;
+    },
+    flock(fd, operation) {
+      const b = bind();
+      for (;;) {
+        if ((b.flock(fd, operation) as number) === 0) return;
+        const e = b.koffi.errno();
+        if (e !== ERRNO.EINTR) throw new SysError('flock', e);
+      }
     },
   };
   return sys;

@@ -27,6 +27,14 @@ export interface Sys {
    */
   connectUnix(path: string): number;
   geteuid(): number;
+
+  // locking
+  /**
+   * flock(2) on an open fd (LOCK_EX | LOCK_NB, LOCK_UN, …). Throws SysError('flock'), EWOULDBLOCK (= EAGAIN) when
+   * another open file description holds a conflicting lock. The kernel drops the lock when the last fd of that
+   * description closes — also when its process dies, so a lock is never stale.
+   */
+  flock(fd: number, operation: number): void;
 }
 
 export interface MmapOptions {
