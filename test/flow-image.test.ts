@@ -45,7 +45,7 @@ t.test('PNG variants become 8-bit RGB', async (t) => {
   const p16 = PNG.sync.write({ width: 2, height: 1, data: s16 } as never, { colorType: 2, inputColorType: 2, inputHasAlpha: false, bitDepth: 16 });
   t.equal(p16[24], 16, 'really a 16-bit file');
   t.same([...decodePng(p16).data], [3, 200, 255, 128, 0, 1]);
-  t.throws(() => decodePng(p16.subarray(0, 40), 'cut.png'), { name: 'UserError', message: /^cut\.png: cannot decode PNG/ });
+  t.throws(() => decodePng(p16.subarray(0, 40), 'cut.png'), { name: 'UserError', message: /^cut\.png: truncated PNG \(no IEND chunk; file ends at byte 40\)$/ });
 });
 
 t.test('PPM: P6 with comments, P3, P5, P2, maxval scaling', async (t) => {
@@ -73,7 +73,7 @@ t.test('PPM errors', async (t) => {
   t.throws(() => decodePpm(Buffer.from('P3 1 1 255\n1 2')), { message: /truncated PPM \(4 bytes cannot hold 3 samples\)/ });
   t.throws(() => decodePpm(Buffer.from('P3 1 1 255\n1 2      ')), { message: /truncated PPM \(2 of 3 samples\)/ });
   // a corrupt header asking for 30 GB is caught before any allocation
-  t.throws(() => decodePpm(Buffer.from('P6 99999 99999 255\n\0\0\0')), { message: /truncated PPM \(3 of 29999400003 raster bytes\)/ });
+  t.throws(() => decodePpm(Buffer.from('P6 99999 99999 255\n\0\0\0')), { message: /PPM of 99999x99999 pixels exceeds the limit of 16777216 pixels/ });
   t.throws(() => decodePpm(Buffer.from('P6 99999999999 1 255\n')), { message: /width 99999999999 too large/ });
   t.throws(() => decodePpm(Buffer.from('P3 1 1 100\n1 2 101')), { message: /sample 101 exceeds maxval 100/ });
   t.throws(() => decodePpm(Buffer.concat([Buffer.from('P5 1 1 7\n'), Buffer.from([8])])), { message: /sample 8 exceeds maxval 7/ });
@@ -92,5 +92,5 @@ t.test('JPEG decode (jpeg-js) to RGB', async (t) => {
   let maxErr = 0;
   for (let i = 0; i < 768; i++) maxErr = Math.max(maxErr, Math.abs(back.data[i] - img.data[i]));
   t.ok(maxErr <= 3, `flat colour survives q100 JPEG (max error ${maxErr})`);
-  t.throws(() => decodeJpeg(jpg.subarray(0, 20), 'cut.jpg'), { name: 'UserError', message: /^cut\.jpg: cannot decode JPEG/ });
+  t.throws(() => decodeJpeg(jpg.subarray(0, 20), 'cut.jpg'), { name: 'UserError', message: /^cut\.jpg: truncated JPEG/ });
 });

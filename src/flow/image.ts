@@ -3,6 +3,9 @@ import pngjs from 'pngjs';
 import jpeg from 'jpeg-js';
 import { UserError } from '../errors.js';
 import { readInput, writeOutput } from './io.js';
+import { checkJpeg } from './jpeg-check.js';
+import { checkPixels, maxPixels } from './limits.js';
+import { checkPng } from './png-check.js';
 
 const { PNG } = pngjs;
 
@@ -37,17 +40,25 @@ export function sniffImageFormat(buf: Uint8Array): ImageFormat | undefined {
   return undefined;
 }
 
-/** Decode PNG, JPEG or netpbm (P6/P3/P5/P2) bytes to RGB. `name` only labels error messages. */
-export function decodeImage(buf: Uint8Array, name = '<buffer>'): RgbImage {
+export interface DecodeOptions {
+  /** Largest width x height accepted, checked from the header before allocating (default: maxPixels()). */
+  maxPixels?: number;
+}
+
+/**
+ * Decode PNG, JPEG or netpbm (P6/P3/P5/P2) bytes to RGB. `name` only labels error messages. Every failure is one
+ * UserError naming the file; the decoders' own texts are not shown (they name internals, not the problem).
+ */
+export function decodeImage(buf: Uint8Array, name = '<buffer>', o: DecodeOptions = {}): RgbImage {
   const fmt = sniffImageFormat(buf);
-  if (fmt === 'png') return decodePng(buf, name);
-  if (fmt === 'jpeg') return decodeJpeg(buf, name);
-  if (fmt === 'ppm') return decodePpm(buf, name);
+  if (fmt === 'png') return decodePng(buf, name, o);
+  if (fmt === 'jpeg') return decodeJpeg(buf, name, o);
+  if (fmt === 'ppm') return decodePpm(buf, name, o);
   throw new UserError(`${name}: unrecognized image format`, 'supported: PNG, JPEG, binary/ASCII PPM or PGM (P6, P3, P5, P2)');
 }
 
-export async function readImage(path: string): Promise<RgbImage> {
-  return decodeImage(await readInput(path, 'image'), path);
+export async function readImage(path: string, o: DecodeOptions = {}): Promise<RgbImage> {
+  return decodeImage(await readInput(path, 'image'), path, o);
 }
 
 // ---------------------------------------------------------------------------------------------------------------- PPM
@@ -60,7 +71,7 @@ function isSpace(c: number): boolean {
  * Netpbm P6/P3 (RGB) and P5/P2 (grey, expanded to RGB). maxval 1..255; values are rescaled to 0..255 when
  * maxval < 255 (round half up). 16-bit (maxval > 255) is rejected: no flow dataset uses it.
  */
-export function decodePpm(buf: Uint8Array, name = '<buffer>'): RgbImage {
+export function decodePpm(buf: Uint8Array, name = '<buffer>', o: DecodeOptions = {}): RgbImage {
   const kind = buf.length >= 2 && buf[0] === 0x50 ? String.fromCharCode(buf[1]) : '';
   if (kind !== '6' && kind !== '3' && kind !== '5' && kind !== '2') {
     const hint = kind === '1' || kind === '4' ? 'bitmaps (P1/P4) are not supported' : 'expected P6, P3, P5 or P2';
@@ -97,6 +108,7 @@ export function decodePpm(buf: Uint8Array, name = '<buffer>'): RgbImage {
     throw new UserError(`${name}: 16-bit PPM (maxval ${maxval}) is not supported`, 'convert it to 8 bits, e.g. `convert in.ppm -depth 8 out.ppm`');
   }
   if (maxval < 1) throw new UserError(`${name}: bad PPM maxval 0`, 'file is corrupt');
+  checkPixels(name, 'PPM', width, height, o.maxPixels ?? maxPixels());
   const grey = kind === '5' || kind === '2';
   const n = width * height;
   const count = grey ? n : 3 * n;
@@ -106,6 +118,8 @@ export function decodePpm(buf: Uint8Array, name = '<buffer>'): RgbImage {
   if (binary && buf.length - pos < count) {
     throw new UserError(`${name}: truncated PPM (${Math.max(0, buf.length - pos)} of ${count} raster bytes)`, 'file was cut short; re-copy it');
   }
+  // Bytes after the raster: a header that shrank the image (or a second image) would otherwise pass silently.
+  if (binary && buf.length - pos > count) trailing(name, 'PPM', buf.length - pos - count, `${width}x${height}`);
   if (!binary && buf.length - pos < 2 * count - 1) {
     throw new UserError(`${name}: truncated PPM (${buf.length - pos} bytes cannot hold ${count} samples)`, 'file was cut short; re-copy it');
   }
@@ -127,6 +141,16 @@ export function decodePpm(buf: Uint8Array, name = '<buffer>'): RgbImage {
       if (v > maxval) throw new UserError(`${name}: PPM sample ${v} exceeds maxval ${maxval}`, 'file is corrupt');
       samples[i] = v;
     }
+    // Only whitespace and comments may follow the last sample.
+    for (;;) {
+      while (pos < buf.length && isSpace(buf[pos])) pos++;
+      if (pos < buf.length && buf[pos] === 0x23) {
+        while (pos < buf.length && buf[pos] !== 0x0a && buf[pos] !== 0x0d) pos++;
+        continue;
+      }
+      break;
+    }
+    if (pos < buf.length) trailing(name, 'PPM', buf.length - pos, `${width}x${height}`);
   }
   if (maxval < 255) {
     const half = maxval >> 1;
@@ -136,6 +160,11 @@ export function decodePpm(buf: Uint8Array, name = '<buffer>'): RgbImage {
     for (let i = 0, o = 0; i < n; i++, o += 3) d[o] = d[o + 1] = d[o + 2] = samples[i];
   }
   return img;
+}
+
+/** The one-line error for data after the end of an image or flow field (shared with .flo). */
+export function trailing(name: string, kind: string, extra: number, size: string): never {
+  throw new UserError(`${name}: ${extra} unexpected byte${extra === 1 ? '' : 's'} after the ${size} ${kind} data`, 'the header does not match the file (corrupt, or two files joined); re-copy or re-export it');
 }
 
 export function encodePpm(img: RgbImage): Buffer {
@@ -154,13 +183,8 @@ export async function writePpm(path: string, img: RgbImage): Promise<void> {
  * Any PNG (grey, grey+alpha, RGB, RGBA, palette; 1..16 bits) to 8-bit RGB. pngjs rescales 16-bit samples with
  * round(v·255/65535). Alpha is dropped, not composited: flow frames are opaque.
  */
-export function decodePng(buf: Uint8Array, name = '<buffer>'): RgbImage {
-  let png: { width: number; height: number; data: Uint8Array };
-  try {
-    png = PNG.sync.read(Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength));
-  } catch (e) {
-    throw new UserError(`${name}: cannot decode PNG: ${(e as Error).message}`, 'file is corrupt or truncated');
-  }
+export function decodePng(buf: Uint8Array, name = '<buffer>', o: DecodeOptions = {}): RgbImage {
+  const png = readPngChecked(buf, name, o) as { width: number; height: number; data: Uint8Array };
   const img = createImage(png.width, png.height);
   const src = png.data;
   const d = img.data;
@@ -174,12 +198,27 @@ export function decodePng(buf: Uint8Array, name = '<buffer>'): RgbImage {
 }
 
 /** Grey view of any PNG: the first (red) channel after pngjs' RGBA expansion, which for grey PNGs is the grey value. */
-export function decodePngGray(buf: Uint8Array, name = '<buffer>'): GrayImage {
-  const rgb = decodePng(buf, name);
+export function decodePngGray(buf: Uint8Array, name = '<buffer>', o: DecodeOptions = {}): GrayImage {
+  const rgb = decodePng(buf, name, o);
   const n = rgb.width * rgb.height;
   const data = new Uint8Array(n);
   for (let i = 0; i < n; i++) data[i] = rgb.data[3 * i];
   return { width: rgb.width, height: rgb.height, data };
+}
+
+/**
+ * pngjs over a PNG that checkPng() has accepted (bounded size, complete image data). `skipRescale` keeps 16-bit
+ * samples. What pngjs still rejects (a bad filter type, a palette index without a PLTE) is a corrupt file.
+ */
+export function readPngChecked(buf: Uint8Array, name: string, o: DecodeOptions & { skipRescale?: boolean } = {}): {
+  width: number; height: number; depth: number; colorType: number; data: Uint8Array | Uint16Array;
+} {
+  checkPng(buf, name, o.maxPixels ?? maxPixels());
+  try {
+    return PNG.sync.read(Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength), { skipRescale: o.skipRescale }) as never;
+  } catch {
+    throw new UserError(`${name}: corrupt PNG (its image data does not decode)`, 'the file is corrupt; re-copy or re-export it');
+  }
 }
 
 export function encodePng(img: RgbImage): Buffer {
@@ -205,12 +244,18 @@ export async function writePng(path: string, img: RgbImage): Promise<void> {
 // --------------------------------------------------------------------------------------------------------------- JPEG
 
 /** Baseline/progressive JPEG (grey, YCbCr, CMYK) to RGB via jpeg-js. EXIF orientation is not applied. */
-export function decodeJpeg(buf: Uint8Array, name = '<buffer>'): RgbImage {
+export function decodeJpeg(buf: Uint8Array, name = '<buffer>', o: DecodeOptions = {}): RgbImage {
+  const limit = o.maxPixels ?? maxPixels();
+  checkJpeg(buf, name, limit);
   let out: { width: number; height: number; data: Uint8Array };
   try {
-    out = jpeg.decode(buf, { useTArray: true, formatAsRGBA: false, tolerantDecoding: true });
-  } catch (e) {
-    throw new UserError(`${name}: cannot decode JPEG: ${(e as Error).message}`, 'file is corrupt, truncated or an unsupported JPEG variant');
+    // jpeg-js' own limits as a second fence: its size check (SOF, again) and its memory accounting, ~32 B/pixel.
+    out = jpeg.decode(buf, {
+      useTArray: true, formatAsRGBA: false, tolerantDecoding: true,
+      maxResolutionInMP: limit / 1e6, maxMemoryUsageInMB: Math.max(64, Math.ceil((limit * 32) / 2 ** 20)),
+    });
+  } catch {
+    throw new UserError(`${name}: corrupt JPEG (its data does not decode)`, 'the file is corrupt or an unsupported JPEG variant; re-encode it (e.g. ffmpeg -i in.jpg out.png)');
   }
   if (out.width < 1 || out.height < 1 || out.data.length !== out.width * out.height * 3) {
     throw new UserError(`${name}: cannot decode JPEG: no image data`, 'file is corrupt or truncated');

@@ -1,6 +1,7 @@
 // Flow I/O, images, metrics, visualization and dataset readers: everything between files on disk and the engine.
 export * from './flo.js';
 export * from './image.js';
+export { DEFAULT_MAX_PIXELS, MAX_PIXELS_ENV, maxPixels } from './limits.js';
 export * from './netinput.js';
 export * from './colorwheel.js';
 export * from './metrics.js';

@@ -2,6 +2,7 @@
 import pngjs from 'pngjs';
 import { UserError } from '../errors.js';
 import { createFlow, type FlowField } from './flo.js';
+import { readPngChecked } from './image.js';
 import { readInput, writeOutput } from './io.js';
 
 const { PNG } = pngjs;
@@ -13,12 +14,8 @@ export interface KittiFlow {
 }
 
 export function decodeKittiFlowPng(buf: Uint8Array, name = '<buffer>'): KittiFlow {
-  let png: { width: number; height: number; depth: number; colorType: number; data: Uint8Array | Uint16Array };
-  try {
-    png = PNG.sync.read(Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength), { skipRescale: true }) as never;
-  } catch (e) {
-    throw new UserError(`${name}: cannot decode PNG: ${(e as Error).message}`, 'file is corrupt or truncated');
-  }
+  // Checked first (pixel limit, complete image data): see readPngChecked.
+  const png = readPngChecked(buf, name, { skipRescale: true });
   if (png.depth !== 16 || (png.colorType !== 2 && png.colorType !== 6)) {
     throw new UserError(`${name}: not a KITTI flow PNG (${png.depth}-bit, colour type ${png.colorType})`, 'expected 16-bit RGB as in flow_occ/ or flow_noc/');
   }
