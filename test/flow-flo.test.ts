@@ -64,8 +64,8 @@ t.test('bad files give one-line UserErrors', async (t) => {
   huge.writeInt32LE(100000, 8);
   t.throws(() => decodeFlo(huge, 'x.flo'), { message: /bad \.flo size 2x100000/ });
   t.throws(() => decodeFlo(good.subarray(0, good.length - 1), 'x.flo'), { message: /truncated \.flo \(43 bytes, 2x2 needs 44\)/ });
-  // trailing bytes are tolerated like the reference readers do
-  t.equal(decodeFlo(Buffer.concat([good, Buffer.alloc(3)])).width, 2);
+  // trailing bytes are rejected (issue 13: a header that shrinks the field was otherwise accepted)
+  t.throws(() => decodeFlo(Buffer.concat([good, Buffer.alloc(3)])), { name: 'UserError', message: /3 unexpected bytes after the 2x2 \.flo data/ });
   await t.rejects(readFlo(join(dir, 'missing.flo')), { name: 'UserError', message: /\.flo file not found: .*missing\.flo/ });
   await t.rejects(readFlo(dir), { message: /is a directory/ });
   await t.rejects(writeFlo(join(dir, 'no', 'such', 'x.flo'), sample(1, 1)), { message: /directory does not exist/ });
@@ -109,4 +109,15 @@ t.test('size checks', async (t) => {
   const g = await readFlo(p);
   t.same([g.u[0], g.v[0]], [-2.5, 7]);
   t.same(readFileSync(p), encodeFlo(g));
+});
+
+t.test('trailing data after the flow field is rejected (a header that shrinks the field)', async (t) => {
+  const b = encodeFlo(sample(4, 3));
+  t.equal(decodeFlo(b).width, 4);
+  const shrunk = Buffer.from(b);
+  shrunk.writeInt32LE(2, 8); // claims 4x2: 32 bytes of the real third row are left over
+  t.throws(() => decodeFlo(shrunk, 'shrunk.flo'), {
+    name: 'UserError', message: 'shrunk.flo: 32 unexpected bytes after the 4x2 .flo data (108 bytes, 76 expected)',
+  });
+  t.throws(() => decodeFlo(Buffer.concat([b, Buffer.from([0])]), 'x.flo'), { message: /^x\.flo: 1 unexpected bytes after the 4x3 \.flo data/ });
 });

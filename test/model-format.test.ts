@@ -115,3 +115,35 @@ t.test('files, registry and descriptions', async (t) => {
   t.throws(() => loadModelFile(join(dir, 'missing.ffq')), /cannot read model file .*ENOENT/);
   t.equal(loadModelFile(join(dir, 'a.ffq')).arch.layers[0].bits, 6);
 });
+
+t.test('padding bytes must be zero (header, weights and requantization padding)', async (t) => {
+  const m = tinyModel(6);
+  const good = encodeModel(m);
+  t.equal(decodeModel(good).name, 'tiny');
+  const hlen = good.readUInt32LE(8);
+  const start = Math.ceil((12 + hlen) / 8) * 8;
+  // Every padding byte of the file, from the layout (docs/model-format.md).
+  const pads: Array<{ at: number; what: RegExp }> = [];
+  for (let i = 12 + hlen; i < start; i++) pads.push({ at: i, what: /after the header/ });
+  let off = start;
+  for (const l of m.arch.layers) {
+    const w = l.cout * l.cin * l.k * l.k;
+    for (let i = w; i % 8; i++) pads.push({ at: off + i, what: new RegExp(`after the weights of ${l.name}`) });
+    off += Math.ceil(w / 8) * 8;
+    const r = 11 * l.cout;
+    for (let i = r; i % 8; i++) pads.push({ at: off + i, what: new RegExp(`after the requantization of ${l.name}`) });
+    off += Math.ceil(r / 8) * 8;
+  }
+  t.equal(off + 4, good.length, 'the layout walk covers the file');
+  t.ok(pads.some((p) => /requantization/.test(p.what.source)), 'the model has requantization padding');
+  for (const p of pads) t.equal(good[p.at], 0);
+  // Each kind once, with the CRC re-stamped so that only the padding is wrong.
+  const kinds = new Map<string, { at: number; what: RegExp }>();
+  for (const p of pads) kinds.set(p.what.source.replace(/ of .*/, ''), kinds.get(p.what.source.replace(/ of .*/, '')) ?? p);
+  for (const p of kinds.values()) {
+    const bad = Buffer.from(good);
+    bad[p.at] = 0x1b;
+    restamp(bad);
+    t.throws(() => decodeModel(bad, 'pad.ffq'), { name: 'ModelFormatError', message: new RegExp(`^pad\\.ffq: .*non-zero padding byte 0x1b at offset ${p.at} \\(${p.what.source}`) });
+  }
+});

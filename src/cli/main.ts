@@ -1,4 +1,5 @@
 // flowfpga command line. Each subcommand lives in src/cli/commands/<name>.ts and is registered in commands/index.ts.
+import { printable } from '../text.js';
 import { Command, CommanderError } from 'commander';
 import { registerAll } from './commands/index.js';
 import { UserError } from '../errors.js';
@@ -26,7 +27,8 @@ export async function main(argv: string[]): Promise<void> {
       return;
     }
     if (err instanceof UserError) {
-      process.stderr.write(`flowfpga: ${err.message}${err.hint ? ` (hint: ${err.hint})` : ''}\n`);
+      // Messages quote file names and file contents: printable() keeps them one harmless line.
+      process.stderr.write(`flowfpga: ${printable(err.message)}${err.hint ? ` (hint: ${printable(err.hint)})` : ''}\n`);
       process.exitCode = 2;
       return;
     }

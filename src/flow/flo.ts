@@ -70,6 +70,11 @@ export function decodeFlo(buf: Uint8Array, name = '<buffer>'): FlowField {
   if (buf.length < need) {
     throw new UserError(`${name}: truncated .flo (${buf.length} bytes, ${width}x${height} needs ${need})`, 'file was cut short; re-copy it');
   }
+  // A header that shrinks the field would otherwise be read as a smaller flow with the rest ignored.
+  if (buf.length > need) {
+    throw new UserError(`${name}: ${buf.length - need} unexpected bytes after the ${width}x${height} .flo data (${buf.length} bytes, ${need} expected)`,
+      'the header does not match the file (corrupt, or two files joined); re-copy or re-export it');
+  }
   const flow = createFlow(width, height);
   const { u, v } = flow;
   for (let i = 0, o = 12; i < n; i++, o += 8) {

@@ -250,12 +250,20 @@ export function decodeModel(buf: Uint8Array, source = '<buffer>'): QModel {
     throw new ModelFormatError(source, 'checksum mismatch', `stored CRC-32 ${hex(stored)}, computed ${hex(actual)}`);
   }
   if (have > need) throw new ModelFormatError(source, 'inconsistent', `${have - need} extra bytes after the payload`);
+  // The format says zero: anything else is damage (or data hidden where no reader looks).
+  const zeroPad = (from: number, n: number, what: string): void => {
+    for (let i = from; i < from + n; i++) {
+      if (b[i] !== 0) throw new ModelFormatError(source, 'inconsistent', `non-zero padding byte 0x${b[i]!.toString(16).padStart(2, '0')} at offset ${i} (${what}); padding must be zero`);
+    }
+  };
+  zeroPad(PRE + hlen, start - (PRE + hlen), 'after the header');
   const params: QLayerParams[] = [];
   let off = start;
   for (const l of layers) {
     const { weights } = layerBytes(l);
     const w = new Int8Array(weights);
     w.set(new Int8Array(b.buffer, b.byteOffset + off, weights));
+    zeroPad(off + weights, pad8(weights), `after the weights of ${l.name}`);
     off += weights + pad8(weights);
     const bias = new Float64Array(l.cout);
     const mult = new Int16Array(l.cout);
@@ -268,6 +276,7 @@ export function decodeModel(buf: Uint8Array, source = '<buffer>'): QModel {
     for (let c = 0; c < l.cout; c++) mult[c] = b.readInt16LE(off + 2 * c);
     off += 2 * l.cout;
     for (let c = 0; c < l.cout; c++) shift[c] = b[off + c];
+    zeroPad(off + l.cout, pad8(11 * l.cout), `after the requantization of ${l.name}`);
     off += l.cout + pad8(11 * l.cout);
     params.push({ weights: w, mult, shift, bias });
   }

@@ -1,4 +1,5 @@
 // flowfpga eval --dataset chairs:DIR|sintel:DIR: mean EPE, L1 and Fl-all of a model over a dataset folder.
+import { printable } from '../../text.js';
 import type { Command } from 'commander';
 import { flyingChairs, mpiSintel, type PairDataset } from '../../flow/index.js';
 import { resolveModel } from '../../model/registry.js';
@@ -66,7 +67,7 @@ export function register(program: Command): void {
         }) + '\n');
       } else {
         process.stdout.write(
-          `${data.name}: ${e.pairs} pair(s), model ${model.name} on ${device.caps.description}\n` +
+          `${printable(data.name)}: ${e.pairs} pair(s), model ${printable(model.name)} on ${device.caps.description}\n` +
             `EPE ${e.epe.toFixed(3)} px   L1 ${e.l1.toFixed(3)}   Fl-all ${e.fl.toFixed(2)} %   (${s.meanInferMs.toFixed(1)} ms per pair)\n`,
         );
       }

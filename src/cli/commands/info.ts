@@ -1,4 +1,5 @@
 // flowfpga info --model NAME|FILE [--size HxW] [--json]: per-layer shapes, MACs and weight bytes.
+import { printable } from '../../text.js';
 import type { Command } from 'commander';
 import { checkSize, flownetsOriginal, layerShapes, type ArchSpec } from '../../model/arch.js';
 import { archByName, resolveModel } from '../../model/registry.js';
@@ -38,12 +39,12 @@ export function infoReport(modelArg: string | undefined, sizeArg: string | undef
     if (named) {
       arch = named;
       size = sizeArg ? parseSize(sizeArg) : [384, 512];
-      title = `${modelArg} (width ${arch.width}, ${arch.decoder}, 8-bit) at ${size[0]}x${size[1]}`;
+      title = `${printable(modelArg!)} (width ${arch.width}, ${arch.decoder}, 8-bit) at ${size[0]}x${size[1]}`;
     } else {
       const m = resolveModel(modelArg);
       arch = m.arch;
       size = sizeArg ? parseSize(sizeArg) : m.nativeSize;
-      title = `${m.name} (flownets-q width ${arch.width}, ${arch.decoder}) at ${size[0]}x${size[1]}`;
+      title = `${printable(m.name)} (flownets-q width ${arch.width}, ${arch.decoder}) at ${size[0]}x${size[1]}`;
     }
     guardSize(size);
     rows = layerShapes(arch, size[0], size[1]).map((s) => ({

@@ -1,4 +1,5 @@
 // flowfpga models [--json]: the shipped models with bits, MACs at native size and measured EPE.
+import { printable } from '../../text.js';
 import type { Command } from 'commander';
 import { defaultModelName, describeModel, listModels } from '../../model/registry.js';
 import { loadModelFile } from '../../model/format.js';
@@ -24,7 +25,7 @@ export function register(program: Command): void {
       }
       for (const r of rows) {
         process.stdout.write(
-          `${r.default ? '*' : ' '} ${r.name.padEnd(28)} bits ${r.bits.padEnd(14)} ${r.size[0]}x${r.size[1]}  ` +
+          `${r.default ? '*' : ' '} ${printable(r.name).padEnd(28)} bits ${r.bits.padEnd(14)} ${r.size[0]}x${r.size[1]}  ` +
             `${(r.macs / 1e9).toFixed(3)} GMAC  EPE ${r.epe === null ? 'n/a' : r.epe.toFixed(2)}  ${(r.bytes / 1024).toFixed(0)} KiB\n`,
         );
       }

@@ -1,5 +1,6 @@
 // flowfpga plan --board B [--model NAME|FILE|flownets-q] [--size HxW] [--bits n] [--json]: the scheduler's tiling
 // and cost model for a model on a board's engine build (docs/performance.md "Scheduler").
+import { printable } from '../../text.js';
 import type { Command } from 'commander';
 import { flownetsQ, type ArchSpec } from '../../model/arch.js';
 import { archByName, resolveModel } from '../../model/registry.js';
@@ -51,7 +52,7 @@ export function planReport(opts: PlanOpts): CostReport & { board: string; model:
 export function formatPlan(r: CostReport & { board: string; model: string }): string {
   const c = r.config;
   const lines = [
-    `${r.model} at ${r.size[0]}x${r.size[1]} on ${r.board}: Tm=${c.tm} Tn=${c.tn} IBUF=${c.ibuf} OBUF=${c.obuf} SBUF=${c.sbuf}, ` +
+    `${printable(r.model)} at ${r.size[0]}x${r.size[1]} on ${r.board}: Tm=${c.tm} Tn=${c.tn} IBUF=${c.ibuf} OBUF=${c.obuf} SBUF=${c.sbuf}, ` +
       `${c.clock_mhz} MHz, DDR ${c.memory_gbps} GB/s (75% of peak, HP-port capped); planned in ${r.plan_ms.toFixed(0)} ms`,
     '',
   ];

@@ -1,5 +1,6 @@
 // flowfpga run: optical flow for image pairs on a device (virtual board by default where no board is found),
 // written as Middlebury .flo files and color-wheel PNGs; per-pair EPE where the input has ground truth.
+import { printable } from '../../text.js';
 import type { Command } from 'commander';
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -47,7 +48,7 @@ export function register(program: Command): void {
     const lines: string[] = [];
     const log = (l: string) => (opts.json ? lines.push(l) : process.stdout.write(l + '\n'));
     try {
-      if (!opts.json) log(`model ${model.name} on ${device.caps.description}; ${data.length} pair(s) from ${data.name}; ${net.line}`);
+      if (!opts.json) log(`model ${printable(model.name)} on ${device.caps.description}; ${data.length} pair(s) from ${printable(data.name)}; ${net.line}`);
       const files: Array<{ id: string; flo: string; png?: string; epe?: number }> = [];
       const summary = await runFlowJob(device, model, data, {
         fit: opts.fit as 'resize' | 'pad' | 'crop',
