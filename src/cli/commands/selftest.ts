@@ -8,6 +8,7 @@ import type { Command } from 'commander';
 import { EngineDevice } from '../../device/engine-device.js';
 import { resolveTarget } from '../../device/resolve.js';
 import { checkIdentity, goldenOpChecks, memoryRoundTrip, type CheckResult } from '../../device/selftest.js';
+import { EngineError } from '../../driver/engine.js';
 import { parseFault, type EmuFaults } from '../../emu/control.js';
 import { UserError } from '../../errors.js';
 import { packageRoot } from '../../paths.js';
@@ -33,6 +34,8 @@ export interface SelftestCheck {
   /** Engine jobs the check ran and their mean host-side wall time (ap_start to completion). */
   jobs?: number;
   usPerJob?: number;
+  /** The engine did not answer (a timeout after its retries): the self test stops here. */
+  noAnswer?: true;
 }
 
 const GOLDEN_FILES = ['conv.gv', 'upconv.gv', 'flow.gv', 'up2.gv', 'up4.gv'];
@@ -47,6 +50,8 @@ export function loadGolden(dir = path.join(packageRoot(), 'test', 'golden')): { 
 }
 
 const errLine = (e: unknown): string => (e instanceof Error ? e.message : String(e));
+/** A timeout after the device's retries: the engine is hung (or held in reset); every later check would wait too. */
+const noAnswer = (e: unknown): { noAnswer?: true } => (e instanceof EngineError && e.code === 'ETIMEDOUT' ? { noAnswer: true } : {});
 
 /** Runs `f` and adds the jobs it ran (device counters) to its result; an exception is a failed check, not a crash. */
 async function measured(dev: EngineDevice, name: string, f: () => Promise<CheckResult | CheckResult[]>): Promise<SelftestCheck[]> {
@@ -58,7 +63,7 @@ async function measured(dev: EngineDevice, name: string, f: () => Promise<CheckR
     res = Array.isArray(r) ? r : [r];
   } catch (e) {
     if (e instanceof UserError) throw e;
-    return [{ name, ok: false, detail: errLine(e), ms: performance.now() - t0 }];
+    return [{ name, ok: false, detail: errLine(e), ms: performance.now() - t0, ...noAnswer(e) }];
   }
   const s1 = dev.stats();
   const jobs = s1.jobs - s0.jobs;
@@ -92,6 +97,7 @@ export function register(program: Command): void {
       const log = (line: string): void => void (opts.json ? undefined : process.stdout.write(line + '\n'));
       const t0 = performance.now();
       const checks: SelftestCheck[] = [];
+      const notRun: string[] = [];
       const add = (cs: SelftestCheck[]): void => {
         for (const c of cs) {
           checks.push(c);
@@ -106,7 +112,7 @@ export function register(program: Command): void {
         } catch (e) {
           if (e instanceof UserError) throw e;
           // The engine answered wrongly (or not at all) while being probed: that is the identity check failing.
-          add([{ name: 'identity', ok: false, detail: `open: ${errLine(e)}`, ms: performance.now() - t0 }]);
+          add([{ name: 'identity', ok: false, detail: `open: ${errLine(e)}`, ms: performance.now() - t0, ...noAnswer(e) }]);
         }
         if (dev) {
           const i = dev.info;
@@ -117,54 +123,70 @@ export function register(program: Command): void {
             dev.control.setFaults(faults);
           }
           const d = dev;
-          add(await measured(d, 'identity', async () => {
-            const t1 = performance.now();
-            const caps = await d.probe({ timeoutMs });
-            const r = checkIdentity(caps);
-            return { ...r, ms: performance.now() - t1 };
-          }));
-          add(await measured(d, 'memory round trip', () => memoryRoundTrip(d, { timeoutMs })));
-          for (const file of golden.files) {
-            const op = file.cases[0]?.op ?? 'golden';
-            const s0 = d.stats();
-            const tf = performance.now();
-            let rs: SelftestCheck[];
-            try {
-              const res = await goldenOpChecks(d, [file], { timeoutMs });
-              const s1 = d.stats();
-              const jobs = s1.jobs - s0.jobs;
-              rs = res.map((r) => ({
-                name: r.name, ok: r.ok, ms: r.ms, cases: r.cases, passed: r.passed, failures: r.failures,
-                detail: r.ok ? `${r.passed}/${r.cases} cases bit-exact with the reference` : r.detail,
-                ...(jobs > 0 ? { jobs, usPerJob: (s1.jobUs - s0.jobUs) / jobs } : {}),
-              }));
-            } catch (e) {
-              if (e instanceof UserError) throw e;
-              rs = [{ name: `golden ${op}`, ok: false, detail: errLine(e), ms: performance.now() - tf, cases: file.cases.length, passed: 0 }];
-            }
+          // Each check is a step; the first engine that does not answer ends the self test, so a hung board costs
+          // one timeout with its retry (2 x --timeout), not one per check.
+          const steps: Array<{ name: string; run: () => Promise<SelftestCheck[]> }> = [
+            { name: 'identity', run: () => measured(d, 'identity', async () => {
+              const t1 = performance.now();
+              const caps = await d.probe({ timeoutMs });
+              const r = checkIdentity(caps);
+              return { ...r, ms: performance.now() - t1 };
+            }) },
+            { name: 'memory round trip', run: () => measured(d, 'memory round trip', () => memoryRoundTrip(d, { timeoutMs })) },
+            ...golden.files.map((file) => ({ name: `golden ${file.cases[0]?.op ?? 'golden'}`, run: () => goldenStep(d, file, timeoutMs) })),
+          ];
+          for (let i = 0; i < steps.length; i++) {
+            const rs = await steps[i]!.run();
             add(rs);
+            if (rs.some((c) => c.noAnswer)) {
+              notRun.push(...steps.slice(i + 1).map((st) => st.name));
+              break;
+            }
           }
         }
       } finally {
         if (dev?.control && restoreFaults) dev.control.setFaults(restoreFaults);
         await dev?.close();
       }
+      if (checks.length === 1 && checks[0]!.noAnswer && !dev) notRun.push('memory round trip', ...golden.files.map((f) => `golden ${f.cases[0]?.op ?? 'golden'}`));
       const failed = checks.filter((c) => !c.ok).length;
       const ms = performance.now() - t0;
       if (opts.json) {
         const i = dev?.info;
         process.stdout.write(JSON.stringify({
-          ok: failed === 0,
+          ok: failed === 0 && notRun.length === 0,
           target: { kind: target.kind, board: target.board, title: target.title, device: i?.device, irq: i?.irq, dma: i?.dma },
           golden: golden.source,
           checks,
           passed: checks.length - failed,
           failed,
+          notRun,
           ms,
         }) + '\n');
       } else {
-        log(`selftest: ${failed === 0 ? 'PASS' : 'FAIL'}, ${checks.length - failed}/${checks.length} checks passed in ${(ms / 1000).toFixed(1)} s${failed ? `; failed: ${checks.filter((c) => !c.ok).map((c) => c.name).join(', ')}` : ''}`);
+        const stop = notRun.length ? `; the engine does not answer: ${notRun.length} check${notRun.length === 1 ? '' : 's'} not run` : '';
+        log(`selftest: ${failed === 0 ? 'PASS' : 'FAIL'}, ${checks.length - failed}/${checks.length} checks passed in ${(ms / 1000).toFixed(1)} s${failed ? `; failed: ${checks.filter((c) => !c.ok).map((c) => c.name).join(', ')}` : ''}${stop}`);
       }
       if (failed) process.exitCode = 1;
     });
+}
+
+/** One golden file's bit-exact check, with the jobs it ran; an engine error is a failed check. */
+async function goldenStep(d: EngineDevice, file: GoldenFile, timeoutMs: number): Promise<SelftestCheck[]> {
+  const op = file.cases[0]?.op ?? 'golden';
+  const s0 = d.stats();
+  const tf = performance.now();
+  try {
+    const res = await goldenOpChecks(d, [file], { timeoutMs });
+    const s1 = d.stats();
+    const jobs = s1.jobs - s0.jobs;
+    return res.map((r) => ({
+      name: r.name, ok: r.ok, ms: r.ms, cases: r.cases, passed: r.passed, failures: r.failures,
+      detail: r.ok ? `${r.passed}/${r.cases} cases bit-exact with the reference` : r.detail,
+      ...(jobs > 0 ? { jobs, usPerJob: (s1.jobUs - s0.jobUs) / jobs } : {}),
+    }));
+  } catch (e) {
+    if (e instanceof UserError) throw e;
+    return [{ name: `golden ${op}`, ok: false, detail: errLine(e), ms: performance.now() - tf, cases: file.cases.length, passed: 0, ...noAnswer(e) }];
+  }
 }
