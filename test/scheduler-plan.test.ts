@@ -9,11 +9,10 @@ import { checkCommand, newGeo, ST_OK } from '../src/scheduler/geometry.js';
 import { planReport } from '../src/cli/commands/plan.js';
 import { UserError } from '../src/errors.js';
 
-t.test('full network on every board: valid commands, < 1 s, buffers never overlap while live', async (t) => {
+t.test('full network on every board: valid commands, buffers never overlap while live (planning time: bench/plan.ts)', async (t) => {
   for (const b of ['pynq-z2', 'ultra96v2', 'zcu104'] as const) {
     const cfg = configFromBoard(BOARDS[b]);
     const plan = planNetwork(flownetsQ(), 384, 512, cfg);
-    t.ok(plan.planMs < 1000, `${b}: planned in ${plan.planMs.toFixed(0)} ms`);
     const g = newGeo();
     t.ok(plan.cmds.every((c) => checkCommand(c, cfg, 0, plan.layout.staticBytes + 1e9, g) === ST_OK), `${b}: engine accepts all`);
     const arena = plan.buffers.filter((x) => x.region === 'static');

@@ -136,7 +136,7 @@ t.test('poll on a FIFO: timeout, then readable', async (t) => {
   t.equal(sys.poll(fd, POLLIN, 30), 0, 'nothing to read → timeout');
   t.ok(performance.now() - t0 >= 25, 'waited the timeout');
   t.equal(await sys.pollAsync(fd, POLLIN, 20), 0, 'async timeout');
-  const pending = sys.pollAsync(fd, POLLIN, 2000);
+  const pending = sys.pollAsync(fd, POLLIN, 30_000); // generous: a stalled process must not time out before the write
   setTimeout(() => sys.write(fd, new Uint8Array([7])), 20);
   const rev = await pending;
   t.ok(rev & POLLIN, 'async poll woke on data');
@@ -176,7 +176,7 @@ t.test('connectUnix: a stream socket fd that read/write/pollAsync serve like any
   while (!peer || got.length === 0) await new Promise((r) => setTimeout(r, 5));
   t.same([...Buffer.concat(got)], [1, 0, 0, 0]);
   peer.write(Buffer.from([7, 0, 0, 0]));
-  t.ok((await sys.pollAsync(fd, POLLIN, 2000)) & POLLIN);
+  t.ok((await sys.pollAsync(fd, POLLIN, 30_000)) & POLLIN);
   const buf = new Uint8Array(4);
   t.equal(sys.read(fd, buf, 4), 4);
   t.same([...buf], [7, 0, 0, 0]);
