@@ -78,7 +78,9 @@ export function checkPng(buf: Uint8Array, name: string, limit: number): PngHeade
   let got: number;
   try {
     // maxOutputLength bounds the memory a deflate bomb can take; exceeding it is "too much data" below.
-    got = zlib.inflateSync(idat.length === 1 ? idat[0]! : Buffer.concat(idat), { maxOutputLength: want }).length;
+    // One output chunk of the expected size: no growing and re-copying (a third of the time at 384x512).
+    const chunkSize = Math.max(zlib.constants.Z_MIN_CHUNK, Math.min(want, 1 << 24));
+    got = zlib.inflateSync(idat.length === 1 ? idat[0]! : Buffer.concat(idat), { maxOutputLength: want, chunkSize }).length;
   } catch (e) {
     const code = (e as { code?: string }).code;
     if (code === 'ERR_BUFFER_TOO_LARGE') corrupt(`corrupt PNG (more image data than ${h.width}x${h.height} needs)`);
