@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { EngineDevice } from '../src/device/engine-device.js';
-import { flockHolder, lockExclusive } from '../src/driver/lock.js';
+import { flockHolder, lockExclusive, lockFile } from '../src/driver/lock.js';
 import { UioDevice } from '../src/driver/uio.js';
 import { startEmu } from '../src/emu/process.js';
 import { ERRNO, SysError, createLibcSys, type Sys } from '../src/sys/index.js';
@@ -126,6 +126,10 @@ t.test('lock errors: holder unknown, other errnos pass through as SysError', asy
   fs.writeFileSync(fakeLocks, `1: POSIX  ADVISORY  WRITE 11 ${id} 0 EOF\n2: FLOCK  ADVISORY  WRITE 4242 ${id} 0 EOF\n2: -> FLOCK  ADVISORY  WRITE 99 ${id} 0 EOF\n`);
   t.equal(flockHolder(node, { procLocks: fakeLocks }), 4242, 'the FLOCK holder, not a POSIX lock or a waiter');
   t.throws(() => lockExclusive(busy, 3, node, { procLocks: fakeLocks, label: 'pynq-z2 engine' }), { message: 'board in use by pid 4242: pynq-z2 engine is locked' });
+  const denied: Sys = { ...sys, pageSize: sys.pageSize, open: (p) => { throw new SysError('open', ERRNO.EACCES, p); } };
+  t.throws(() => lockFile(denied, path.join(dir, 'lock'), `virtual board ${dir}`), {
+    name: 'UserError', message: `cannot open the lock file ${path.join(dir, 'lock')} (EACCES)`, hint: new RegExp(`virtual board ${dir} belongs to another user`),
+  });
   const eio: Sys = { ...sys, pageSize: sys.pageSize, flock: () => { throw new SysError('flock', ERRNO.EIO); } };
   t.throws(() => lockExclusive(eio, 3, node), { name: 'SysError', code: 'EIO', message: 'flock: EIO (i/o error)' });
 });

@@ -73,7 +73,15 @@ export function lockExclusive(sys: Sys, fd: number, path: string, o: LockOptions
  * (fixed width, so a shorter pid overwrites a longer one completely). Returns the fd; closing it releases the lock.
  */
 export function lockFile(sys: Sys, path: string, label: string, o: LockOptions = {}): number {
-  const fd = sys.open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644);
+  let fd: number;
+  try {
+    fd = sys.open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644);
+  } catch (e) {
+    if (e instanceof SysError && (e.code === 'EACCES' || e.code === 'EPERM' || e.code === 'EROFS')) {
+      throw new UserError(`cannot open the lock file ${path} (${e.code})`, `${label} belongs to another user or a read-only place; start your own board (flowfpga emu) or get write access to its directory`);
+    }
+    throw e;
+  }
   try {
     lockExclusive(sys, fd, path, { ...o, label, pidOf: () => readPid(path) });
   } catch (e) {
