@@ -37,8 +37,8 @@ const heap = (): number => process.memoryUsage().arrayBuffers;
 
 t.test('a 69-byte PNG claiming 30000x30000 (and one claiming 20000²) is rejected from its header', async (t) => {
   for (const side of [30000, 20000]) {
-    const bomb = png(side, side, zlib.deflateSync(Buffer.alloc(16)));
-    t.ok(bomb.length < 80, `a ${bomb.length}-byte file`);
+    const bomb = png(side, side, zlib.deflateSync(Buffer.alloc(4)));
+    t.equal(bomb.length, 69, 'the 69-byte file of the report');
     const before = heap();
     t.throws(() => decodeImage(bomb, 'bomb.png'), {
       name: 'UserError',
