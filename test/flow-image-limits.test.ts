@@ -2,6 +2,7 @@
 // image data must be complete, and no decoder's own error text reaches the user (issue 13 items 4, 5, 7).
 import t from 'tap';
 import zlib from 'node:zlib';
+import { readFileSync } from 'node:fs';
 import pngjs from 'pngjs';
 import { crc32 } from '../src/crc32.js';
 import { decodeImage, decodeJpeg, decodePng, decodePpm, encodeJpeg, createImage } from '../src/flow/image.js';
@@ -114,8 +115,14 @@ t.test('a JPEG header claiming 10000x10000 is rejected before jpeg-js runs', asy
   t.throws(() => decodeJpeg(sof(64, 0), 'dnl.jpg'), { message: /dnl\.jpg: JPEG without a size in its frame header \(64x0\)/ });
   t.throws(() => decodeJpeg(Buffer.from([0xff, 0xd8, 0xff, 0xda, 0, 2]), 's.jpg'), { message: 's.jpg: corrupt JPEG (scan data before a frame header)' });
   t.throws(() => decodeJpeg(Buffer.from([0xff, 0xd8, 0xff, 0xe0, 0x40, 0]), 'c.jpg'), { message: /^c\.jpg: truncated JPEG \(marker 0xFFE0 at byte 2 runs past the end\)$/ });
-  const ok = decodeJpeg(encodeJpeg(createImage(40, 24)), 'ok.jpg');
+  const whole = encodeJpeg(createImage(40, 24));
+  const ok = decodeJpeg(whole, 'ok.jpg');
   t.same([ok.width, ok.height], [40, 24]);
+  t.equal(decodeJpeg(Buffer.concat([whole, Buffer.alloc(7)]), 'pad.jpg').width, 40, 'padding after EOI is fine');
+  // Cut inside the scan: named as truncated (jpeg-js fails on some cuts with its own text and decodes others to grey).
+  const photo = encodeJpeg(decodePpm(readFileSync(new URL('../samples/00001_img1.ppm', import.meta.url))));
+  const cut = photo.subarray(0, Math.floor(photo.length * 0.6));
+  t.throws(() => decodeJpeg(cut, 'cut.jpg'), { message: 'cut.jpg: truncated JPEG (no end-of-image marker: the file was cut short)' });
 });
 
 t.test('the limit: FLOWFPGA_MAX_PIXELS or an option overrides it; PPM too', async (t) => {

@@ -42,6 +42,11 @@ export function checkJpeg(buf: Uint8Array, name: string, limit: number): JpegHea
         const kind = sof === 3 || sof === 7 || sof === 11 || sof === 15 ? 'lossless' : sof >= 9 ? 'arithmetic-coded' : 'hierarchical';
         throw new UserError(`${name}: ${kind} JPEG is not supported`, 'supported: baseline and progressive JPEG; re-encode it (e.g. ffmpeg -i in.jpg out.png)');
       }
+      // jpeg-js decodes a file cut inside its scan without complaint (grey blocks for the missing part): a complete
+      // JPEG ends with EOI, possibly followed by padding (zeros or 0xFF fill, as some encoders and cameras add).
+      let end = buf.length;
+      while (end > pos && (buf[end - 1] === 0x00 || buf[end - 1] === 0xff)) end--;
+      if (end - pos < 2 || buf[end - 2] !== 0xff || buf[end - 1] !== 0xd9) corrupt('truncated JPEG (no end-of-image marker: the file was cut short)');
       return { width, height, sof };
     }
     pos += len;
