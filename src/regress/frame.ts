@@ -15,13 +15,20 @@ export const FrameType = {
   REQ: 1,
   /** Board → host: request `seq` received, being worked on (sent again every keep-alive period). */
   ACK: 2,
-  /** Board → host: the answer to request `seq` (JSON). */
+  /** Board → host: the answer to request `seq` (JSON), or one part of it (FLAG_MORE: further parts follow). */
   RESP: 3,
+  /** Host → board: the next part of the last answer, from the u32 LE byte offset in the payload. */
+  MORE: 4,
 } as const;
+/** RESP flag: the answer continues; the host asks for the rest with MORE. */
+export const FLAG_MORE = 1;
+/** Answer bytes per RESP frame: a frame is ~0.09 s at 115200 baud, so a corrupted byte costs little to resend. */
+export const PART_BYTES = 1024;
 export type FrameTypeCode = (typeof FrameType)[keyof typeof FrameType];
 
 export interface Frame {
   type: number;
+  flags: number;
   seq: number;
   payload: Uint8Array;
 }
@@ -29,14 +36,14 @@ export interface Frame {
 const headerCheck = (h: Uint8Array): number => crc32(h.subarray(0, 8)) & 0xffff;
 
 /** One frame's bytes. */
-export function encodeFrame(type: number, seq: number, payload: Uint8Array): Uint8Array {
+export function encodeFrame(type: number, seq: number, payload: Uint8Array, flags = 0): Uint8Array {
   if (payload.length > MAX_PAYLOAD) throw new RangeError(`frame payload of ${payload.length} bytes exceeds ${MAX_PAYLOAD}`);
   const f = new Uint8Array(HEADER_BYTES + payload.length + TRAILER_BYTES);
   const dv = new DataView(f.buffer);
   f[0] = MAGIC0;
   f[1] = MAGIC1;
   f[2] = type;
-  f[3] = 0;
+  f[3] = flags;
   dv.setUint16(4, seq & 0xffff, true);
   dv.setUint16(6, payload.length, true);
   dv.setUint16(8, headerCheck(f), true);
@@ -85,7 +92,7 @@ export class FrameDecoder {
         p++;
         continue;
       }
-      out.push({ type: b[p + 2], seq: dv.getUint16(4, true), payload: b.slice(p + HEADER_BYTES, p + HEADER_BYTES + n) });
+      out.push({ type: b[p + 2], flags: b[p + 3], seq: dv.getUint16(4, true), payload: b.slice(p + HEADER_BYTES, p + HEADER_BYTES + n) });
       p += total;
     }
     b.copyWithin(0, p, this.#len);

@@ -173,7 +173,7 @@ export async function runCases(link: HostLink, cases: RegressCase[], o: RegressO
           if (firstBad) {
             const gc = file.cases[firstBad.idx];
             const l = await timed(() => locate(link, gc.id, firstBad!.exp, goldenShape(gc)));
-            message += ` at ${l.first}`;
+            message = `${bad.length} of ${file.cases.length} cases differ; first: case ${gc.id} at ${l.first}`;
             diag.push(...l.diag);
           }
         }

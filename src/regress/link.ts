@@ -1,10 +1,11 @@
 // Stop-and-wait request/response over a Transport (docs/regress.md): the host sends REQ(seq), the board answers ACK
-// at once, ACK again every keep-alive period while it works, then RESP(seq). The host retransmits REQ when it hears
+// at once, ACK again every keep-alive period while it works, then RESP(seq) — in parts of PART_BYTES that the host
+// fetches with MORE(offset) when the answer is longer. The host retransmits REQ when it hears
 // nothing for a retransmission period (bounded retries); the board answers a repeated REQ with an ACK (still working)
 // or its cached RESP (done), so lost, corrupted and duplicated frames are all survived without running a case twice.
 import { crc32 } from '../crc32.js';
 import { UserError } from '../errors.js';
-import { FrameDecoder, FrameType, HEADER_BYTES, TRAILER_BYTES, encodeFrame, type Frame } from './frame.js';
+import { FLAG_MORE, FrameDecoder, FrameType, HEADER_BYTES, PART_BYTES, TRAILER_BYTES, encodeFrame, type Frame } from './frame.js';
 import type { Transport } from './transport.js';
 
 const enc = new TextEncoder();
@@ -30,7 +31,7 @@ export interface HostLinkOptions {
   silenceMs: number;
   /** Board's ACK period (ms); the host retransmits after about twice this without a frame. */
   keepAliveMs?: number;
-  /** Retransmissions of one request before giving up. */
+  /** Retransmissions of one frame before giving up (default: as many as fit into silenceMs, at least 10). */
   maxRetries?: number;
 }
 
@@ -67,26 +68,53 @@ export class HostLink {
 
   /** Sends one request and resolves with the board's answer; LinkError when the board stops answering. */
   async request<T = unknown>(msg: object): Promise<T> {
-    const payload = enc.encode(JSON.stringify(msg));
-    const seq = (this.#seq = (this.#seq + 1) & 0xffff);
-    const frame = encodeFrame(FrameType.REQ, seq, payload);
-    const keepAlive = this.opts.keepAliveMs ?? 1000;
-    const maxRetries = this.opts.maxRetries ?? 10;
-    // Retransmit when the request, its ACK and a keep-alive gap have passed without a frame from the board.
-    const rto = 2 * keepAlive + this.#frameMs(payload.length) + this.#frameMs(64) + 200;
     const what = (msg as { op?: string }).op ?? 'request';
-    return new Promise<T>((resolve, reject) => {
+    let f = await this.#exchange(FrameType.REQ, enc.encode(JSON.stringify(msg)), what, true);
+    // Long answers come in parts of PART_BYTES: ask for the rest from the offset reached.
+    const parts: Uint8Array[] = [f.payload];
+    let have = f.payload.length;
+    while (f.flags & FLAG_MORE) {
+      const off = new Uint8Array(4);
+      new DataView(off.buffer).setUint32(0, have, true);
+      f = await this.#exchange(FrameType.MORE, off, `${what} (answer from byte ${have})`, false);
+      parts.push(f.payload);
+      have += f.payload.length;
+    }
+    const all = new Uint8Array(have);
+    let at = 0;
+    for (const p of parts) {
+      all.set(p, at);
+      at += p.length;
+    }
+    try {
+      return JSON.parse(dec.decode(all)) as T;
+    } catch {
+      throw new Error(`board sent an answer that is not JSON (${all.length} bytes)`);
+    }
+  }
+
+  /** One frame out, its RESP back: retransmits on silence (bounded), gives up after silenceMs without a frame. */
+  #exchange(type: number, payload: Uint8Array, what: string, slow: boolean): Promise<Frame> {
+    const seq = (this.#seq = (this.#seq + 1) & 0xffff);
+    const frame = encodeFrame(type, seq, payload);
+    const keepAlive = this.opts.keepAliveMs ?? 1000;
+    // Retransmit when the frame and the answer's frame time have passed without a frame from the board, plus (for a
+    // request that runs a case) a keep-alive gap; MORE is answered at once.
+    const rto = (slow ? 2 * keepAlive : 0) + this.#frameMs(payload.length) + this.#frameMs(PART_BYTES) + 250;
+    // Bounded: by default as many as fit into the silence timeout (an agent that starts slowly still gets its hello).
+    const maxRetries = this.opts.maxRetries ?? Math.max(10, Math.ceil(this.opts.silenceMs / rto));
+    return new Promise<Frame>((resolve, reject) => {
       let retries = 0;
       let lastHeard = Date.now();
       let lastSent = lastHeard;
       const started = lastHeard;
       let timer: NodeJS.Timeout | undefined;
-      const finish = (err: Error | undefined, value?: T): void => {
+      const finish = (err: Error | undefined, value?: Frame): void => {
         clearTimeout(timer);
         this.#waiting = undefined;
         this.#onClosed = undefined;
         if (err) reject(err);
-        else resolve(value as T);
+        else resolve(value!);
       };
       const send = (): void => {
         lastSent = Date.now();
@@ -123,18 +151,8 @@ export class HostLink {
       this.#waiting = (f) => {
         if (f.seq !== seq) return; // an old request's duplicate answer
         lastHeard = Date.now();
-        if (f.type === FrameType.RESP) {
-          let v: T;
-          try {
-            v = JSON.parse(dec.decode(f.payload)) as T;
-          } catch {
-            finish(new Error(`board sent an answer that is not JSON (${f.payload.length} bytes)`));
-            return;
-          }
-          finish(undefined, v);
-        } else {
-          arm();
-        }
+        if (f.type === FrameType.RESP) finish(undefined, f);
+        else arm();
       };
       this.#onClosed = (why) => finish(new LinkError(`link to the board closed during '${what}': ${why}`, 'check that `flowfpga agent` can run on the board'));
       if (this.#closedWhy !== undefined) {
@@ -160,6 +178,8 @@ export class AgentLink {
   /** The request being worked on, and the last one answered (seq + payload CRC → its RESP frame). */
   #busy: { seq: number; crc: number } | undefined;
   #last: { seq: number; crc: number; frame: Uint8Array } | undefined;
+  /** The last answer's bytes, served in parts by MORE. */
+  #answer: Uint8Array | undefined;
 
   constructor(readonly transport: Transport, readonly handler: Handler, readonly keepAliveMs = 1000) {
     transport.onData((d) => {
@@ -176,6 +196,14 @@ export class AgentLink {
   }
 
   #onFrame(f: Frame): void {
+    if (f.type === FrameType.MORE) {
+      // A part of the last answer: stateless (any repeat gets the same bytes), answered at once.
+      if (!this.#answer || f.payload.length !== 4) return;
+      const off = new DataView(f.payload.buffer, f.payload.byteOffset, 4).getUint32(0, true);
+      const end = Math.min(this.#answer.length, off + PART_BYTES);
+      this.#send(encodeFrame(FrameType.RESP, f.seq, this.#answer.subarray(Math.min(off, end), end), end < this.#answer.length ? FLAG_MORE : 0));
+      return;
+    }
     if (f.type !== FrameType.REQ) return;
     const crc = crc32(f.payload);
     if (this.#last && this.#last.seq === f.seq && this.#last.crc === crc) {
@@ -200,7 +228,10 @@ export class AgentLink {
         answer = { error: e instanceof Error ? e.message : String(e), ...(e instanceof UserError && e.hint ? { hint: e.hint } : {}) };
       }
       clearInterval(keep);
-      const frame = encodeFrame(FrameType.RESP, f.seq, enc.encode(JSON.stringify(answer)));
+      const bytes = enc.encode(JSON.stringify(answer));
+      this.#answer = bytes;
+      const n = Math.min(bytes.length, PART_BYTES);
+      const frame = encodeFrame(FrameType.RESP, f.seq, bytes.subarray(0, n), n < bytes.length ? FLAG_MORE : 0);
       this.#last = { seq: f.seq, crc, frame };
       this.#busy = undefined;
       this.#send(frame);

@@ -41,13 +41,15 @@ const xml = (s: string): string =>
     // XML 1.0 cannot carry most control characters, even escaped.
     .replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f]/g, '?');
 
-/** JUnit XML: one testsuite, one testcase per case; a failing case carries its message and diff. */
+/** JUnit XML: one testsuite, one testcase per case; a failing case carries its message and diff; a dead link is an error. */
 export function junitXml(results: CaseResult[], suite: string, extra: { bailOut?: string } = {}): string {
-  const failures = results.filter((r) => !r.ok).length + (extra.bailOut ? 1 : 0);
+  const failures = results.filter((r) => !r.ok).length;
+  const errors = extra.bailOut ? 1 : 0;
+  const tests = results.length + errors;
   const secs = results.reduce((s, r) => s + r.ms, 0) / 1000;
   const out = ['<?xml version="1.0" encoding="UTF-8"?>',
-    `<testsuites name="flowfpga regress" tests="${results.length + (extra.bailOut ? 1 : 0)}" failures="${failures}" time="${secs.toFixed(3)}">`,
-    `  <testsuite name="${xml(suite)}" tests="${results.length + (extra.bailOut ? 1 : 0)}" failures="${failures}" errors="0" skipped="0" time="${secs.toFixed(3)}">`];
+    `<testsuites name="flowfpga regress" tests="${tests}" failures="${failures}" errors="${errors}" time="${secs.toFixed(3)}">`,
+    `  <testsuite name="${xml(suite)}" tests="${tests}" failures="${failures}" errors="${errors}" skipped="0" time="${secs.toFixed(3)}">`];
   for (const r of results) {
     const props = `board_ms=${r.boardMs.toFixed(0)} bytes_to_board=${r.bytesOut} bytes_from_board=${r.bytesIn} link_s=${r.linkS.toFixed(3)} retransmits=${r.retransmits}`;
     out.push(`    <testcase classname="flowfpga.regress" name="${xml(r.name)}" time="${(r.ms / 1000).toFixed(3)}">`);

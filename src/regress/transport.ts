@@ -24,13 +24,14 @@ export class StreamTransport implements Transport {
   #closed = false;
 
   constructor(readonly description: string, private readonly input: Readable, private readonly output: Writable,
-    private readonly onCloseExtra?: () => Promise<void>) {
-    input.on('end', () => this.#fire('end of input'));
-    input.on('error', (e) => this.#fire(e.message));
-    output.on('error', (e) => this.#fire(e.message));
+    private readonly onCloseExtra?: () => Promise<void>, endIsClose = true) {
+    if (endIsClose) input.on('end', () => this.fail('end of input'));
+    input.on('error', (e) => this.fail(e.message));
+    output.on('error', (e) => this.fail(e.message));
   }
 
-  #fire(why: string): void {
+  /** The far end went away: tell every onClose listener (once). */
+  fail(why: string): void {
     if (this.#closed) return;
     this.#closed = true;
     for (const cb of this.#closeCbs) cb(why);
@@ -97,14 +98,12 @@ export function sshTransport(o: SshOptions): Transport {
     const killer = setTimeout(() => child.kill('SIGTERM'), 3000);
     await exited;
     clearTimeout(killer);
-  });
-  child.once('error', (e: NodeJS.ErrnoException) => {
-    child.stdout!.emit('error', e.code === 'ENOENT' ? new Error(`cannot run '${bin}': not found`) : e);
-  });
-  child.once('exit', (code, sig) => {
-    // The reason the far end went away: ssh's last stderr line says why (auth, host key, command not found).
+  }, false);
+  child.once('error', (e: NodeJS.ErrnoException) => t.fail(e.code === 'ENOENT' ? `cannot run '${bin}': not found` : e.message));
+  // The reason the far end went away: the exit status and ssh's (or the agent's) last stderr line.
+  child.once('close', (code, sig) => {
     const last = stderrTail.trim().split('\n').pop() ?? '';
-    child.stdout!.emit('error', new Error(`ssh exited with ${sig ?? `code ${code}`}${last ? `: ${last}` : ''}`));
+    t.fail(`ssh exited with ${sig ?? `code ${code}`}${last ? `: ${last}` : ''}`);
   });
   return t;
 }
