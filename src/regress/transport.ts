@@ -23,11 +23,15 @@ export class StreamTransport implements Transport {
   #closeCbs: Array<(why: string) => void> = [];
   #closed = false;
 
+  /**
+   * `child`: the streams are a child process's pipes; its exit (reported by the owner through fail()) is the close,
+   * not EOF or EPIPE, which only race it with a less useful reason.
+   */
   constructor(readonly description: string, private readonly input: Readable, private readonly output: Writable,
-    private readonly onCloseExtra?: () => Promise<void>, endIsClose = true) {
-    if (endIsClose) input.on('end', () => this.fail('end of input'));
-    input.on('error', (e) => this.fail(e.message));
-    output.on('error', (e) => this.fail(e.message));
+    private readonly onCloseExtra?: () => Promise<void>, child = false) {
+    if (!child) input.on('end', () => this.fail('end of input'));
+    input.on('error', (e) => (child ? undefined : this.fail(e.message)));
+    output.on('error', (e) => (child ? undefined : this.fail(e.message)));
   }
 
   /** The far end went away: tell every onClose listener (once). */
@@ -52,7 +56,15 @@ export class StreamTransport implements Transport {
   async close(): Promise<void> {
     this.#closed = true;
     this.input.pause();
-    if (!this.output.writableEnded) await new Promise<void>((r) => this.output.end(r));
+    const out = this.output;
+    // end()'s callback never comes on a pipe whose reader is gone (EPIPE): also settle on error / close.
+    if (!out.writableEnded && !out.destroyed) {
+      await new Promise<void>((r) => {
+        out.once('error', () => r());
+        out.once('close', () => r());
+        out.end(() => r());
+      });
+    }
     await this.onCloseExtra?.();
   }
 }
@@ -98,7 +110,7 @@ export function sshTransport(o: SshOptions): Transport {
     const killer = setTimeout(() => child.kill('SIGTERM'), 3000);
     await exited;
     clearTimeout(killer);
-  }, false);
+  }, true);
   child.once('error', (e: NodeJS.ErrnoException) => t.fail(e.code === 'ENOENT' ? `cannot run '${bin}': not found` : e.message));
   // The reason the far end went away: the exit status and ssh's (or the agent's) last stderr line.
   child.once('close', (code, sig) => {
