@@ -171,3 +171,23 @@ t.test('reports: TAP point with numbers and diff, JUnit XML escaped', async (t) 
   t.match(xml, /<testcase classname="flowfpga.regress" name="model &lt;x&gt;" time="1.234">\n      <failure message="first failing layer conv1 .*got &quot;2&quot;"/);
   t.match(xml, /<error message="board stopped answering" type="link">/);
 });
+
+t.test('command-line errors are one line with a hint, exit 2', async (t) => {
+  const { runCli } = await import('./helpers/cli.js');
+  for (const [args, msg] of [
+    [['regress'], /^flowfpga: give exactly one of --serial DEV and --ssh user@host \(hint: /],
+    [['regress', '--serial', '/dev/x', '--ssh', 'a@b'], /^flowfpga: give exactly one of --serial/],
+    [['regress', '--ssh', 'a@b', '--cases', 'bogus'], /^flowfpga: --cases: unknown case 'bogus' \(hint: a comma list of: golden, /],
+    [['regress', '--ssh', 'a@b', '--identity', '/no/such/key'], /^flowfpga: --identity \/no\/such\/key: no such file/],
+    [['regress', '--serial', '/dev/ff-no-such-tty'], /^flowfpga: cannot open serial port \/dev\/ff-no-such-tty: .*\(hint: check the device name/],
+    [['regress', '--serial', '/dev/x', '--timeout', '0'], /^flowfpga: bad --timeout '0'/],
+    [['agent'], /^flowfpga: give exactly one of --serial DEV and --stdio/],
+    [['agent', '--stdio', '--board', 'ref'], /^flowfpga: --board ref has no engine/],
+    [['agent', '--stdio', '--board', 'zcu104', '--emu-fault', 'flip'], /^flowfpga: --emu-fault needs the virtual board, not zcu104/],
+  ] as const) {
+    const r = await runCli([...args]);
+    t.equal(r.code, 2, args.join(' '));
+    t.match(r.stderr, msg);
+    t.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+  }
+});
