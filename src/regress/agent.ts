@@ -34,10 +34,6 @@ export interface TensorShape {
 
 interface Kept extends TensorShape {
   data: Uint8Array;
-  c: number;
-  h: number;
-  w: number;
-  esize: number;
 }
 
 export interface AgentOptions {
