@@ -42,3 +42,30 @@ for (const cs of CASES) {
     if (cs.cfg === 'tiny') t.ok(plan.steps.some((s) => s.tileH < s.output.h && s.tileW < s.output.w), 'multi-tile steps');
   });
 }
+
+t.test('runFrameSteps hands every step its whole output: the last step of each layer equals the reference layer', async (t) => {
+  for (const decoder of ['upsample-conv', 'conv-upsample'] as const) {
+    const arch = flownetsQ({ width: 0.0625, decoder, bits: 6 });
+    const model = randomModel(arch, 21);
+    const cfg = CONFIGS.odd!;
+    const plan = planNetwork(arch, 64, 64, cfg);
+    const runner = new FrameRunner(plan, model, new TsEngineExecutor(cfg));
+    const frames = randomFrames(64, 64, 22);
+    const ref = forward(model, frames, 64, 64, { keepLayers: true });
+    const got = new Map<string, Uint8Array>();
+    let steps = 0;
+    let total = 0;
+    const r = await runner.runFrameSteps(frames, (st, out, cycles) => {
+      steps++;
+      total += cycles;
+      t.equal(out.length, st.output.c * st.output.h * st.output.w * st.output.esize, `${st.name} size`);
+      got.set(st.layer < 0 ? 'output' : arch.layers[st.layer]!.name, out.slice()); // conv-upsample: the up2 step comes last
+    });
+    t.equal(steps, plan.steps.length);
+    t.equal(r.cycles, total);
+    for (const l of ref.layers!) {
+      const want = new Uint8Array(l.data.buffer, l.data.byteOffset, l.data.byteLength);
+      t.same(got.get(l.name), want, `${decoder} ${l.name}`);
+    }
+  }
+});

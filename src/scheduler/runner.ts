@@ -7,7 +7,7 @@ import { Prng } from '../reference/prng.js';
 import { CMD_BYTES, FLAG_ACCFULL, FLAG_KPACK, FLAG_PIXLANES, type EngineCommand } from './cycles.js';
 import type { CommandExecutor, RunResult } from './executor.js';
 import { STATUS_NAMES } from './geometry.js';
-import { encodeCommands, patchIo, type Plan } from './plan.js';
+import { bufferAddr, encodeCommands, patchIo, type Plan, type RegionBases, type StepPlan } from './plan.js';
 import { packWeights } from './pack.js';
 import {
   DEFAULT_SAMPLE, checkStep, type CheckStats, type DdrViews, type LaneCursor, type Mismatch, type MismatchPolicy, type SampleSpec, type VerifyMode,
@@ -233,6 +233,30 @@ export class FrameRunner {
     const slot = this.slots[this.frameNo & 1];
     this.prepare(slot, frames);
     return this.finish(slot, this.frameNo++);
+  }
+
+  /**
+   * Runs one frame step by step (no verification) and hands each step's whole output tensor to `onStep` right after
+   * the step, before a later step can reuse its arena buffer: the regression agent digests every layer this way.
+   * `out` holds the step's channels only (CHW, esize bytes per element) and is valid during the call.
+   */
+  async runFrameSteps(frames: Uint8Array, onStep: (step: StepPlan, out: Uint8Array, cycles: number) => void): Promise<{ cycles: number }> {
+    const { plan, exec } = this;
+    const slot = this.slots[this.frameNo++ & 1];
+    this.prepare(slot, frames);
+    const base: RegionBases = { static: this.staticBase, input: slot.input, output: slot.output };
+    let cycles = 0;
+    for (const st of plan.steps) {
+      const r = await exec.run(slot.cmds + st.cmdBegin * CMD_BYTES, st.cmdEnd - st.cmdBegin);
+      if (r.status !== 0) {
+        throw new EngineRunError(`engine stopped with ${STATUS_NAMES[r.status] ?? r.status} at command ${st.cmdBegin + r.errIndex} (${st.name})`, r);
+      }
+      cycles += r.cycles;
+      const o = st.output;
+      const plane = o.h * o.w * o.esize;
+      onStep(st, exec.read(bufferAddr(plan, o.buffer, base) + o.chOffset * plane, o.c * plane), r.cycles);
+    }
+    return { cycles };
   }
 
   /**
