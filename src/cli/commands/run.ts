@@ -160,10 +160,8 @@ async function runOn(device: Awaited<ReturnType<typeof openDevice>>, feed: PairF
     const epe = s.errors ? `; mean EPE ${s.errors.epe.toFixed(3)} px, Fl-all ${s.errors.fl.toFixed(2)} % over ${s.errors.pairs} pair(s)` : '';
     out(`${s.pairs} pair(s) written to ${outDir}${epe}; ${s.meanInferMs.toFixed(1)} ms per pair${s.stoppedBy ? `; stopped by ${s.stoppedBy}` : ''}`);
   }
-  if (verdict.code) {
-    process.stderr.write(`flowfpga: ${verdict.text}\n`);
-    process.exitCode = verdict.code;
-  }
+  if (s.mismatchPairs) process.stderr.write(`flowfpga: ${verdict.text}\n`);
+  if (verdict.code) process.exitCode = verdict.code;
   if (s.stoppedBy) process.exitCode = SIGNAL_EXIT[s.stoppedBy] ?? 1;
 }
 
