@@ -1,6 +1,6 @@
 // `--out` checked before any frame is computed: a folder we can create and write regular files in, not inside a
 // kernel pseudo filesystem, and no output name that is one of the input files (run never overwrites the user's data).
-import fs from 'node:fs';
+import nodeFs from 'node:fs';
 import path from 'node:path';
 import { UserError } from '../errors.js';
 
@@ -24,7 +24,10 @@ function errnoLine(e: unknown, p: string): UserError {
 }
 
 /** The nearest existing ancestor of `p` (itself when it exists). */
-function existingAncestor(p: string): string {
+/** The filesystem calls used here (injected by tests to drive errno paths such as EROFS for root). */
+export type OutDirFs = Pick<typeof nodeFs, 'existsSync' | 'realpathSync' | 'statfsSync' | 'statSync' | 'mkdirSync' | 'openSync' | 'closeSync' | 'unlinkSync'>;
+
+function existingAncestor(fs: OutDirFs, p: string): string {
   let cur = p;
   for (;;) {
     if (fs.existsSync(cur)) return cur;
@@ -39,9 +42,9 @@ function existingAncestor(p: string): string {
  * `inputs`. Returns the absolute folder path. Throws one UserError line otherwise; nothing is written but a probe
  * file that is removed at once.
  */
-export function prepareOutDir(out: string, outputs: readonly string[] = [], inputs: readonly string[] = []): string {
+export function prepareOutDir(out: string, outputs: readonly string[] = [], inputs: readonly string[] = [], fs: OutDirFs = nodeFs): string {
   const dir = path.resolve(out);
-  const anc = existingAncestor(dir);
+  const anc = existingAncestor(fs, dir);
   let real: string;
   try {
     real = fs.realpathSync(anc);
