@@ -226,6 +226,8 @@ export async function runLoop(device: FlowDevice, model: QModel, feed: PairFeed,
   const [nh, nw] = o.size;
   const input = new Uint8Array(6 * nh * nw);
   let mapping: InputMapping | undefined;
+  let lastSecond: SourceFrame | undefined;
+  let lastMapping: InputMapping | undefined;
   let loaded = false;
   const aborted = new Promise<null>((res) => {
     if (o.signal?.aborted) res(null);
@@ -243,8 +245,14 @@ export async function runLoop(device: FlowDevice, model: QModel, feed: PairFeed,
         if (!mapping || mapping.srcWidth !== p.first.width || mapping.srcHeight !== p.first.height) {
           mapping = planInput(p.first.width, p.first.height, { mode: o.fit, height: nh, width: nw });
         }
-        p.first.fitPlanes(mapping, input, 0);
-        p.second.fitPlanes(mapping, input, 3 * nh * nw);
+        // The first frame of this pair was the second of the previous one, fitted by the same mapping: its planes
+        // move within the input (no second pass over the source buffer); otherwise it is fitted from its source.
+        const plane3 = 3 * nh * nw;
+        if (p.first === lastSecond && mapping === lastMapping) input.copyWithin(0, plane3, 2 * plane3);
+        else p.first.fitPlanes(mapping, input, 0);
+        p.second.fitPlanes(mapping, input, plane3);
+        lastSecond = p.second;
+        lastMapping = mapping;
         const tFit = performance.now();
         if (!loaded) {
           await device.load(model, nh, nw);
