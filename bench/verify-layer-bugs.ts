@@ -73,10 +73,9 @@ async function frames(h: number, w: number): Promise<Uint8Array[]> {
 }
 
 const SPECS: Record<string, SampleSpec> = {
-  'c1 r1 q1 s2 (old default)': { commands: 2, channels: 1, rows: 1, cols: 1 },
-  'c1 r1 q4 s2': { commands: 2, channels: 1, rows: 1, cols: 4 },
-  'c4 r1 q4 s2': { commands: 2, channels: 4, rows: 1, cols: 4 },
-  'c8 r2 q4 s2': { commands: 2, channels: 8, rows: 2, cols: 4 },
+  'regions 2 (old default: 2 commands, 1x1x1)': { commands: 2, channels: 1, rows: 1, cols: 1 },
+  'regions 4': { commands: 2, regions: 4, channels: 1, rows: 1, cols: 1 },
+  'regions 8': { commands: 2, regions: 8, channels: 1, rows: 1, cols: 1 },
 };
 
 async function main(): Promise<void> {

@@ -11,9 +11,14 @@ import type { Plan, StepPlan } from './plan.js';
 export type VerifyMode = 'off' | 'sample' | 'full';
 export type MismatchPolicy = 'log' | 'drop' | 'rerun' | 'stop';
 
-/** What `sample` checks per step: `commands` random commands, in each a random region of up to this size. */
+/**
+ * What `sample` checks per step: `commands` random commands, in each a random region of up to this size; with
+ * `regions` (default = the commands drawn), that many regions per step at independent random positions, spread
+ * round-robin over the drawn commands (a step of one command still gets `regions` regions).
+ */
 export interface SampleSpec {
   commands: number;
+  regions?: number;
   channels: number;
   rows: number;
   cols: number;
@@ -349,6 +354,10 @@ export function checkStep(a: StepCheckArgs): Mismatch[] {
     const i = order[r];
     order[r] = order[j];
     order[j] = i;
+  }
+  const regions = Math.max(k, a.sample.regions ?? k);
+  for (let j = 0; j < regions; j++) {
+    const i = order[j % k];
     const c = plan.cmds[i];
     const C = c.coEnd - c.coBegin;
     const vc = Math.min(a.sample.channels, C);
@@ -379,7 +388,8 @@ export function sampleMacsPerFrame(plan: Plan, s: SampleSpec): number {
     const c = plan.cmds[step.cmdBegin];
     const n = step.cmdEnd - step.cmdBegin;
     const per = Math.min(s.channels, c.coEnd - c.coBegin) * Math.min(s.rows, c.tileH) * Math.min(s.cols, c.tileW);
-    total += Math.min(s.commands, n) * (c.opcode === OP_CONV ? per * c.inC * c.k * c.k : per);
+    const k = Math.min(s.commands, n);
+    total += Math.max(k, s.regions ?? k) * (c.opcode === OP_CONV ? per * c.inC * c.k * c.k : per);
   }
   return total;
 }
