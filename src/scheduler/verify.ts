@@ -25,11 +25,13 @@ export interface SampleSpec {
 }
 
 /**
- * Default `sample`: 2 commands per step, 1 channel × 1 pixel each (docs/verification.md: a region's cost is its
- * input window — Cin·k² MACs and, for upsample-conv, the up2 of a k×k window per input channel — so one pixel
- * keeps every step checked every frame within the 5 % budget; the channel rotates over the engine's lanes).
+ * Default `sample`: 4 regions per step over 2 distinct commands, 1 channel × 1 pixel each (docs/verification.md: a
+ * region's cost is its input window — Cin·k² MACs and, for upsample-conv, the up2 of a k×k window per input
+ * channel; the channel rotates over the engine's lanes). 4 independent positions per step, not 1–2: a bug confined
+ * to one layer type that corrupts ~10 % of its elements (a rounding slip) is then found in 9 of 10 frames instead
+ * of 3 (bench/verify-layer-bugs.ts).
  */
-export const DEFAULT_SAMPLE: Readonly<SampleSpec> = Object.freeze({ commands: 2, channels: 1, rows: 1, cols: 1 });
+export const DEFAULT_SAMPLE: Readonly<SampleSpec> = Object.freeze({ commands: 2, regions: 4, channels: 1, rows: 1, cols: 1 });
 
 export interface Mismatch {
   step: string;
