@@ -238,7 +238,10 @@ export async function runLoop(device: FlowDevice, model: QModel, feed: PairFeed,
     for (;;) {
       if (o.signal?.aborted) break;
       const tw = performance.now();
-      const p = await Promise.race([feed.next(), aborted]);
+      const pending = feed.next();
+      // If the abort wins, the source's pending wait may still reject when the source is closed: not an error then.
+      pending.catch(() => undefined);
+      const p = await Promise.race([pending, aborted]);
       if (!p) break;
       const tStart = performance.now();
       try {
