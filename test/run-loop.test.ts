@@ -158,7 +158,7 @@ t.test('abort: a pending source wait ends, the pair in flight completes, stopped
   t.equal(s.pairs, 2);
   t.equal(s.stoppedBy, 'SIGINT');
   t.ok(src.closed >= 1);
-  await new Promise((r) => setTimeout(r, 20));
+  await new Promise((r) => setImmediate(r)); // unhandled rejections are reported after the microtask queue drains
   t.same(unhandled, [], 'the abandoned wait rejecting after close is not an unhandled rejection');
 });
 
