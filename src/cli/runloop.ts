@@ -238,10 +238,9 @@ export async function runLoop(device: FlowDevice, model: QModel, feed: PairFeed,
     for (;;) {
       if (o.signal?.aborted) break;
       const tw = performance.now();
-      const pending = feed.next();
-      // If the abort wins, the source's pending wait may still reject when the source is closed: not an error then.
-      pending.catch(() => undefined);
-      const p = await Promise.race([pending, aborted]);
+      // If the abort wins, the source's pending wait may still reject when the source is closed; race() has
+      // subscribed to it, so that is no unhandled rejection (tested).
+      const p = await Promise.race([feed.next(), aborted]);
       if (!p) break;
       const tStart = performance.now();
       try {
