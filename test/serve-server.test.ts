@@ -201,6 +201,35 @@ t.test('routes: page, state, legend, 404/405, host guard; images only while a pa
   t.equal(pulls, 1, 'after the page left, no more encodes');
 });
 
+t.test('serving work on the loop thread is held to a share of the loop\'s host work', async (t) => {
+  const srv = await LiveServer.start({ port: 0, imageHz: 1e6, encodeDuty: 1, hostShare: 0.05 });
+  t.teardown(() => srv.close());
+  const ev = openEvents(srv.url);
+  await until(() => srv.clientCount === 1, 'SSE client registered');
+  const W = 512;
+  const H = 384;
+  const frame: RgbImage = { width: W, height: H, data: new Uint8Array(W * H * 3) };
+  const flow = { width: W, height: H, u: new Float32Array(W * H), v: new Float32Array(W * H) };
+  let pulls = 0;
+  const pull = () => (pulls++, { frame, flow });
+  // Frames whose time is all engine: no host work, so nothing beyond the starting credit (20 ms) may be spent.
+  const engineOnly = { captureMs: 0, engineMs: 50, verifyMs: 0, colourMs: 0, totalMs: 50 };
+  for (let i = 0; i < 3000; i++) srv.publish({ index: i, timings: engineOnly }, pull);
+  t.ok(pulls > 0, `a new page gets images at once (${pulls})`);
+  t.ok(pulls < 3000, `then images stop when the credit is spent (${pulls} of 3000 frames)`);
+  const spent = srv.serveMs;
+  t.ok(spent < 20 + 40, `serving took ${spent.toFixed(2)} ms for 3000 frames`);
+  // Frames with host work earn credit again: 200 frames x 10 ms host x 5 % = 100 ms.
+  const before = pulls;
+  const hosty = { captureMs: 5, engineMs: 40, verifyMs: 5, colourMs: 0, totalMs: 50 };
+  for (let i = 0; i < 200; i++) srv.publish({ index: 3000 + i, timings: hosty }, pull);
+  t.ok(pulls > before, `host work earns images again (${pulls - before})`);
+  // The credit is checked before an image is taken, so it can end one image's cost below zero.
+  const bound = 100 + 20 + spent;
+  t.ok(srv.serveMs - spent <= bound, `and serving stays within 5 % of it plus the cap and one image (${(srv.serveMs - spent).toFixed(2)} <= ${bound.toFixed(2)} ms)`);
+  ev.close();
+});
+
 t.test('the last frame of a run is encoded with force even when no page is open', async (t) => {
   const srv = await LiveServer.start({ port: 0 });
   t.teardown(() => srv.close());

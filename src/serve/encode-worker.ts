@@ -4,7 +4,7 @@
 import { parentPort } from 'node:worker_threads';
 import { flowToColor } from '../flow/colorwheel.js';
 import { encodeJpeg, encodePng } from '../flow/image.js';
-import type { EncodeJob, EncodeResult } from './encoder.js';
+import { inputs, type EncodeJob, type EncodeResult } from './encoder.js';
 
 const port = parentPort;
 if (!port) throw new Error('encode-worker must run on a worker thread');
@@ -27,9 +27,11 @@ port.on('message', (job: EncodeJob) => {
       flowSize: [colour.width, colour.height],
       maxRadius,
       encodeMs: performance.now() - t0,
+      buffers: inputs(job),
     };
-    port.postMessage(result);
+    port.postMessage(result, result.buffers);
   } catch (e) {
-    port.postMessage({ seq: job.seq, error: (e as Error).message });
+    const buffers = inputs(job);
+    port.postMessage({ seq: job.seq, error: (e as Error).message, buffers }, buffers);
   }
 });

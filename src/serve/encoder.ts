@@ -28,7 +28,12 @@ export interface EncodeResult {
   flowSize: [number, number];
   maxRadius?: number;
   encodeMs: number;
+  /** The job's input buffers, transferred back for reuse (fresh multi-MB buffers cost page faults on every copy). */
+  buffers?: ArrayBuffer[];
 }
+
+/** Input buffers kept for reuse: two jobs' worth (one in flight, one waiting) of frame + u + v. */
+const POOL_MAX = 6;
 
 /** Resolves the worker's file next to this one: .js when running from dist/, .ts from src/ (tests, ts loader). */
 function workerUrl(): URL {
@@ -41,6 +46,7 @@ export class FrameEncoder {
   private busy = false;
   private waiting: EncodeJob | undefined;
   private closed = false;
+  private readonly pool: ArrayBuffer[] = [];
   /** Duration of the last encode (ms), for the caller's duty-cycle limit. */
   lastEncodeMs = 0;
   /** Jobs replaced while waiting (frames the page never showed because the encoder was behind). */
@@ -51,6 +57,7 @@ export class FrameEncoder {
     this.worker.unref(); // never keeps the process alive on its own
     this.worker.on('message', (m: EncodeResult | { seq: number; error: string }) => {
       this.busy = false;
+      if ('buffers' in m && m.buffers) this.recycle(m.buffers);
       if ('error' in m) this.onError(m.error);
       else {
         this.lastEncodeMs = m.encodeMs;
@@ -68,9 +75,22 @@ export class FrameEncoder {
     return !this.busy && !this.waiting;
   }
 
+  /** A buffer of exactly `bytes` bytes for the next job, reused when one is free. */
+  take(bytes: number): ArrayBuffer {
+    const i = this.pool.findIndex((b) => b.byteLength === bytes);
+    return i >= 0 ? this.pool.splice(i, 1)[0] : new ArrayBuffer(bytes);
+  }
+
+  private recycle(buffers: ArrayBuffer[]): void {
+    for (const b of buffers) if (this.pool.length < POOL_MAX) this.pool.push(b);
+  }
+
   submit(job: EncodeJob): void {
     if (this.closed) return;
-    if (this.waiting) this.dropped++;
+    if (this.waiting) {
+      this.dropped++;
+      this.recycle(inputs(this.waiting));
+    }
     this.waiting = job;
     this.pump();
   }
@@ -80,10 +100,7 @@ export class FrameEncoder {
     const job = this.waiting;
     this.waiting = undefined;
     this.busy = true;
-    const transfer: ArrayBuffer[] = [job.frame.data.buffer as ArrayBuffer];
-    if (job.colour) transfer.push(job.colour.data.buffer as ArrayBuffer);
-    if (job.flow) transfer.push(job.flow.u.buffer as ArrayBuffer, job.flow.v.buffer as ArrayBuffer);
-    this.worker.postMessage(job, transfer);
+    this.worker.postMessage(job, inputs(job));
   }
 
   async close(): Promise<void> {
@@ -92,4 +109,12 @@ export class FrameEncoder {
     this.waiting = undefined;
     await this.worker.terminate();
   }
+}
+
+/** The job's own buffers (each input is a whole private ArrayBuffer, so it can be transferred). */
+export function inputs(job: EncodeJob): ArrayBuffer[] {
+  const b: ArrayBuffer[] = [job.frame.data.buffer as ArrayBuffer];
+  if (job.colour) b.push(job.colour.data.buffer as ArrayBuffer);
+  if (job.flow) b.push(job.flow.u.buffer as ArrayBuffer, job.flow.v.buffer as ArrayBuffer);
+  return b;
 }

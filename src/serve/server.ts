@@ -9,6 +9,10 @@
 // second (and no more often than keeps the encoder thread busy `encodeDuty` of the time), it also copies the frame and
 // the flow into fresh buffers and hands them to the encoder thread (src/serve/encoder.ts); colour coding and JPEG/PNG
 // encoding never run on the loop's thread. State messages are throttled to `stateHz` with a trailing send.
+// On top of the rates, a budget: every frame earns `hostShare` × its host work (total − engine ms) of credit, every
+// piece of serving work on this thread (copies, image responses, state messages) is timed and debited, and images are
+// taken only while the credit is positive — so serving cannot cost the loop more than that share of its host work,
+// however fast the frames come (docs/performance.md measures it).
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { UserError } from '../errors.js';
@@ -41,7 +45,12 @@ export interface LiveServerOptions {
   maxClients?: number;
   /** Bytes a client's socket may hold unsent before its messages are dropped. */
   maxBuffered?: number;
+  /** Share of the loop's host work that serving may take on the loop's thread (the ≤ 10 % goal, with margin). */
+  hostShare?: number;
 }
+
+/** Most credit saved up (ms): a new page gets images at once, but an idle spell cannot pay for a burst. */
+const CREDIT_CAP_MS = 20;
 
 /** Pixels for the page, pulled only when an image is due. Views are fine: they are copied before `publish` returns. */
 export interface LiveImages {
@@ -60,6 +69,8 @@ export interface LiveState {
   done: boolean;
   stats: StatsSnapshot;
   image: { seq: number; frame: [number, number]; flow: [number, number]; maxRadius: number | null; encodeMs: number } | null;
+  /** Time the serving took on the loop's thread so far, ms. */
+  serveMs: number;
 }
 
 export class LiveServer {
@@ -74,6 +85,9 @@ export class LiveServer {
   private lastStateAt = -Infinity;
   private stateTimer: NodeJS.Timeout | undefined;
   private readonly heartbeat: NodeJS.Timeout;
+  private credit = CREDIT_CAP_MS;
+  /** Time this thread spent serving (copies, image responses, state messages), ms. */
+  serveMs = 0;
   private status = 'waiting for frames';
   private done = false;
   private readonly o: Required<Omit<LiveServerOptions, 'port' | 'host'>>;
@@ -89,6 +103,7 @@ export class LiveServer {
       jpegQuality: opts.jpegQuality ?? 85,
       maxClients: opts.maxClients ?? 16,
       maxBuffered: opts.maxBuffered ?? 64 * 1024,
+      hostShare: opts.hostShare ?? 0.05,
     };
     this.url = `http://${host.includes(':') ? `[${host}]` : host}:${port}/`;
     server.on('request', (req, res) => this.route(req, res));
@@ -137,11 +152,14 @@ export class LiveServer {
   publish(info: LiveFrameInfo, images?: () => LiveImages, force = false): void {
     const now = performance.now();
     this.stats.add(info, now);
+    const host = info.timings.totalMs - info.timings.engineMs;
+    if (host > 0) this.credit = Math.min(CREDIT_CAP_MS, this.credit + this.o.hostShare * host);
     if (this.status === 'waiting for frames') this.status = 'running';
     // The last frame of a finite run is encoded even with no page open, so a page opened afterwards shows it.
     if (this.clients.size === 0 && !force) return;
-    if (images && (force || now >= this.nextImageAt)) {
+    if (images && (force || (now >= this.nextImageAt && this.credit > 0))) {
       this.submit(images());
+      this.spend(now);
       const e = this.encoder!.lastEncodeMs;
       this.nextImageAt = now + Math.max(1000 / this.o.imageHz, e / this.o.encodeDuty);
     }
@@ -163,6 +181,7 @@ export class LiveServer {
       done: this.done,
       stats: this.stats.snapshot(performance.now()),
       image: l ? { seq: l.seq, frame: l.frameSize, flow: l.flowSize, maxRadius: l.maxRadius ?? null, encodeMs: l.encodeMs } : null,
+      serveMs: this.serveMs,
     };
   }
 
@@ -180,12 +199,21 @@ export class LiveServer {
 
   // ------------------------------------------------------------------------------------------------------ internals
 
+  /** Debits serving work that started at t0 (ms, performance.now()). */
+  private spend(t0: number): void {
+    const dt = performance.now() - t0;
+    this.credit -= dt;
+    this.serveMs += dt;
+  }
+
   private submit(img: LiveImages): void {
     if (!this.encoder) {
       this.encoder = new FrameEncoder(
         (r) => {
+          const t0 = performance.now();
           this.latest = r;
           this.scheduleState();
+          this.spend(t0);
         },
         (msg) => {
           this.encodeErrors++;
@@ -193,16 +221,26 @@ export class LiveServer {
         },
       );
     }
-    const f = img.frame;
-    const frame: RgbImage = { width: f.width, height: f.height, data: f.data.slice(0, f.width * f.height * 3) };
+    const enc = this.encoder;
+    const copyRgb = (im: RgbImage): RgbImage => {
+      const n = im.width * im.height * 3;
+      const data = new Uint8Array(enc.take(n));
+      data.set(n === im.data.length ? im.data : im.data.subarray(0, n));
+      return { width: im.width, height: im.height, data };
+    };
+    const copyF32 = (a: Float32Array, n: number): Float32Array => {
+      const out = new Float32Array(enc.take(4 * n));
+      out.set(n === a.length ? a : a.subarray(0, n));
+      return out;
+    };
     const seq = ++this.seq;
+    const frame = copyRgb(img.frame);
     if (img.colour) {
-      const c = img.colour;
-      const colour: RgbImage = { width: c.width, height: c.height, data: c.data.slice(0, c.width * c.height * 3) };
-      this.encoder.submit({ seq, frame, colour, maxRadius: img.maxRadius, quality: this.o.jpegQuality });
+      enc.submit({ seq, frame, colour: copyRgb(img.colour), maxRadius: img.maxRadius, quality: this.o.jpegQuality });
     } else if (img.flow) {
       const { width, height, u, v } = img.flow;
-      this.encoder.submit({ seq, frame, flow: { width, height, u: u.slice(0, width * height), v: v.slice(0, width * height) }, quality: this.o.jpegQuality });
+      const n = width * height;
+      enc.submit({ seq, frame, flow: { width, height, u: copyF32(u, n), v: copyF32(v, n) }, quality: this.o.jpegQuality });
     }
   }
 
@@ -218,44 +256,65 @@ export class LiveServer {
   }
 
   private pushState(): void {
+    const t0 = performance.now();
     this.stateTimer = undefined;
-    this.lastStateAt = performance.now();
+    this.lastStateAt = t0;
     if (this.clients.size === 0) return;
     const msg = this.stateFrame();
     for (const c of this.clients) c.send(msg);
+    this.spend(t0);
   }
 
   private route(req: IncomingMessage, res: ServerResponse): void {
+    const t0 = performance.now();
+    const perFrame = this.handle(req, res);
+    // Image responses recur with the frames and are paid from the credit; the page, legend and the like are paid once
+    // per page load (counted in serveMs only).
+    if (perFrame) this.spend(t0);
+    else this.serveMs += performance.now() - t0;
+  }
+
+  /** Serves one request; true for the per-frame image routes. */
+  private handle(req: IncomingMessage, res: ServerResponse): boolean {
     if (!this.hostAllowed(req.headers.host)) {
       res.writeHead(403, { 'content-type': 'text/plain' }).end('forbidden host\n');
-      return;
+      return false;
     }
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain' }).end('method not allowed\n');
-      return;
+      return false;
     }
     const path = (req.url ?? '/').split('?')[0];
     switch (path) {
       case '/':
       case '/index.html':
-        return send(res, 200, 'text/html; charset=utf-8', Buffer.from(livePage(this.o.title)));
+        send(res, 200, 'text/html; charset=utf-8', Buffer.from(livePage(this.o.title)));
+        return false;
       case '/events':
-        return this.openEvents(req, res);
+        this.openEvents(req, res);
+        return false;
       case '/state':
-        return send(res, 200, 'application/json', Buffer.from(JSON.stringify(this.state())));
+        send(res, 200, 'application/json', Buffer.from(JSON.stringify(this.state())));
+        return false;
       case '/legend.png':
         this.legend ??= encodePng(colorWheelLegend(151));
-        return send(res, 200, 'image/png', this.legend);
+        send(res, 200, 'image/png', this.legend);
+        return false;
       case '/frame.jpg':
       case '/flow.png': {
         const l = this.latest;
-        if (!l) return send(res, 404, 'text/plain', Buffer.from('no image yet\n'));
+        if (!l) {
+          send(res, 404, 'text/plain', Buffer.from('no image yet\n'));
+          return false;
+        }
         const body = path === '/frame.jpg' ? l.frame : l.flow;
         res.setHeader('x-image-seq', String(l.seq));
-        return send(res, 200, path === '/frame.jpg' ? 'image/jpeg' : 'image/png', body);
+        send(res, 200, path === '/frame.jpg' ? 'image/jpeg' : 'image/png', body);
+        return true;
       }
       default:
-        return send(res, 404, 'text/plain', Buffer.from('not found\n'));
+        send(res, 404, 'text/plain', Buffer.from('not found\n'));
+        return false;
     }
   }
 
