@@ -31,7 +31,7 @@ if (missing && !process.env.CI) {
     let timer: NodeJS.Timeout | undefined;
     const produce = () => {
       srv.publish(
-        { index: published, timings: { captureMs: 1.5, engineMs: 10 + (published % 7), verifyMs: 2, colourMs: 1, totalMs: 15 }, verify: { mode: 'sample', regions: 8, mismatches: 0 } },
+        { index: published, timings: { captureMs: 1.5, engineMs: 10 + (published % 7), verifyMs: 2, colourMs: 1.5, totalMs: 15 + (published % 7) }, verify: { mode: 'sample', regions: 8, mismatches: 0 } },
         () => (pulls++, { frame, flow: { width: W, height: H, u, v } }),
       );
       published++;
