@@ -53,7 +53,9 @@ export class FrameEncoder {
   dropped = 0;
 
   constructor(private readonly onResult: (r: EncodeResult) => void, private readonly onError: (msg: string) => void) {
-    this.worker = new Worker(workerUrl());
+    // Started through import() so that the worker's module goes through the same ESM loader as ours (a TypeScript
+    // loader under test, `node -e` parents); a plain file entry is loaded by some of those as CommonJS.
+    this.worker = new Worker(`import(${JSON.stringify(workerUrl().href)})`, { eval: true });
     this.worker.unref(); // never keeps the process alive on its own
     this.worker.on('message', (m: EncodeResult | { seq: number; error: string }) => {
       this.busy = false;

@@ -31,7 +31,7 @@ frame <b id="frames">0</b> · <b id="fps">–</b> fps · verification: <span id=
 <tr><td>capture / fit</td><td id="lat-captureMs">–</td><td id="mean-captureMs">–</td></tr>
 <tr><td>engine</td><td id="lat-engineMs">–</td><td id="mean-engineMs">–</td></tr>
 <tr><td>verify</td><td id="lat-verifyMs">–</td><td id="mean-verifyMs">–</td></tr>
-<tr><td>colour</td><td id="lat-colourMs">–</td><td id="mean-colourMs">–</td></tr>
+<tr><td>flow / colour</td><td id="lat-colourMs">–</td><td id="mean-colourMs">–</td></tr>
 <tr><td>total</td><td id="lat-totalMs">–</td><td id="mean-totalMs">–</td></tr>
 </table>
 </div>
@@ -59,6 +59,7 @@ function loadImages() {
   }
 }
 function show(s) {
+  $("title").textContent = s.title;
   $("frames").textContent = s.stats.frames;
   $("fps").textContent = s.stats.fps.toFixed(2);
   for (const [k, v] of Object.entries(s.stats.stages)) {

@@ -91,7 +91,7 @@ export class LiveServer {
   serveMs = 0;
   private status = 'waiting for frames';
   private done = false;
-  private readonly o: Required<Omit<LiveServerOptions, 'port' | 'host'>>;
+  private o: Required<Omit<LiveServerOptions, 'port' | 'host'>>;
   /** Encoder failures (reported on the page's status line; the run goes on). */
   encodeErrors = 0;
 
@@ -153,7 +153,7 @@ export class LiveServer {
   publish(info: LiveFrameInfo, images?: () => LiveImages, force = false): void {
     const now = performance.now();
     this.stats.add(info, now);
-    const host = info.timings.totalMs - info.timings.engineMs;
+    const host = info.hostMs ?? info.timings.totalMs - info.timings.engineMs;
     if (host > 0) this.credit = Math.min(CREDIT_CAP_MS, this.credit + this.o.hostShare * host);
     if (this.status === 'waiting for frames') this.status = 'running';
     // The last frame of a finite run is encoded even with no page open, so a page opened afterwards shows it.
@@ -164,6 +164,12 @@ export class LiveServer {
       const e = this.encoder!.lastEncodeMs;
       this.nextImageAt = now + Math.max(1000 / this.o.imageHz, e / this.o.encodeDuty);
     }
+    this.scheduleState();
+  }
+
+  /** First line of the page (model, device, source), once the run knows them. */
+  setTitle(title: string): void {
+    this.o.title = title;
     this.scheduleState();
   }
 

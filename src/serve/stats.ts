@@ -26,6 +26,8 @@ export interface LiveFrameInfo {
   /** 0-based frame (pair) index in the run. */
   index: number;
   timings: StageTimes;
+  /** The frame's host work (ms) when the loop knows it exactly; else total − engine. Earns the image credit. */
+  hostMs?: number;
   verify?: LiveVerify;
 }
 
