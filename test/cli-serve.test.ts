@@ -69,7 +69,7 @@ t.test('run --serve 0: URL line, live page during and after the run, last flow i
   const page = await get(url);
   t.equal(page.status, 200);
   t.match(page.body.toString(), /<img id="flow"/);
-  const done = await waitState(url, (s) => s.done && s.image !== null && s.image.seq >= 1 && s.stats.frames === 3);
+  const done = await waitState(url, (s) => s.done && s.image?.index === 2 && s.stats.frames === 3);
   t.match(done.title, /^model tiny on reference/);
   t.match(done.status, /^done: 3 pair\(s\) written/);
   t.equal(done.stats.index, 2);

@@ -21,6 +21,7 @@ port.on('message', (job: EncodeJob) => {
     }
     const result: EncodeResult = {
       seq: job.seq,
+      index: job.index,
       frame: encodeJpeg(job.frame, job.quality),
       flow: encodePng(colour),
       frameSize: [job.frame.width, job.frame.height],
@@ -35,3 +36,4 @@ port.on('message', (job: EncodeJob) => {
     port.postMessage({ seq: job.seq, error: (e as Error).message, buffers }, buffers);
   }
 });
+port.postMessage('ready');

@@ -8,6 +8,8 @@ import type { RgbImage } from '../flow/image.js';
 
 export interface EncodeJob {
   seq: number;
+  /** The loop's frame index the images belong to. */
+  index: number;
   /** The frame, interleaved RGB (a private copy; its buffer is transferred). */
   frame: RgbImage;
   /** The colour-wheel image when the loop already made one; else `flow` is coded on the worker. */
@@ -20,6 +22,7 @@ export interface EncodeJob {
 
 export interface EncodeResult {
   seq: number;
+  index: number;
   /** JPEG of the frame (lossy is fine for a preview). */
   frame: Uint8Array;
   /** PNG of the colour-wheel flow: lossless, so the page shows exactly the wheel's colours. */
@@ -42,7 +45,10 @@ function workerUrl(): URL {
 }
 
 export class FrameEncoder {
-  private readonly worker: Worker;
+  private worker: Worker;
+  /** The worker has loaded its module (jobs are posted only then: a job posted to a worker that failed to load would
+   * take its transferred buffers with it). */
+  private ready = false;
   private busy = false;
   private waiting: EncodeJob | undefined;
   private closed = false;
@@ -53,11 +59,24 @@ export class FrameEncoder {
   dropped = 0;
 
   constructor(private readonly onResult: (r: EncodeResult) => void, private readonly onError: (msg: string) => void) {
-    // Started through import() so that the worker's module goes through the same ESM loader as ours (a TypeScript
-    // loader under test, `node -e` parents); a plain file entry is loaded by some of those as CommonJS.
-    this.worker = new Worker(`import(${JSON.stringify(workerUrl().href)})`, { eval: true });
-    this.worker.unref(); // never keeps the process alive on its own
-    this.worker.on('message', (m: EncodeResult | { seq: number; error: string }) => {
+    this.worker = this.start(false);
+  }
+
+  /**
+   * The worker from its file (dist/, and TypeScript loaders that handle a .ts worker entry); if that fails to load —
+   * some loaders (e.g. under `node --import <loader> -e`) load a .ts entry as CommonJS — once more through an eval'd
+   * import(), which goes through the ESM loader.
+   */
+  private start(viaImport: boolean): Worker {
+    const url = workerUrl();
+    const w = viaImport ? new Worker(`import(${JSON.stringify(url.href)})`, { eval: true }) : new Worker(url);
+    w.unref(); // never keeps the process alive on its own
+    w.on('message', (m: 'ready' | EncodeResult | { seq: number; error: string; buffers?: ArrayBuffer[] }) => {
+      if (m === 'ready') {
+        this.ready = true;
+        this.pump();
+        return;
+      }
       this.busy = false;
       if ('buffers' in m && m.buffers) this.recycle(m.buffers);
       if ('error' in m) this.onError(m.error);
@@ -67,10 +86,16 @@ export class FrameEncoder {
       }
       this.pump();
     });
-    this.worker.on('error', (e) => {
+    w.on('error', (e) => {
+      if (!this.ready && !viaImport && !this.closed) {
+        void w.terminate();
+        this.worker = this.start(true);
+        return;
+      }
       this.closed = true;
       this.onError(e.message);
     });
+    return w;
   }
 
   get idle(): boolean {
@@ -98,7 +123,7 @@ export class FrameEncoder {
   }
 
   private pump(): void {
-    if (this.busy || !this.waiting || this.closed) return;
+    if (!this.ready || this.busy || !this.waiting || this.closed) return;
     const job = this.waiting;
     this.waiting = undefined;
     this.busy = true;

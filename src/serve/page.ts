@@ -23,7 +23,7 @@ th { background: #eee; } td:first-child { text-align: left; }
 <p><span id="conn">connecting…</span> · <span id="status">waiting for frames</span> ·
 frame <b id="frames">0</b> · <b id="fps">–</b> fps · verification: <span id="verify">–</span></p>
 <div class="panels">
-<figure><img id="frame" class="px" alt="current frame"><figcaption>frame <span id="frame-seq">–</span></figcaption></figure>
+<figure><img id="frame" class="px" alt="current frame"><figcaption>frame <span id="frame-no">–</span> (image <span id="frame-seq">–</span>)</figcaption></figure>
 <figure><img id="flow" class="px" alt="flow, colour-wheel coded"><figcaption>flow (colour wheel)</figcaption></figure>
 <figure><img id="legend" class="px" src="/legend.png" alt="colour wheel legend" width="151" height="151">
 <figcaption>legend: edge = <span id="maxrad">–</span> px</figcaption></figure>
@@ -38,17 +38,17 @@ frame <b id="frames">0</b> · <b id="fps">–</b> fps · verification: <span id=
 <script>
 "use strict";
 const $ = (id) => document.getElementById(id);
-let shown = 0, loading = false, wanted = 0;
+let shown = 0, loading = false, wanted = 0, wantedNo = 0;
 function loadImages() {
   if (loading || wanted <= shown) return;
   loading = true;
-  const seq = wanted;
+  const seq = wanted, no = wantedNo;
   const a = new Image(), b = new Image();
   let left = 2, failed = false;
   const done = () => {
     if (--left) return;
     loading = false;
-    if (!failed) { $("frame").src = a.src; $("flow").src = b.src; $("frame-seq").textContent = seq; shown = seq; }
+    if (!failed) { $("frame").src = a.src; $("flow").src = b.src; $("frame-seq").textContent = seq; $("frame-no").textContent = no; shown = seq; }
     else shown = seq; // the server moved on; the next state names a newer pair
     loadImages();
   };
@@ -75,7 +75,7 @@ function show(s) {
   $("status").textContent = s.status;
   if (s.image) {
     $("maxrad").textContent = s.image.maxRadius == null ? "–" : s.image.maxRadius.toFixed(2);
-    wanted = Math.max(wanted, s.image.seq);
+    if (s.image.seq > wanted) { wanted = s.image.seq; wantedNo = s.image.index + 1; }
     loadImages();
   }
 }

@@ -69,7 +69,7 @@ export interface LiveState {
   status: string;
   done: boolean;
   stats: StatsSnapshot;
-  image: { seq: number; frame: [number, number]; flow: [number, number]; maxRadius: number | null; encodeMs: number } | null;
+  image: { seq: number; index: number; frame: [number, number]; flow: [number, number]; maxRadius: number | null; encodeMs: number } | null;
   /** Time the serving took on the loop's thread so far, ms. */
   serveMs: number;
 }
@@ -159,7 +159,7 @@ export class LiveServer {
     // The last frame of a finite run is encoded even with no page open, so a page opened afterwards shows it.
     if (this.clients.size === 0 && !force) return;
     if (images && (force || (now >= this.nextImageAt && this.credit > 0))) {
-      this.submit(images());
+      this.submit(images(), info.index);
       this.spend(now);
       const e = this.encoder!.lastEncodeMs;
       this.nextImageAt = now + Math.max(1000 / this.o.imageHz, e / this.o.encodeDuty);
@@ -187,7 +187,7 @@ export class LiveServer {
       status: this.status,
       done: this.done,
       stats: this.stats.snapshot(performance.now()),
-      image: l ? { seq: l.seq, frame: l.frameSize, flow: l.flowSize, maxRadius: l.maxRadius ?? null, encodeMs: l.encodeMs } : null,
+      image: l ? { seq: l.seq, index: l.index, frame: l.frameSize, flow: l.flowSize, maxRadius: l.maxRadius ?? null, encodeMs: l.encodeMs } : null,
       serveMs: this.serveMs,
     };
   }
@@ -213,7 +213,7 @@ export class LiveServer {
     this.serveMs += dt;
   }
 
-  private submit(img: LiveImages): void {
+  private submit(img: LiveImages, index: number): void {
     if (!this.encoder) {
       this.encoder = new FrameEncoder(
         (r) => {
@@ -243,11 +243,11 @@ export class LiveServer {
     const seq = ++this.seq;
     const frame = copyRgb(img.frame);
     if (img.colour) {
-      enc.submit({ seq, frame, colour: copyRgb(img.colour), maxRadius: img.maxRadius, quality: this.o.jpegQuality });
+      enc.submit({ seq, index, frame, colour: copyRgb(img.colour), maxRadius: img.maxRadius, quality: this.o.jpegQuality });
     } else if (img.flow) {
       const { width, height, u, v } = img.flow;
       const n = width * height;
-      enc.submit({ seq, frame, flow: { width, height, u: copyF32(u, n), v: copyF32(v, n) }, quality: this.o.jpegQuality });
+      enc.submit({ seq, index, frame, flow: { width, height, u: copyF32(u, n), v: copyF32(v, n) }, quality: this.o.jpegQuality });
     }
   }
 
