@@ -156,4 +156,7 @@ else {
   console.log(`added on the loop thread per frame: no page ${f(summary.addedMsPerFrame.idle)} ms, page open ${f(summary.addedMsPerFrame.page)} ms ` +
     `(${((100 * summary.addedMsPerFrame.page) / A).toFixed(1)} % of the loop thread's CPU per frame, ${((100 * summary.addedMsPerFrame.page) / hostMs).toFixed(1)} % of the host work); ` +
     `other threads (encoder) +${f(summary.cpuAddedMsPerFrame)} ms/frame`);
+  const c = results.filter((r) => r.config === 'C --serve, page open');
+  console.log(`serving's own timing (the budget's clock) over the host work's elapsed time, page open: ` +
+    c.map((r) => `${((100 * r.serveMs) / r.hostMs).toFixed(1)} %`).join(', '));
 }
