@@ -83,9 +83,15 @@ export function register(program: Command): void {
       device = await openDevice(opts);
       await runOn(device, input.feed, outDir, input.files, opts, model, net, policyExplicit, live);
     } finally {
-      await input.feed.close();
-      await device?.close();
-      await live?.close();
+      try {
+        await input.feed.close();
+      } finally {
+        try {
+          await device?.close();
+        } finally {
+          await live?.close();
+        }
+      }
     }
   });
 }
