@@ -24,6 +24,8 @@ import { VerifyError } from '../../scheduler/index.js';
 import { datasetFeed, runLoop, sequenceFeed, type MismatchPolicy, type PairFeed, type RunObserver, type RunSummary } from '../runloop.js';
 import { prepareOutDir } from '../outdir.js';
 import { StatusLine, frameJson } from '../status-line.js';
+import { lingerUntilSignal, liveObserver, startLive } from '../live.js';
+import type { LiveServer } from '../../serve/index.js';
 
 interface RunOpts extends DeviceCliOptions {
   model?: string;
@@ -37,6 +39,8 @@ interface RunOpts extends DeviceCliOptions {
   frames?: string;
   json?: boolean;
   png: boolean;
+  serve?: string | boolean;
+  host?: string;
 }
 
 export const EXIT_MISMATCH = 3;
@@ -57,7 +61,9 @@ export function register(program: Command): void {
     .option('--limit <n>', 'process at most n pairs')
     .option('--frames <n>', 'take at most n frames of a camera, video or frame folder (n-1 pairs)')
     .option('--no-png', 'do not write color-wheel PNGs')
-    .option('--json', 'one JSON line per pair and a final summary line');
+    .option('--json', 'one JSON line per pair and a final summary line')
+    .option('--serve [port]', 'live page (frame, flow, fps, latencies) on http://127.0.0.1:PORT/; default port 8640, 0 = any free port')
+    .option('--host <addr>', 'address the live page listens on (default 127.0.0.1, this machine only; 0.0.0.0 = all interfaces)');
   addDeviceOptions(cmd);
   cmd.action(async (opts: RunOpts, command: Command) => {
     const limit = opts.limit !== undefined ? parseIntOpt('--limit', opts.limit, 1, 1e9) : undefined;
@@ -68,17 +74,24 @@ export function register(program: Command): void {
     const net = networkSize(model, opts.size ? parseSize(opts.size) : undefined);
     const input = await openInput(opts, limit, maxFrames);
     let device;
+    let live: LiveServer | undefined;
     try {
       // Before any frame: the output folder, and no output name equal to an input file.
       const names = (input.feed.ids ?? []).flatMap((id) => [`${safeId(id)}.flo`, ...(opts.png ? [`${safeId(id)}.png`] : [])]);
       const outDir = prepareOutDir(opts.out, names, input.files);
+      live = await startLive(opts.serve, opts.host);
+      if (live) process.stdout.write(opts.json ? JSON.stringify({ type: 'live', url: live.url }) + '\n' : `live page: ${live.url}\n`);
       device = await openDevice(opts);
-      await runOn(device, input.feed, outDir, input.files, opts, model, net, policyExplicit);
+      await runOn(device, input.feed, outDir, input.files, opts, model, net, policyExplicit, live);
     } finally {
       try {
         await input.feed.close();
       } finally {
-        await device?.close();
+        try {
+          await device?.close();
+        } finally {
+          await live?.close();
+        }
       }
     }
   });
@@ -87,7 +100,7 @@ export function register(program: Command): void {
 const safeId = (id: string): string => id.replace(/[^\w.-]+/g, '_');
 
 async function runOn(device: Awaited<ReturnType<typeof openDevice>>, feed: PairFeed, outDir: string, inputFiles: string[], opts: RunOpts,
-  model: ReturnType<typeof resolveModel>, net: ReturnType<typeof networkSize>, policyExplicit: boolean): Promise<void> {
+  model: ReturnType<typeof resolveModel>, net: ReturnType<typeof networkSize>, policyExplicit: boolean, live?: LiveServer): Promise<void> {
   const policy = opts.onMismatch as MismatchPolicy;
   const out = (l: string): void => void process.stdout.write(l + '\n');
   const tty = !opts.json && process.stdout.isTTY === true;
@@ -129,6 +142,7 @@ async function runOn(device: Awaited<ReturnType<typeof openDevice>>, feed: PairF
   // Extra observers (live page, service notify) go here, after the writer so that e.files is complete.
   const observers: RunObserver[] = [writer, report];
   if (status) observers.push(status);
+  if (live) observers.push(liveObserver(live));
 
   const ac = new AbortController();
   const onSignal = (sig: NodeJS.Signals): void => {
@@ -167,6 +181,11 @@ async function runOn(device: Awaited<ReturnType<typeof openDevice>>, feed: PairF
   if (s.mismatchPairs) process.stderr.write(`flowfpga: ${verdict.text}\n`);
   if (verdict.code) process.exitCode = verdict.code;
   if (s.stoppedBy) process.exitCode = SIGNAL_EXIT[s.stoppedBy] ?? 1;
+  else if (live) {
+    // A finite run is over; its last frame stays on the page until the user closes it (exit status: the run's).
+    if (!opts.json) process.stdout.write(`live page stays up at ${live.url} (Ctrl-C to quit)\n`);
+    await lingerUntilSignal();
+  }
 }
 
 /** The verification outcome in one line and the exit status it gives (0: nothing to report). */

@@ -1,0 +1,39 @@
+// The live page's image encoder, on a worker thread: colour-wheel coding and JPEG/PNG encoding cost tens of ms per
+// frame at 384x512 (jpeg-js, pngjs are pure JS), far above the run loop's host budget, so none of it runs on the loop's
+// thread. The loop only copies the frame (and flow) into fresh buffers and transfers them here.
+import { parentPort } from 'node:worker_threads';
+import { flowToColor } from '../flow/colorwheel.js';
+import { encodeJpeg, encodePng } from '../flow/image.js';
+import { inputs, type EncodeJob, type EncodeResult } from './encoder.js';
+
+const port = parentPort;
+if (!port) throw new Error('encode-worker must run on a worker thread');
+
+port.on('message', (job: EncodeJob) => {
+  const t0 = performance.now();
+  try {
+    let colour = job.colour;
+    let maxRadius = job.maxRadius;
+    if (!colour) {
+      const c = flowToColor({ width: job.flow!.width, height: job.flow!.height, u: job.flow!.u, v: job.flow!.v });
+      colour = c.image;
+      maxRadius = c.maxRadius;
+    }
+    const result: EncodeResult = {
+      seq: job.seq,
+      index: job.index,
+      frame: encodeJpeg(job.frame, job.quality),
+      flow: encodePng(colour),
+      frameSize: [job.frame.width, job.frame.height],
+      flowSize: [colour.width, colour.height],
+      maxRadius,
+      encodeMs: performance.now() - t0,
+      buffers: inputs(job),
+    };
+    port.postMessage(result, result.buffers);
+  } catch (e) {
+    const buffers = inputs(job);
+    port.postMessage({ seq: job.seq, error: (e as Error).message, buffers }, buffers);
+  }
+});
+port.postMessage('ready');
