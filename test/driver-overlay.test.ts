@@ -8,37 +8,12 @@ import { applyPlClocks, closestDivisors, readPlClockMHz, withDivisors, readDivis
 import { parseHwh } from '../src/driver/hwh.js';
 import { RegisterWindow } from '../src/driver/mmio.js';
 import { MemoryMapping } from '../src/sys/index.js';
+import { BIT_PAYLOAD, makeBit } from './helpers/bitfile.js';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'flowfpga-ovl-'));
 t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-function rec(key: number, s: string): Buffer {
-  const b = Buffer.from(s + '\0', 'latin1');
-  const h = Buffer.alloc(3);
-  h[0] = key;
-  h.writeUInt16BE(b.length, 1);
-  return Buffer.concat([h, b]);
-}
-
-/** A .bit with the real header layout and a payload holding dummy words, bus-width detect and the sync word. */
-function makeBit(payload: Buffer, trailing = 0): Buffer {
-  const head = Buffer.from([0x00, 0x09, 0x0f, 0xf0, 0x0f, 0xf0, 0x0f, 0xf0, 0x0f, 0xf0, 0x00, 0x00, 0x01]);
-  const len = Buffer.alloc(5);
-  len[0] = 0x65;
-  len.writeUInt32BE(payload.length, 1);
-  return Buffer.concat([
-    head,
-    rec(0x61, 'flowfpga_wrapper;UserID=0XFFFFFFFF;Version=2023.2'),
-    rec(0x62, '7z020clg400'),
-    rec(0x63, '2025/01/02'),
-    rec(0x64, '03:04:05'),
-    len,
-    payload,
-    Buffer.alloc(trailing),
-  ]);
-}
-
-const PAYLOAD = Buffer.from('ffffffffffffffff000000bb11220044ffffffffaa99556620000000', 'hex');
+const PAYLOAD = BIT_PAYLOAD;
 
 t.test('.bit header and .bin conversion', async (t) => {
   const bit = makeBit(PAYLOAD);
