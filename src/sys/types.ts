@@ -27,6 +27,16 @@ export interface Sys {
    */
   connectUnix(path: string): number;
   geteuid(): number;
+
+  // notify
+  /** An unbound, close-on-exec AF_UNIX datagram socket (sd_notify's transport; Node has none). Throws SysError('socket'). */
+  socketDgram(): number;
+  /**
+   * Sends `buf` as one datagram to the AF_UNIX address `path` (sendto with a sockaddr_un). A leading '@' names the
+   * abstract namespace: a NUL byte replaces it and the address length counts the name only (unix(7)). Returns the
+   * bytes sent; throws SysError('sendto', path).
+   */
+  sendto(fd: number, buf: Uint8Array, path: string): number;
 }
 
 export interface MmapOptions {
