@@ -25,7 +25,7 @@ function tsFiles(dir: string): string[] {
 
 /** argv for a child process (the virtual board binary, g++): a bare option token in an array or a push() call. */
 function isChildArgv(n: ts.Node, text: string): boolean {
-  if (!/^--[\w-]+$/.test(text)) return false;
+  if (!/^--[\w-]+(=.*)?$/.test(text)) return false;
   const p = n.parent;
   if (ts.isArrayLiteralExpression(p)) return true;
   return ts.isCallExpression(p) && ts.isPropertyAccessExpression(p.expression) && p.expression.name.text === 'push';
@@ -50,7 +50,18 @@ export function stringsIn(file: string, source: string): Text[] {
 }
 
 /** Words that follow "flowfpga" in prose as a noun or adjective ("a flowfpga engine"), not as a command. */
-const PROSE = new Set(['or', 'engine', 'engines', 'overlay', 'model', 'models', 'runtime', 'reads', 'implements', 'service', 'user', 'group']);
+const PROSE = new Set(['or', 'under', 'installation', 'engine', 'engines', 'overlay', 'model', 'models', 'runtime', 'reads', 'implements', 'service', 'user', 'group']);
+
+/** Tools whose options hints may name ("systemctl enable --now flowfpga"); flowfpga's own are checked. */
+const OTHER_TOOLS = ['systemctl', 'udevadm', 'journalctl', 'systemd-sysusers', 'systemd-analyze', 'make', 'bootgen', 'npm', 'apt-get', 'git'];
+
+/** True when the command that an option at the end of `before` belongs to is another tool's (same clause). */
+function ofOtherTool(before: string): boolean {
+  const clause = before.split(/[;&|()]|, |: /).pop() ?? '';
+  const words = clause.trim().split(/\s+/);
+  const cmd = words.findLast((w) => w === 'flowfpga' || OTHER_TOOLS.includes(w));
+  return cmd !== undefined && cmd !== 'flowfpga';
+}
 
 export function unknownReferences(texts: Text[], program: Command): string[] {
   const commands = new Map(program.commands.map((c) => [c.name(), c]));
@@ -60,6 +71,7 @@ export function unknownReferences(texts: Text[], program: Command): string[] {
   const bad: string[] = [];
   for (const { where, text } of texts) {
     for (const m of text.matchAll(/(?<![\w-])--([a-z][\w-]*)/g)) {
+      if (ofOtherTool(text.slice(0, m.index))) continue;
       if (!options.has(`--${m[1]}`)) bad.push(`${where}: --${m[1]} is no option of any command ("${text}")`);
     }
     for (const m of text.matchAll(/(?<![\w./-])flowfpga ([a-z][\w-]*)/g)) {
@@ -83,6 +95,8 @@ t.test('the check catches the hints that used to be wrong', async (t) => {
   t.same(probe('use --virtual for the virtual board'), ['x.ts:1: --virtual is no option of any command ("use --virtual for the virtual board")']);
   t.same(probe('load a bitstream built from this release (flowfpga build)'), ['x.ts:1: flowfpga build is no command ("load a bitstream built from this release (flowfpga build)")']);
   t.same(probe('or use polling (--irq off)').length, 1);
+  t.same(probe('next: systemctl enable --now flowfpga; udevadm control --reload-rules'), [], "other tools' options");
+  t.same(probe('systemctl daemon-reload && flowfpga load --nope').length, 1, 'a flowfpga clause after another tool is checked');
   t.same(probe('select one with --engine-instance; then flowfpga load BIT --hwh HWH'), [], 'options of load and device commands');
   t.same(probe('not a flowfpga engine; FLOWFPGA_EMU_DIR=… flowfpga … --board emu'), [], 'prose and placeholders');
   // Child-process argv ('--dir' for the virtual board binary) is not a hint; a sentence with the same token is.
