@@ -8,6 +8,7 @@ import path from 'node:path';
 import { createLibcSys, SysError, type Sys } from '../src/sys/index.js';
 import { Notifier } from '../src/service/notify.js';
 import { FrameWatchdog } from '../src/service/watchdog.js';
+import { ServiceLink } from '../src/service/link.js';
 import { openFlowDevice } from '../src/device/index.js';
 import { engineFlowFactory, EngineFlowDevice } from '../src/cli/engine-flow.js';
 import { flownetsQ } from '../src/model/arch.js';
@@ -102,6 +103,30 @@ t.test('FrameWatchdog: pings only when frames completed since the last ping', as
   t.equal(wd.pings, 3, 'a slow frame after a long gap pings at once');
   t.match(sent.at(-1), /^STATUS=frames completing again \(3 so far\)$/);
   t.throws(() => new FrameWatchdog({ watchdog: () => true }, { watchdogUsec: 0 }), RangeError);
+});
+
+t.test('ServiceLink: READY=1 after the first frame, then WATCHDOG=1 per progress, STOPPING=1 at the end', async (t) => {
+  const address = abstractName();
+  const rx = await dgramReceiver(address);
+  t.teardown(() => rx.close());
+  const link = new ServiceLink(new Notifier({ env: { NOTIFY_SOCKET: address, WATCHDOG_USEC: '60000000' }, sys }));
+  t.teardown(() => link.close());
+  t.notOk(link.ready);
+  link.frameDone({ ms: 812.4, what: 'pynq-z2, flownets-q-w0.25-8bit at 384x512' });
+  t.ok(link.ready);
+  t.equal(link.watchdog?.periodMs, 30_000);
+  link.frameDone();
+  link.stopping();
+  await rx.waitFor((m) => m.includes('STOPPING=1'));
+  t.same(rx.messages, ['READY=1\nSTATUS=first frame done in 812 ms; pynq-z2, flownets-q-w0.25-8bit at 384x512', 'WATCHDOG=1', 'STOPPING=1'], 'the second frame within the period waits for the (stopped) timer');
+  t.equal(link.frames, 2);
+
+  const off = new ServiceLink(new Notifier({ env: {} }));
+  off.frameDone();
+  off.stopping();
+  t.notOk(off.ready, 'outside systemd: nothing');
+  t.equal(off.frames, 1);
+  off.close();
 });
 
 t.test('a hung engine on the virtual board stops the watchdog pings; they resume with the frames', async (t) => {
