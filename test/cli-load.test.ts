@@ -117,6 +117,63 @@ t.test('bring-up on the faked tree: engine by VLNV, clocks, download, PL reset, 
   t.match(again.line, /^already loaded flowfpga_z2/);
 });
 
+/** An Ultra96-V2-like design: ZynqMP PS, PL0 = IOPLL / 15, the engine on HPM0 at 0xA0000000 (the virtual board's address). */
+const ZU_HWH = `<EDKSYSTEM><SYSTEMINFO ARCH="zynquplus" DEVICE="xczu3eg"/><MODULES>
+ <MODULE INSTANCE="zynq_ultra_ps_e_0" MODTYPE="zynq_ultra_ps_e" VLNV="xilinx.com:ip:zynq_ultra_ps_e:3.5"><PARAMETERS>
+  <PARAMETER NAME="PSU__FPGA_PL0_ENABLE" VALUE="1"/><PARAMETER NAME="PSU__CRL_APB__PL0_REF_CTRL__DIVISOR0" VALUE="15"/>
+  <PARAMETER NAME="PSU__CRL_APB__PL0_REF_CTRL__DIVISOR1" VALUE="1"/><PARAMETER NAME="PSU__CRL_APB__PL0_REF_CTRL__ACT_FREQMHZ" VALUE="99.999001"/>
+ </PARAMETERS><MEMORYMAP>
+  <MEMRANGE INSTANCE="flowfpga_engine_0" BASEVALUE="0xA0000000" HIGHVALUE="0xA000FFFF" MEMTYPE="REGISTER" SLAVEBUSINTERFACE="s_axi_control"/>
+ </MEMORYMAP></MODULE>
+ <MODULE INSTANCE="flowfpga_engine_0" MODTYPE="flowfpga_engine" VLNV="flowfpga.org:hls:flowfpga_engine:1.0"/>
+</MODULES></EDKSYSTEM>`;
+
+/** CRL_APB (plain registers) and the PS GPIO: MASK_DATA_5_MSW (+0x02C) drives EMIO 95 = DATA_5 (+0x054) bit 31. */
+function zynqmpRegs(log: string[], firmwareAttr: string) {
+  const windows = new Map<bigint, RegisterWindow>();
+  return (phys: bigint, size: number, label: string) => {
+    const w = windows.get(phys) ?? new RegisterWindow(new MemoryMapping(size, label), 0, size, label);
+    windows.set(phys, w);
+    return {
+      size,
+      read32: (o: number) => w.read32(o),
+      write32: (o: number, v: number) => {
+        log.push(`${label} ${o.toString(16)}=${(v >>> 0).toString(16)} @${fs.readFileSync(firmwareAttr, 'utf8')}`);
+        w.write32(o, v);
+        if (phys === 0xff0a0000n && o === 0x02c) {
+          const keep = (v >>> 16) & 0xffff;
+          const upper = (w.read32(0x054) >>> 16) & 0xffff;
+          const next = (upper & keep) | (v & 0xffff & ~keep);
+          w.write32(0x054, ((next << 16) | (w.read32(0x054) & 0xffff)) >>> 0);
+        }
+      },
+      close() {},
+    };
+  };
+}
+
+t.test('bring-up of a ZynqMP design: CRL_APB clock before the download, pl_resetn0 pulse through the PS GPIO after', async (t) => {
+  const root = emu.info.dir;
+  const map0 = path.join(emu.info.sysfsRoot, `uio${emu.info.uioIndex}`, 'maps/map0/addr');
+  const zynqAddr = fs.readFileSync(map0, 'utf8');
+  fs.writeFileSync(map0, '0xa0000000\n');
+  t.teardown(() => fs.writeFileSync(map0, zynqAddr));
+  const fwAttr = fakeFpgaManager(root);
+  const bit = writeDesign('flowfpga_u96', ZU_HWH, 'xczu3eg-sbva484-1-e');
+  const paths = systemPaths(root);
+  const sys = libcSys();
+  const log: string[] = [];
+  const r = await bringUpOverlay(bit, { paths, sys, mmio: zynqmpRegs(log, fwAttr), registers: registersFor(paths, sys), force: true, timeoutMs: 5000, resetSleep: async () => {} });
+  t.same(log, [
+    'CRL_APB c0=10f00 @',
+    'GPIO (pl_resetn0) 344=80000000 @flowfpga_u96.bin',
+    'GPIO (pl_resetn0) 348=80000000 @flowfpga_u96.bin',
+    'GPIO (pl_resetn0) 2c=7fff0000 @flowfpga_u96.bin',
+    'GPIO (pl_resetn0) 2c=7fff8000 @flowfpga_u96.bin',
+  ], 'PL0 divisors (15, 1) first; after the download DIRM/OEN set, pin low, pin high');
+  t.match(r.line, /^loaded flowfpga_u96 \(operating\); engine flowfpga_engine_0 \(flowfpga\.org:hls:flowfpga_engine:1\.0\) at 0xa0000000 = .*: FFQ1 v\d+, contract 1, .*; PL clocks PL0 99\.999 MHz$/);
+});
+
 t.test('refusals before the PL is touched: foreign design, named non-engine, part mismatch, no UIO at the address', async (t) => {
   const root = fs.mkdtempSync(path.join(dir, 'root-'));
   const log: string[] = [];
