@@ -113,12 +113,13 @@ export class EngineFlowDevice implements FlowDevice {
     const runner = this.#runner;
     if (!runner) throw new Error('infer() before load()');
     const t0 = performance.now();
-    const jobs0 = this.engine.stats().jobs;
+    const st0 = this.engine.stats();
     const r = await runner.runFrame(frames);
     const totalMs = performance.now() - t0;
+    const st1 = this.engine.stats();
     return {
       flow: r.flow, h: runner.plan.h, w: runner.plan.w, fracBits: this.#fracBits,
-      timings: { totalMs, jobs: this.engine.stats().jobs - jobs0, cycles: BigInt(r.cycles) },
+      timings: { totalMs, jobs: st1.jobs - st0.jobs, engineMs: (st1.jobUs - st0.jobUs) / 1000, hostMs: totalMs - (st1.jobUs - st0.jobUs) / 1000, cycles: BigInt(r.cycles) },
       verify: { mode: runner.verify, regions: r.verify.regions, macs: r.verify.macs, ms: r.verify.ms, mismatches: r.mismatches.length, dropped: r.dropped, reruns: r.reruns },
     };
   }
