@@ -23,6 +23,7 @@ import { VerifyError } from '../../scheduler/index.js';
 import { datasetFeed, runLoop, sequenceFeed, type MismatchPolicy, type PairFeed, type RunObserver, type RunSummary } from '../runloop.js';
 import { prepareOutDir } from '../outdir.js';
 import { StatusLine, frameJson } from '../status-line.js';
+import { ServiceLink } from '../../service/link.js';
 
 interface RunOpts extends DeviceCliOptions {
   model?: string;
@@ -125,6 +126,14 @@ async function runOn(device: Awaited<ReturnType<typeof openDevice>>, feed: PairF
   // Extra observers (live page, service notify) go here, after the writer so that e.files is complete.
   const observers: RunObserver[] = [writer, report];
   if (status) observers.push(status);
+  // Under systemd (Type=notify): READY=1 once the first frame is written, WATCHDOG=1 only as frames complete.
+  const service = new ServiceLink();
+  let serving = '';
+  observers.push({
+    onStart: (st) => void (serving = `${st.model} on ${st.device}, ${st.source}, net ${st.netSize[0]}x${st.netSize[1]}`),
+    onFrame: (e) => service.frameDone({ ms: e.infer.timings.totalMs, what: serving }),
+    onEnd: () => service.stopping(),
+  });
 
   const ac = new AbortController();
   const onSignal = (sig: NodeJS.Signals): void => {
@@ -147,6 +156,7 @@ async function runOn(device: Awaited<ReturnType<typeof openDevice>>, feed: PairF
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
+    service.close();
   }
   const verdict = verdictLine(s, policy, policyExplicit);
   if (opts.json) {
