@@ -11,7 +11,7 @@ import { readBitstream } from '../driver/bitstream.js';
 import { applyPlClocks, readPlClockMHz, layoutFor, type ClockSetting, type MmioOpener } from '../driver/clocks.js';
 import { EngineDriver, EngineError, type EngineCaps } from '../driver/engine.js';
 import { ENGINE_MAGIC, ENGINE_REGS_SPAN, engineRegMapFromHwh } from '../driver/engine-regs.js';
-import { ENGINE_VLNV_TEXT, findEngine, readHwh, type EngineInfo, type HwhDesign } from '../driver/hwh.js';
+import { findEngine, readHwh, type EngineInfo, type HwhDesign } from '../driver/hwh.js';
 import type { RegisterIo } from '../driver/mmio.js';
 import { loadBitstream, type LoadResult } from '../driver/overlay.js';
 import { pulsePlReset } from '../driver/plreset.js';
@@ -209,4 +209,3 @@ function clockText(design: HwhDesign, clocks: ClockSetting[], mmio: MmioOpener):
   }
 }
 
-export { ENGINE_VLNV_TEXT };
