@@ -14,6 +14,7 @@ import {
   type Mismatch,
   type MismatchPolicy,
   type RunResult,
+  type SampleSpec,
   type SchedConfig,
   type VerifyMode,
 } from '../scheduler/index.js';
@@ -88,6 +89,8 @@ export interface EngineFlowOptions {
   policy: MismatchPolicy;
   timeoutMs?: number;
   onMismatch?: (m: Mismatch, frame: number) => void;
+  /** `sample` regions (default verify.ts DEFAULT_SAMPLE). */
+  sample?: SampleSpec;
 }
 
 /** FlowDevice over an EngineDevice: plan once per (model, size), then every infer() is one frame through the engine. */
@@ -104,7 +107,7 @@ export class EngineFlowDevice implements FlowDevice {
     this.#space = new EngineAddressSpace(this.engine, board.memoryGBps, this.opts.timeoutMs);
     const plan = planNetwork(model.arch, h, w, this.#space.config);
     this.#runner = new FrameRunner(plan, model, new DeviceExecutor(this.#space), {
-      verify: this.opts.verify, policy: this.opts.policy, onMismatch: this.opts.onMismatch,
+      verify: this.opts.verify, policy: this.opts.policy, onMismatch: this.opts.onMismatch, sample: this.opts.sample,
     });
     this.#fracBits = model.arch.flowFracBits;
   }
