@@ -2,7 +2,7 @@ import t from 'tap';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseHwh, readHwh, findEngine, traceIrq, psIrqGicId, hwhInt, DEFAULT_ENGINE_SELECTOR } from '../src/driver/hwh.js';
+import { parseHwh, readHwh, findEngine, findIp, vlnvText, ENGINE_VLNV_TEXT, traceIrq, psIrqGicId, hwhInt, DEFAULT_ENGINE_SELECTOR } from '../src/driver/hwh.js';
 import { parseXml, XmlError } from '../src/driver/xml.js';
 import { UserError } from '../src/errors.js';
 import { sharedFixture } from './helpers/fixtures.js';
@@ -99,14 +99,22 @@ t.test('synthetic ZynqMP design: default selector, concat offset, clocks', async
     { index: 0, enabled: true, div0: 15, div1: 1, source: 'IOPLL', freqMHz: 99.999001 },
     { index: 1, enabled: false, div0: 4, div1: 1, source: '', freqMHz: NaN },
   ]);
-  t.throws(() => findEngine(d, { instance: 'two_if' }), /two_if has 2 address ranges \(s_axi_a, s_axi_b\)/);
-  t.equal(findEngine(d, { instance: 'two_if', slaveInterface: 's_axi_b' }).base, 0xa0020000n);
-  t.equal(findEngine(d, { instance: 'two_if', slaveInterface: 's_axi_b' }).irq, undefined);
-  t.throws(() => findEngine(d, { vlnv: /:hls:/ }), /2 IPs match/);
-  t.throws(() => findEngine(d, { instance: 'xlconcat_0' }), /not in the processing system's address map/);
-  const err = t.throws(() => findEngine(d, { instance: 'nope' }, 'zu.hwh')) as UserError;
+  t.throws(() => findIp(d, { instance: 'two_if' }), /two_if has 2 address ranges \(s_axi_a, s_axi_b\)/);
+  t.equal(findIp(d, { instance: 'two_if', slaveInterface: 's_axi_b' }).base, 0xa0020000n);
+  t.equal(findIp(d, { instance: 'two_if', slaveInterface: 's_axi_b' }).irq, undefined);
+  t.throws(() => findIp(d, { vlnv: /:hls:/ }), /2 IPs match/);
+  t.throws(() => findIp(d, { instance: 'xlconcat_0' }), /not in the processing system's address map/);
+  const err = t.throws(() => findIp(d, { instance: 'nope' }, 'zu.hwh')) as UserError;
   t.match(err.message, /^zu\.hwh: no IP with instance "nope" in the design$/);
   t.match(err.hint, /HLS IPs present: flowfpga_engine_0, two_if/);
+  // findEngine: a named instance must carry the engine's VLNV.
+  t.equal(findEngine(d, { instance: 'flowfpga_engine_0' }).base, 0xa0000000n);
+  const foreign = t.throws(() => findEngine(d, { instance: 'two_if' }, 'zu.hwh')) as UserError;
+  t.match(foreign.message, /^zu\.hwh: instance "two_if" is \S+, not a flowfpga engine \(VLNV \*:hls:flowfpga_engine:\*\)$/);
+  t.match(foreign.hint, /flowfpga engines in the design: flowfpga_engine_0/);
+  t.throws(() => findEngine(d, { instance: 'nope' }, 'zu.hwh'), /no IP named "nope"/);
+  t.equal(ENGINE_VLNV_TEXT, '*:hls:flowfpga_engine:*');
+  t.equal(vlnvText('xilinx.com:hls:'), 'xilinx.com:hls:*');
 });
 
 t.test('malformed .hwh inputs are one-line UserErrors', async (t) => {
@@ -150,7 +158,7 @@ t.test('real PYNQ-Z1 base overlay .hwh (Vivado 2018.3)', { skip: fixture.skip },
   t.equal(d.modules.size, 137);
 
   // Known addresses of the base overlay (PS7 address map).
-  const at = (inst: string) => findEngine(d, { instance: inst });
+  const at = (inst: string) => findIp(d, { instance: inst });
   t.equal(at('btns_gpio').base, 0x41210000n);
   t.equal(at('btns_gpio').range, 0x10000n);
   t.equal(at('system_interrupts').base, 0x41800000n);
@@ -169,13 +177,13 @@ t.test('real PYNQ-Z1 base overlay .hwh (Vivado 2018.3)', { skip: fixture.skip },
   t.equal(traceIrq(d, 'btns_gpio', 'no_such_port'), undefined);
 
   // An HLS IP with its register map.
-  const cc = findEngine(d, { vlnv: 'xilinx.com:hls:color_convert', instance: 'video_hdmi_in_color_convert' });
+  const cc = findIp(d, { vlnv: 'xilinx.com:hls:color_convert', instance: 'video_hdmi_in_color_convert' });
   t.equal(cc.base, 0x43c50000n);
   t.equal(cc.vlnv, 'xilinx.com:hls:color_convert:1.0');
   const c1 = cc.registers.find((r) => r.name === 'c1_c1_V');
   t.match(c1, { offset: 16, size: 32, access: 'write-only' });
   t.same(c1!.fields[0], { name: 'c1_c1_V', bitOffset: 0, bitWidth: 10, access: 'write-only' });
-  t.throws(() => findEngine(d, { vlnv: 'xilinx.com:hls:color_convert' }), /2 IPs match/);
+  t.throws(() => findIp(d, { vlnv: 'xilinx.com:hls:color_convert' }), /2 IPs match/);
   t.throws(() => findEngine(d), /no IP with VLNV .*flowfpga_engine/);
 
   // PL clocks: IO PLL 1000 MHz / (div0·div1).

@@ -8,37 +8,12 @@ import { applyPlClocks, closestDivisors, readPlClockMHz, withDivisors, readDivis
 import { parseHwh } from '../src/driver/hwh.js';
 import { RegisterWindow } from '../src/driver/mmio.js';
 import { MemoryMapping } from '../src/sys/index.js';
+import { BIT_PAYLOAD, makeBit } from './helpers/bitfile.js';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'flowfpga-ovl-'));
 t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-function rec(key: number, s: string): Buffer {
-  const b = Buffer.from(s + '\0', 'latin1');
-  const h = Buffer.alloc(3);
-  h[0] = key;
-  h.writeUInt16BE(b.length, 1);
-  return Buffer.concat([h, b]);
-}
-
-/** A .bit with the real header layout and a payload holding dummy words, bus-width detect and the sync word. */
-function makeBit(payload: Buffer, trailing = 0): Buffer {
-  const head = Buffer.from([0x00, 0x09, 0x0f, 0xf0, 0x0f, 0xf0, 0x0f, 0xf0, 0x0f, 0xf0, 0x00, 0x00, 0x01]);
-  const len = Buffer.alloc(5);
-  len[0] = 0x65;
-  len.writeUInt32BE(payload.length, 1);
-  return Buffer.concat([
-    head,
-    rec(0x61, 'flowfpga_wrapper;UserID=0XFFFFFFFF;Version=2023.2'),
-    rec(0x62, '7z020clg400'),
-    rec(0x63, '2025/01/02'),
-    rec(0x64, '03:04:05'),
-    len,
-    payload,
-    Buffer.alloc(trailing),
-  ]);
-}
-
-const PAYLOAD = Buffer.from('ffffffffffffffff000000bb11220044ffffffffaa99556620000000', 'hex');
+const PAYLOAD = BIT_PAYLOAD;
 
 t.test('.bit header and .bin conversion', async (t) => {
   const bit = makeBit(PAYLOAD);
@@ -157,8 +132,11 @@ const ZYNQ_HWH = (engine: boolean) => `<EDKSYSTEM><SYSTEMINFO DEVICE="7z020"/><M
  ${engine ? '<MODULE INSTANCE="flowfpga_engine_0" MODTYPE="flowfpga_engine" VLNV="flowfpga:hls:flowfpga_engine:1.0"/>' : ''}
 </MODULES></EDKSYSTEM>`;
 
-/** SLCR model: lock/unlock keys and the FPGA clock registers, as plain memory plus a write log. */
-function slcr() {
+/**
+ * SLCR model (UG585 App. B): SLCR_LOCK +0x004 (key 0x767B) sets SLCR_LOCKSTA +0x00C bit 0, SLCR_UNLOCK +0x008 (key
+ * 0xDF0D) clears it, and writes to other registers are ignored while locked. Plain memory plus a write log.
+ */
+function slcr(locked = false) {
   const m = new MemoryMapping(0x1000, 'SLCR');
   const w = new RegisterWindow(m, 0, 0x1000, 'SLCR');
   const log: string[] = [];
@@ -166,16 +144,25 @@ function slcr() {
   w.write32(0x170, withDivisors('zynq', 0x00000000, 5, 2));
   w.write32(0x180, 0x00101400 | 0x10);
   w.write32(0x108, 20 << 12);
+  w.write32(0x00c, locked ? 1 : 0);
+  let failAt: number | undefined;
   const io = {
     size: w.size,
     read32: (o: number) => w.read32(o),
     write32: (o: number, v: number) => {
       log.push(`${o.toString(16)}=${(v >>> 0).toString(16)}`);
-      w.write32(o, v);
+      if (o === failAt) throw new Error(`bus error at 0x${o.toString(16)}`);
+      if (o === 0x004 && v === 0x767b) w.write32(0x00c, 1);
+      else if (o === 0x008 && v === 0xdf0d) w.write32(0x00c, 0);
+      else if (o === 0x00c) return; // read-only
+      else if (!(w.read32(0x00c) & 1)) w.write32(o, v);
     },
     closed: false,
     close() {
       this.closed = true;
+    },
+    failOn(o: number) {
+      failAt = o;
     },
   };
   return { io, log, w };
@@ -191,7 +178,8 @@ t.test('PL clocks from .hwh divisors through the SLCR', async (t) => {
     return s.io;
   });
   t.equal(opened, 'SLCR@f8000000+4096');
-  t.same(s.log, ['8=df0d', '170=100a00', '4=767b'], 'unlock, FPGA0 only (FPGA1 disabled), relock');
+  t.same(s.log, ['170=100a00'], 'SLCR unlocked (as Linux leaves it): FPGA0 only (FPGA1 disabled), no lock key either way');
+  t.equal(s.w.read32(0x00c), 0, 'still unlocked afterwards');
   t.same(res, [{ index: 0, div0: 10, div1: 1, before: 0x200500, after: 0xa00 | (1 << 20) }].map((r) => ({ ...r, after: withDivisors('zynq', 0x200500, 10, 1) })));
   t.ok(s.io.closed);
   t.equal(readPlClockMHz('zynq', s.io, 0), 100, '1000 MHz / (10·1)');
@@ -211,6 +199,38 @@ t.test('PL clocks from .hwh divisors through the SLCR', async (t) => {
   t.ok(Math.abs(readPlClockMHz('zynqmp', zm, 0) - 49.99995) < 1e-3);
   zm.write32(0xc4, withDivisors('zynqmp', 0x01000003, 2, 1));
   t.throws(() => readPlClockMHz('zynqmp', zm, 1), /SRCSEL 3/);
+});
+
+t.test('PL clocks: SLCR lock state restored to what SLCR_LOCKSTA said, both ways and on failure', async (t) => {
+  const d = parseHwh(ZYNQ_HWH(true));
+  const locked = slcr(true);
+  applyPlClocks(d, () => locked.io);
+  t.same(locked.log, ['8=df0d', '170=100a00', '4=767b'], 'locked before: unlock, write, relock');
+  t.equal(locked.w.read32(0x00c), 1, 'locked again');
+  t.same(readDivisors('zynq', locked.w.read32(0x170)), { div0: 10, div1: 1 }, 'the write landed while unlocked');
+
+  const unlocked = slcr(false);
+  applyPlClocks(d, () => unlocked.io);
+  t.same(unlocked.log, ['170=100a00']);
+  t.equal(unlocked.w.read32(0x00c), 0, 'left unlocked, as found');
+
+  const failing = slcr(true);
+  failing.io.failOn(0x170);
+  t.throws(() => applyPlClocks(d, () => failing.io), /bus error at 0x170/);
+  t.same(failing.log, ['8=df0d', '170=100a00', '4=767b'], 'relocked although the clock write failed');
+  t.equal(failing.w.read32(0x00c), 1);
+  t.ok(failing.io.closed, 'window closed on failure');
+
+  // ZynqMP CRL_APB has no lock: nothing but the divisor write.
+  const zu = parseHwh(ZYNQ_HWH(true).replace('processing_system7', 'zynq_ultra_ps_e').replace(/PCW_FPGA_FCLK(\d)_ENABLE/g, 'PSU__FPGA_PL$1_ENABLE').replace(/PCW_FCLK(\d)_PERIPHERAL_DIVISOR(\d)/g, 'PSU__CRL_APB__PL$1_REF_CTRL__DIVISOR$2'));
+  const crl = slcr(false);
+  const r = applyPlClocks(zu, (phys, size, label) => {
+    t.equal(label, 'CRL_APB');
+    t.equal(phys, 0xff5e0000n);
+    return crl.io;
+  });
+  t.equal(r.length, 1);
+  t.same(crl.log, [`c0=${withDivisors('zynqmp', 0, 10, 1).toString(16)}`]);
 });
 
 t.test('loadOverlay: engine check before touching the PL, then clocks, then download', async (t) => {

@@ -270,7 +270,7 @@ export class EngineDevice {
       throw new EngineError(`engine magic 0x${c.magic.toString(16)} is not FFQ1 (0x31514646)`, 'EBADMAGIC');
     }
     if (c.version >>> 16 !== 1) {
-      throw new UserError(`engine implements integer contract version ${c.version >>> 16}, this runtime implements 1`, 'load a bitstream built from this release (flowfpga build), or update the runtime');
+      throw new UserError(`engine implements integer contract version ${c.version >>> 16}, this runtime implements 1`, 'load a bitstream built from this release (make -C hw bitstream BOARD=<board>, then flowfpga load), or update the runtime');
     }
     this.#caps = c;
     return c;

@@ -25,7 +25,7 @@ export function loadLibcma(file = '/usr/lib/libcma.so'): CmaLib {
   try {
     lib = koffi.load(file);
   } catch (e) {
-    throw new UserError(`cannot load ${file}: ${(e as Error).message.split('\n')[0]}`, 'libcma ships with PYNQ ≤ 2.6; on newer images use u-dma-buf (--dma udmabuf)');
+    throw new UserError(`cannot load ${file}: ${(e as Error).message.split('\n')[0]}`, 'libcma ships with PYNQ ≤ 2.6; on newer images load the u-dma-buf module instead (docs/driver.md)');
   }
   const f = {
     alloc: lib.func('void *cma_alloc(uint32_t len, uint32_t cacheable)'),

@@ -37,7 +37,7 @@ export class ShmBackend implements DmaBackend {
     try {
       fd = sys.open(o.path, O_RDWR | O_CLOEXEC);
     } catch (e) {
-      if (e instanceof SysError) throw new UserError(`cannot open virtual DDR ${o.path}: ${e.code}`, 'start the virtual board first, or check the --ddr path');
+      if (e instanceof SysError) throw new UserError(`cannot open virtual DDR ${o.path}: ${e.code}`, 'start the virtual board first (flowfpga emu), or check FLOWFPGA_EMU_DIR');
       throw e;
     }
     try {

@@ -27,6 +27,8 @@ export const ZYNQ_SLCR: Layout = {
 };
 const SLCR_LOCK = 0x004;
 const SLCR_UNLOCK = 0x008;
+/** Bit 0 = locked (UG585 App. B). */
+const SLCR_LOCKSTA = 0x00c;
 const SLCR_LOCK_KEY = 0x767b;
 const SLCR_UNLOCK_KEY = 0xdf0d;
 
@@ -105,7 +107,8 @@ export interface ClockSetting {
 
 /**
  * Writes the .hwh divisors of every enabled PL clock (what Vivado configured the design for). Zynq-7000 SLCR
- * writes need the unlock key; the lock is restored afterwards.
+ * writes need the unlock key; the lock is put back to what SLCR_LOCKSTA said before — Linux unlocks the SLCR at
+ * boot and keeps writing it (clocks, resets), so re-locking an unlocked SLCR would break the kernel's own writes.
  */
 export function applyPlClocks(design: HwhDesign, open: MmioOpener): ClockSetting[] {
   const l = layoutFor(design.family);
@@ -114,14 +117,18 @@ export function applyPlClocks(design: HwhDesign, open: MmioOpener): ClockSetting
   const io = open(l.base, l.size, design.family === 'zynq' ? 'SLCR' : 'CRL_APB');
   const out: ClockSetting[] = [];
   try {
-    if (design.family === 'zynq') io.write32(SLCR_UNLOCK, SLCR_UNLOCK_KEY);
-    for (const c of enabled) {
-      const before = io.read32(l.ctrl(c.index));
-      const after = withDivisors(design.family, before, c.div0, c.div1);
-      if (after !== before) io.write32(l.ctrl(c.index), after);
-      out.push({ index: c.index, div0: c.div0, div1: c.div1, before, after });
+    const wasLocked = design.family === 'zynq' && (io.read32(SLCR_LOCKSTA) & 1) === 1;
+    if (wasLocked) io.write32(SLCR_UNLOCK, SLCR_UNLOCK_KEY);
+    try {
+      for (const c of enabled) {
+        const before = io.read32(l.ctrl(c.index));
+        const after = withDivisors(design.family, before, c.div0, c.div1);
+        if (after !== before) io.write32(l.ctrl(c.index), after);
+        out.push({ index: c.index, div0: c.div0, div1: c.div1, before, after });
+      }
+    } finally {
+      if (wasLocked) io.write32(SLCR_LOCK, SLCR_LOCK_KEY);
     }
-    if (design.family === 'zynq') io.write32(SLCR_LOCK, SLCR_LOCK_KEY);
   } finally {
     io.close?.();
   }

@@ -328,29 +328,67 @@ function finalGic(r: IrqRoute | undefined): number | undefined {
 }
 
 function matches(m: HwhModule, sel: EngineSelector): boolean {
-  if (sel.instance !== undefined) return m.instance === sel.instance;
+  // Every criterion given must hold: an instance name narrows the VLNV match, it never replaces it.
+  if (sel.instance === undefined && sel.vlnv === undefined) return false;
+  if (sel.instance !== undefined && m.instance !== sel.instance) return false;
   if (sel.vlnv instanceof RegExp) return sel.vlnv.test(m.vlnv);
   if (typeof sel.vlnv === 'string') return m.vlnv.startsWith(sel.vlnv);
-  return false;
+  return true;
+}
+
+/** A VLNV pattern as a user reads it: the default engine pattern becomes "*:hls:flowfpga_engine:*". */
+export function vlnvText(v: string | RegExp | undefined): string {
+  if (v === undefined) return '(any)';
+  if (typeof v === 'string') return `${v}*`;
+  return v.source.replace(/^\^/, '').replace(/\[\^:\]\+/g, '*').replace(/:$/, ':*');
 }
 
 function describe(sel: EngineSelector): string {
-  if (sel.instance !== undefined) return `instance "${sel.instance}"`;
-  return `VLNV ${sel.vlnv instanceof RegExp ? sel.vlnv.source : `"${sel.vlnv}"`}`;
+  const parts: string[] = [];
+  if (sel.instance !== undefined) parts.push(`instance "${sel.instance}"`);
+  if (sel.vlnv !== undefined) parts.push(`VLNV ${vlnvText(sel.vlnv)}`);
+  return parts.join(' and ');
 }
 
-/** Finds the engine IP and returns everything the driver needs to talk to it. */
-export function findEngine(design: HwhDesign, sel: EngineSelector = DEFAULT_ENGINE_SELECTOR, source = '.hwh'): EngineInfo {
+/** The VLNV the flowfpga engine carries in every .hwh (hw/hls/run_hls.tcl: flowfpga.org:hls:flowfpga_engine:1.0). */
+export const ENGINE_VLNV_TEXT = vlnvText(DEFAULT_ENGINE_SELECTOR.vlnv);
+
+/**
+ * Finds the flowfpga engine: by its VLNV, and when an instance is named, that instance must carry the engine's VLNV
+ * too — a named IP that is not a flowfpga engine is refused before anything touches its registers.
+ */
+export function findEngine(design: HwhDesign, sel: Omit<EngineSelector, 'vlnv'> = {}, source = '.hwh'): EngineInfo {
+  const want: EngineSelector = { ...sel, vlnv: DEFAULT_ENGINE_SELECTOR.vlnv };
+  if (sel.instance !== undefined) {
+    const m = design.modules.get(sel.instance);
+    const engines = [...design.modules.values()].filter((x) => matches(x, { vlnv: want.vlnv })).map((x) => x.instance);
+    const present = engines.length ? `flowfpga engines in the design: ${engines.join(', ')}` : `this design has no flowfpga engine (VLNV ${ENGINE_VLNV_TEXT})`;
+    if (!m) throw new UserError(`${source}: no IP named "${sel.instance}" in the design`, `${present}; check --engine-instance`);
+    if (!matches(m, want)) {
+      throw new UserError(
+        `${source}: instance "${sel.instance}" is ${m.vlnv || `a ${m.modType}`}, not a flowfpga engine (VLNV ${ENGINE_VLNV_TEXT})`,
+        `${present}; drop --engine-instance or name the engine's instance`,
+      );
+    }
+  }
+  return findIp(design, want, source);
+}
+
+/** Finds one IP (by instance and/or VLNV) and returns its address, interrupt route, parameters and registers. */
+export function findIp(design: HwhDesign, sel: EngineSelector, source = '.hwh'): EngineInfo {
   const found = [...design.modules.values()].filter((m) => matches(m, sel));
   if (found.length === 0) {
     const hls = [...design.modules.values()].filter((m) => m.vlnv.includes(':hls:')).map((m) => m.instance);
+    const engine = sel.vlnv === DEFAULT_ENGINE_SELECTOR.vlnv;
     throw new UserError(
-      `${source}: no IP with ${describe(sel)} in the design`,
-      hls.length ? `HLS IPs present: ${hls.join(', ')}; select one with --engine-instance` : 'this bitstream does not contain the flowfpga engine; build it from hw/ or pick the right .hwh',
+      `${source}: no IP with ${describe(sel)} in the design${engine ? ': not a flowfpga overlay' : ''}`,
+      engine
+        ? `load a bitstream built from hw/ (make -C hw bitstream BOARD=<board>) with the .hwh written next to it${hls.length ? `; HLS IPs here: ${hls.join(', ')}` : ''}`
+        : hls.length ? `HLS IPs present: ${hls.join(', ')}` : 'pick the .hwh that belongs to this bitstream',
     );
   }
   if (found.length > 1) {
-    throw new UserError(`${source}: ${found.length} IPs match ${describe(sel)}: ${found.map((m) => m.instance).join(', ')}`, 'select one by instance name');
+    throw new UserError(`${source}: ${found.length} IPs match ${describe(sel)}: ${found.map((m) => m.instance).join(', ')}`, 'select one with --engine-instance');
   }
   const m = found[0]!;
   let ranges = design.addressMap.filter((r) => r.instance === m.instance);
@@ -364,7 +402,7 @@ export function findEngine(design: HwhDesign, sel: EngineSelector = DEFAULT_ENGI
   if (distinct.length > 1) {
     throw new UserError(
       `${source}: ${m.instance} has ${distinct.length} address ranges (${distinct.map((r) => r.slaveInterface).join(', ')})`,
-      'choose the control interface with slaveInterface',
+      'the engine has one AXI-Lite control interface (s_axi_control); rebuild the block design from hw/bd',
     );
   }
   const r = distinct[0]!;

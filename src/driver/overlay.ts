@@ -55,7 +55,7 @@ function writeAttr(dir: string, name: string, value: string): void {
 export function fpgaState(o: FpgaManagerOptions = {}): string {
   const dir = mgrDir(o);
   if (!fs.existsSync(path.join(dir, 'state'))) {
-    throw new UserError(`no FPGA manager at ${dir}`, 'run on a Zynq board whose kernel has CONFIG_FPGA_MGR_ZYNQ_FPGA (or ZYNQMP_FPGA); use --virtual for the virtual board');
+    throw new UserError(`no FPGA manager at ${dir}`, 'run on a Zynq board whose kernel has CONFIG_FPGA_MGR_ZYNQ_FPGA (or ZYNQMP_FPGA); or use the virtual board (--board emu)');
   }
   return readAttr(dir, 'state');
 }

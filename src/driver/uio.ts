@@ -168,7 +168,7 @@ export class UioDevice implements IrqSource {
       this.#sys.write(fd, new Uint8Array(this.#one.buffer));
     } catch (e) {
       if (e instanceof SysError && e.code === 'ENOSYS') {
-        throw new UserError(`${this.info.device} cannot re-enable its interrupt (no irqcontrol)`, 'bind the device to uio_pdrv_genirq with an interrupts property, or use polling (--irq off)');
+        throw new UserError(`${this.info.device} cannot re-enable its interrupt (no irqcontrol)`, 'bind the device to uio_pdrv_genirq with an interrupts property in its device-tree node (docs/driver.md)');
       }
       throw e;
     }

@@ -37,6 +37,9 @@ export const LOCK_UN = 8;
 
 export const AF_UNIX = 1;
 export const SOCK_STREAM = 1;
+export const SOCK_DGRAM = 2;
+/** send flags: no SIGPIPE when the peer is gone (an EPIPE error instead). */
+export const MSG_NOSIGNAL = 0x4000;
 export const SOCK_CLOEXEC = 0x80000;
 /** sizeof(sockaddr_un.sun_path) on Linux. */
 export const UNIX_PATH_MAX = 108;

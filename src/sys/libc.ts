@@ -15,7 +15,9 @@ import {
   POLLOUT,
   PROT_READ,
   PROT_WRITE,
+  MSG_NOSIGNAL,
   SOCK_CLOEXEC,
+  SOCK_DGRAM,
   SOCK_STREAM,
   UNIX_PATH_MAX,
 } from './constants.js';
@@ -43,6 +45,7 @@ interface Bindings {
   ioctl: Fn;
   socket: Fn;
   connect: Fn;
+  sendto: Fn;
   geteuid: Fn;
   sysconf: Fn;
   flock: Fn;
@@ -83,6 +86,7 @@ function bind(): Bindings {
     ioctl: lib.func('int ioctl(int fd, unsigned long request, void *arg)'),
     socket: lib.func('int socket(int domain, int type, int protocol)'),
     connect: lib.func('int connect(int fd, const void *addr, uint32_t len)'),
+    sendto: lib.func('long sendto(int fd, const void *buf, size_t len, int flags, const void *addr, uint32_t addrlen)'),
     geteuid: lib.func('uint32_t geteuid()'),
     sysconf: lib.func('long sysconf(int name)'),
     flock: lib.func('int flock(int fd, int operation)'),
@@ -291,8 +295,39 @@ export function createLibcSys(): Sys {
         if (e !== ERRNO.EINTR) throw new SysError('flock', e);
       }
     },
+    socketDgram() {
+      const b = bind();
+      const fd: number = b.socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+      if (fd < 0) throw new SysError('socket', b.koffi.errno());
+      return fd;
+    },
+    sendto(fd, buf, path) {
+      const sa = unixAddress(path, 'sendto');
+      const b = bind();
+      for (;;) {
+        const n = Number(b.sendto(fd, buf, buf.length, MSG_NOSIGNAL, sa.addr, sa.len));
+        if (n >= 0) return n;
+        const e = b.koffi.errno();
+        if (e !== ERRNO.EINTR) throw new SysError('sendto', e, path);
+      }
+    },
   };
   return sys;
+}
+
+/**
+ * sockaddr_un for `path`: u16 family + sun_path. Filesystem names are NUL-terminated (length 2 + n + 1); '@name'
+ * is the abstract namespace: sun_path[0] = NUL, then the name, length 2 + 1 + n with no terminator (unix(7)).
+ */
+export function unixAddress(path: string, syscall: string): { addr: Buffer; len: number } {
+  const abstract = path.startsWith('@');
+  const name = Buffer.from(abstract ? path.slice(1) : path, 'utf8');
+  if (name.length === 0 || name.includes(0)) throw new SysError(syscall, ERRNO.EINVAL, path);
+  if (name.length + 1 > UNIX_PATH_MAX) throw new SysError(syscall, ERRNO.ENAMETOOLONG, path);
+  const addr = Buffer.alloc(2 + UNIX_PATH_MAX);
+  addr.writeUInt16LE(AF_UNIX, 0);
+  name.copy(addr, abstract ? 3 : 2);
+  return { addr, len: 2 + 1 + name.length };
 }
 
 let defaultSys: Sys | undefined;

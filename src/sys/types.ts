@@ -35,6 +35,15 @@ export interface Sys {
    * description closes — also when its process dies, so a lock is never stale.
    */
   flock(fd: number, operation: number): void;
+  // notify
+  /** An unbound, close-on-exec AF_UNIX datagram socket (sd_notify's transport; Node has none). Throws SysError('socket'). */
+  socketDgram(): number;
+  /**
+   * Sends `buf` as one datagram to the AF_UNIX address `path` (sendto with a sockaddr_un). A leading '@' names the
+   * abstract namespace: a NUL byte replaces it and the address length counts the name only (unix(7)). Returns the
+   * bytes sent; throws SysError('sendto', path).
+   */
+  sendto(fd: number, buf: Uint8Array, path: string): number;
 }
 
 export interface MmapOptions {

@@ -5,6 +5,8 @@ import { register as emu } from './emu.js';
 import { register as evalCmd } from './eval.js';
 import { register as golden } from './golden.js';
 import { register as info } from './info.js';
+import { register as installService } from './install-service.js';
+import { register as load } from './load.js';
 import { register as models } from './models.js';
 import { register as plan } from './plan.js';
 import { register as regress } from './regress.js';
@@ -19,6 +21,8 @@ export function registerAll(program: Command): void {
   evalCmd(program);
   golden(program);
   info(program);
+  installService(program);
+  load(program);
   models(program);
   plan(program);
   regress(program);

@@ -26,6 +26,7 @@ import { prepareOutDir } from '../outdir.js';
 import { StatusLine, frameJson } from '../status-line.js';
 import { lingerUntilSignal, liveObserver, startLive } from '../live.js';
 import type { LiveServer } from '../../serve/index.js';
+import { ServiceLink } from '../../service/link.js';
 
 interface RunOpts extends DeviceCliOptions {
   model?: string;
@@ -143,6 +144,14 @@ async function runOn(device: Awaited<ReturnType<typeof openDevice>>, feed: PairF
   const observers: RunObserver[] = [writer, report];
   if (status) observers.push(status);
   if (live) observers.push(liveObserver(live));
+  // Under systemd (Type=notify): READY=1 once the first frame is written, WATCHDOG=1 only as frames complete.
+  const service = new ServiceLink();
+  let serving = '';
+  observers.push({
+    onStart: (st) => void (serving = `${st.model} on ${st.device}, ${st.source}, net ${st.netSize[0]}x${st.netSize[1]}`),
+    onFrame: (e) => service.frameDone({ ms: e.infer.timings.totalMs, what: serving }),
+    onEnd: () => service.stopping(),
+  });
 
   const ac = new AbortController();
   const onSignal = (sig: NodeJS.Signals): void => {
@@ -165,6 +174,7 @@ async function runOn(device: Awaited<ReturnType<typeof openDevice>>, feed: PairF
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
+    service.close();
   }
   const verdict = verdictLine(s, policy, policyExplicit);
   if (opts.json) {

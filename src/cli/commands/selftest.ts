@@ -13,9 +13,9 @@ import { parseFault, type EmuFaults } from '../../emu/control.js';
 import { UserError } from '../../errors.js';
 import { packageRoot } from '../../paths.js';
 import { generateGolden, parseGolden, GOLDEN_DEFAULT_SEED, type GoldenFile } from '../../reference/golden.js';
-import { addBoardOptions, parseTimeout } from '../device-options.js';
+import { addBoardOptions, loadOverlayOption, parseTimeout, type OverlayCliOptions } from '../device-options.js';
 
-interface Opts {
+interface Opts extends OverlayCliOptions {
   board: string;
   json?: boolean;
   timeout: string;
@@ -93,6 +93,7 @@ export function register(program: Command): void {
       if (opts.emuFault.length && target.kind !== 'emu') {
         throw new UserError(`--emu-fault needs the virtual board, not ${target.board}`, 'add --board emu');
       }
+      await loadOverlayOption(opts);
       const golden = loadGolden();
       const log = (line: string): void => void (opts.json ? undefined : process.stdout.write(line + '\n'));
       const t0 = performance.now();
