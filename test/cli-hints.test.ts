@@ -50,7 +50,7 @@ export function stringsIn(file: string, source: string): Text[] {
 }
 
 /** Words that follow "flowfpga" in prose as a noun or adjective ("a flowfpga engine"), not as a command. */
-const PROSE = new Set(['or', 'under', 'installation', 'engine', 'engines', 'overlay', 'model', 'models', 'runtime', 'reads', 'implements', 'service', 'user', 'group']);
+const PROSE = new Set(['or', 'under', 'installation', 'engine', 'engines', 'overlay', 'model', 'models', 'runtime', 'reads', 'implements', 'service', 'user', 'group', 'version', 'with', 'process', 'live']);
 
 /** Tools whose options hints may name ("systemctl enable --now flowfpga"); flowfpga's own are checked. */
 const OTHER_TOOLS = ['systemctl', 'udevadm', 'journalctl', 'systemd-sysusers', 'systemd-analyze', 'make', 'bootgen', 'npm', 'apt-get', 'git'];
@@ -70,6 +70,8 @@ export function unknownReferences(texts: Text[], program: Command): string[] {
   for (const c of all(program)) for (const o of c.options) if (o.long) options.add(o.long);
   const bad: string[] = [];
   for (const { where, text } of texts) {
+    // The live page's HTML/CSS/JS (CSS custom properties are `--name`) is not a hint.
+    if (/^\s*<!doctype html/i.test(text)) continue;
     for (const m of text.matchAll(/(?<![\w-])--([a-z][\w-]*)/g)) {
       if (ofOtherTool(text.slice(0, m.index))) continue;
       if (!options.has(`--${m[1]}`)) bad.push(`${where}: --${m[1]} is no option of any command ("${text}")`);
