@@ -7,7 +7,7 @@
 //     size) and the caller reads back what it got (VIDIOC_S_FMT spec); a bad buffer type is EINVAL;
 //   - REQBUFS memory other than MMAP, QBUF of a queued buffer, DQBUF/STREAMON without buffers: EINVAL;
 //   - DQBUF with O_NONBLOCK and no finished frame: EAGAIN; poll: POLLERR when not streaming, POLLIN with a frame;
-//   - unplug (unplug() or `unplugAfter` frames): ioctl and mmap give ENODEV, poll POLLERR|POLLHUP|POLLPRI, open
+//   - unplug (unplug(), or after the application dequeued `unplugAfter` frames): ioctl and mmap give ENODEV, poll POLLERR|POLLHUP|POLLPRI, open
 //     ENOENT; mapped memory stays valid until unmapped, as the kernel keeps the pages;
 //   - on 32-bit ABIs both the time32 and (kernel ≥ 5.6) time64 QUERYBUF/QBUF/DQBUF numbers are served; either can be
 //     switched off to model CONFIG_COMPAT_32BIT_TIME=n or an old kernel (ENOTTY).
@@ -58,7 +58,7 @@ export interface SimCameraOptions {
   time32?: boolean;
   /** 32-bit ABIs: serve the time64 buffer ioctls (kernel ≥ 5.6). Default true. */
   time64?: boolean;
-  /** Unplug when this many frames have been delivered. */
+  /** Unplug right after the application has dequeued this many frames. */
   unplugAfter?: number;
   pageSize?: number;
 }
@@ -131,6 +131,7 @@ export class SimCamera {
   #streaming = false;
   #nextDue = 0;
   #delivered = 0;
+  #dequeued = 0;
   #unplugged = false;
   #format: SimFormat;
   #waiters = new Set<Waiter>();
@@ -190,10 +191,6 @@ export class SimCamera {
   /** Fills queued buffers with the frames that are due by now (and unplugs when the budget is spent). */
   #advance(now = performance.now()): void {
     while (this.#streaming && this.#queued.length > 0 && now >= this.#nextDue) {
-      if (this.#o.unplugAfter !== undefined && this.#delivered >= this.#o.unplugAfter) {
-        this.unplug();
-        return;
-      }
       const b = this.#queued.shift()!;
       const n = this.sequence.jpeg.length;
       // Forwards, then backwards without repeating the ends: 0 1 … n−1 n−2 … 1 0 1 …
@@ -518,6 +515,8 @@ export class SimCamera {
     const b = this.#done.shift()!;
     b.state = 'dequeued';
     this.#fill(v, bl, b);
+    // Pulled out right after the application got its N-th frame: deterministic however slow the consumer is.
+    if (++this.#dequeued === this.#o.unplugAfter) this.unplug();
     return 0;
   }
 
