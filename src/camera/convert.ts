@@ -114,11 +114,16 @@ export class PlaneFitter {
   #rows: [Uint8Array, Uint8Array];
   #held = new Int32Array(2);
   #last = -1;
+  // Resize: two horizontally interpolated rows and the source row each holds.
+  #h: [Float64Array, Float64Array];
+  #hheld = new Int32Array(2);
+  #hlast = -1;
 
   constructor(map: InputMapping) {
     this.map = map;
     const stride = map.srcWidth * 3;
     this.#rows = [new Uint8Array(stride), new Uint8Array(stride)];
+    this.#h = [new Float64Array(3 * map.netWidth), new Float64Array(3 * map.netWidth)];
     if (map.mode === 'resize') {
       this.#tx = taps(map.srcWidth, map.netWidth);
       this.#ty = taps(map.srcHeight, map.netHeight);
@@ -146,33 +151,25 @@ export class PlaneFitter {
     }
     this.#held.fill(-1);
     this.#last = -1;
+    this.#hheld.fill(-1);
+    this.#hlast = -1;
     const pR = offset;
     const pG = offset + n;
     const pB = offset + 2 * n;
     if (m.mode === 'resize' && (W !== m.srcWidth || H !== m.srcHeight)) {
-      const tx = this.#tx!;
+      // Separable: resizeImage's `top` and `bot` are the horizontal interpolations of source rows i0 and i1, so each
+      // source row is interpolated once (kept while the next output row may need it), then blended vertically.
       const ty = this.#ty!;
-      const i0 = tx.i0;
-      const i1 = tx.i1;
-      const w1 = tx.w1;
       for (let y = 0, o = 0; y < H; y++) {
-        const a = this.#row(src, ty.i0[y]);
-        const b = this.#row(src, ty.i1[y]);
+        const a = this.#hrow(src, ty.i0[y]);
+        const b = this.#hrow(src, ty.i1[y]);
         const wy = ty.w1[y];
-        for (let x = 0; x < W; x++, o++) {
-          const c0 = i0[x] * 3;
-          const c1 = i1[x] * 3;
-          const wx = w1[x];
-          // The expressions of netinput.ts resizeImage, channel by channel.
-          let top = a[c0] + (a[c1] - a[c0]) * wx;
-          let bot = b[c0] + (b[c1] - b[c0]) * wx;
-          dst[pR + o] = Math.floor(top + (bot - top) * wy + 0.5);
-          top = a[c0 + 1] + (a[c1 + 1] - a[c0 + 1]) * wx;
-          bot = b[c0 + 1] + (b[c1 + 1] - b[c0 + 1]) * wx;
-          dst[pG + o] = Math.floor(top + (bot - top) * wy + 0.5);
-          top = a[c0 + 2] + (a[c1 + 2] - a[c0 + 2]) * wx;
-          bot = b[c0 + 2] + (b[c1 + 2] - b[c0 + 2]) * wx;
-          dst[pB + o] = Math.floor(top + (bot - top) * wy + 0.5);
+        // Math.floor(v + 0.5) of resizeImage, as the Uint8Array store's truncation: v + 0.5 lies in [0.5, 255.5],
+        // where truncation and floor agree (and the store needs no clamp).
+        for (let x = 0, k = 0; x < W; x++, o++, k += 3) {
+          dst[pR + o] = a[k] + (b[k] - a[k]) * wy + 0.5;
+          dst[pG + o] = a[k + 1] + (b[k + 1] - a[k + 1]) * wy + 0.5;
+          dst[pB + o] = a[k + 2] + (b[k + 2] - a[k + 2]) * wy + 0.5;
         }
       }
       return;
@@ -189,6 +186,33 @@ export class PlaneFitter {
         dst[pB + o] = r[i + 2];
       }
     }
+  }
+
+  /** Source row y interpolated horizontally to the network width (interleaved RGB, float), cached like #row. */
+  #hrow(src: RowSource, y: number): Float64Array {
+    const h = this.#hheld;
+    const hit = h[0] === y ? 0 : h[1] === y ? 1 : -1;
+    if (hit >= 0) {
+      this.#hlast = hit;
+      return this.#h[hit];
+    }
+    const slot = this.#hlast === 0 ? 1 : 0;
+    const out = this.#h[slot];
+    const a = src.row(y, this.#rows[0]);
+    const { i0, i1, w1 } = this.#tx!;
+    const W = this.map.netWidth;
+    for (let x = 0, k = 0; x < W; x++, k += 3) {
+      const c0 = i0[x] * 3;
+      const c1 = i1[x] * 3;
+      const wx = w1[x];
+      // resizeImage's `top`/`bot` expression, channel by channel.
+      out[k] = a[c0] + (a[c1] - a[c0]) * wx;
+      out[k + 1] = a[c0 + 1] + (a[c1 + 1] - a[c0 + 1]) * wx;
+      out[k + 2] = a[c0 + 2] + (a[c1 + 2] - a[c0 + 2]) * wx;
+    }
+    h[slot] = y;
+    this.#hlast = slot;
+    return out;
   }
 
   #row(src: RowSource, y: number): Uint8Array {
