@@ -14,6 +14,7 @@ import {
   type Mismatch,
   type MismatchPolicy,
   type RunResult,
+  type SampleSpec,
   type SchedConfig,
   type VerifyMode,
 } from '../scheduler/index.js';
@@ -88,6 +89,8 @@ export interface EngineFlowOptions {
   policy: MismatchPolicy;
   timeoutMs?: number;
   onMismatch?: (m: Mismatch, frame: number) => void;
+  /** `sample` regions (default verify.ts DEFAULT_SAMPLE). */
+  sample?: SampleSpec;
 }
 
 /** FlowDevice over an EngineDevice: plan once per (model, size), then every infer() is one frame through the engine. */
@@ -104,7 +107,7 @@ export class EngineFlowDevice implements FlowDevice {
     this.#space = new EngineAddressSpace(this.engine, board.memoryGBps, this.opts.timeoutMs);
     const plan = planNetwork(model.arch, h, w, this.#space.config);
     this.#runner = new FrameRunner(plan, model, new DeviceExecutor(this.#space), {
-      verify: this.opts.verify, policy: this.opts.policy, onMismatch: this.opts.onMismatch,
+      verify: this.opts.verify, policy: this.opts.policy, onMismatch: this.opts.onMismatch, sample: this.opts.sample,
     });
     this.#fracBits = model.arch.flowFracBits;
   }
@@ -113,12 +116,13 @@ export class EngineFlowDevice implements FlowDevice {
     const runner = this.#runner;
     if (!runner) throw new Error('infer() before load()');
     const t0 = performance.now();
-    const jobs0 = this.engine.stats().jobs;
+    const st0 = this.engine.stats();
     const r = await runner.runFrame(frames);
     const totalMs = performance.now() - t0;
+    const st1 = this.engine.stats();
     return {
       flow: r.flow, h: runner.plan.h, w: runner.plan.w, fracBits: this.#fracBits,
-      timings: { totalMs, jobs: this.engine.stats().jobs - jobs0, cycles: BigInt(r.cycles) },
+      timings: { totalMs, jobs: st1.jobs - st0.jobs, engineMs: (st1.jobUs - st0.jobUs) / 1000, hostMs: totalMs - (st1.jobUs - st0.jobUs) / 1000, cycles: BigInt(r.cycles) },
       verify: { mode: runner.verify, regions: r.verify.regions, macs: r.verify.macs, ms: r.verify.ms, mismatches: r.mismatches.length, dropped: r.dropped, reruns: r.reruns },
     };
   }

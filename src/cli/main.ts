@@ -18,11 +18,19 @@ export function buildProgram(): Command {
 /** Runs the CLI; user errors become one line with a hint and exit code 2 (1 for internal errors). */
 export async function main(argv: string[]): Promise<void> {
   const program = buildProgram();
+  // Never exit 0 with the command unfinished: if the event loop empties while the command still awaits something
+  // (a wait nobody will ever resolve), say so and fail instead of losing the pending result or error.
+  const unfinished = (): void => {
+    process.stderr.write('flowfpga: internal error: the command stopped with work unfinished (a wait was lost)\n');
+    process.exitCode = 1;
+  };
+  process.once('exit', unfinished);
   try {
     await program.parseAsync(argv);
   } catch (err) {
     if (err instanceof CommanderError) {
-      process.exitCode = err.exitCode;
+      // Help and --version exit 0; unknown options, missing arguments or required options are user errors.
+      process.exitCode = err.exitCode === 0 || err.code === 'commander.helpDisplayed' || err.code === 'commander.version' ? 0 : 2;
       return;
     }
     if (err instanceof UserError) {
@@ -31,5 +39,7 @@ export async function main(argv: string[]): Promise<void> {
       return;
     }
     throw err;
+  } finally {
+    process.off('exit', unfinished);
   }
 }

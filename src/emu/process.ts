@@ -94,6 +94,10 @@ export class EmuProcess {
   /** SIGTERM, wait up to `timeoutMs`, then SIGKILL; removes the directory if it was made for this board. */
   async stop(timeoutMs = 3000): Promise<void> {
     if (!this.#exited) {
+      // The child is unref'd (a forgotten board must not keep us alive); awaiting its exit while unref'd lets the
+      // event loop empty and the process exit 0 with the caller's pending error lost (a SIGSTOPped board). Ref it
+      // for the wait.
+      this.child.ref();
       this.child.kill('SIGTERM');
       let timer: NodeJS.Timeout | undefined;
       const timedOut = await Promise.race([

@@ -91,14 +91,41 @@ export function flowToColor(flow: FlowField, opts: FlowColorOptions = {}): FlowC
   if (maxrad === 0) maxrad = 1;
   const image = createImage(width, height);
   const d = image.data;
+  const W = WHEEL_F;
+  // computeColor() inlined (the per-frame hot path of run): the same float32 operations in the same order.
   for (let i = 0, o = 0; i < n; i++, o += 3) {
-    const fx = u[i];
-    const fy = v[i];
+    let fx = u[i];
+    let fy = v[i];
     if (!(Math.abs(fx) <= UNKNOWN_FLOW_THRESH && Math.abs(fy) <= UNKNOWN_FLOW_THRESH)) {
       d[o] = d[o + 1] = d[o + 2] = 0;
-    } else {
-      computeColor(f32(fx / maxrad), f32(fy / maxrad), d, o);
+      continue;
     }
+    fx = f32(fx / maxrad);
+    fy = f32(fy / maxrad);
+    const rad = f32(Math.sqrt(f32(f32(fx * fx) + f32(fy * fy))));
+    const a = f32(f32(Math.atan2(-fy, -fx)) / Math.PI);
+    const fk = f32(((a + 1.0) / 2.0) * (NCOLS - 1));
+    const k0 = Math.trunc(fk);
+    const k1 = k0 + 1 === NCOLS ? 0 : k0 + 1;
+    const f = f32(fk - k0);
+    const f1 = f32(1 - f);
+    const j0 = 3 * k0;
+    const j1 = 3 * k1;
+    let c0 = f32(f32(f1 * W[j0]) + f32(f * W[j1]));
+    let c1 = f32(f32(f1 * W[j0 + 1]) + f32(f * W[j1 + 1]));
+    let c2 = f32(f32(f1 * W[j0 + 2]) + f32(f * W[j1 + 2]));
+    if (rad <= 1) {
+      c0 = f32(1 - f32(rad * f32(1 - c0)));
+      c1 = f32(1 - f32(rad * f32(1 - c1)));
+      c2 = f32(1 - f32(rad * f32(1 - c2)));
+    } else {
+      c0 = f32(c0 * 0.75);
+      c1 = f32(c1 * 0.75);
+      c2 = f32(c2 * 0.75);
+    }
+    d[o] = Math.trunc(255.0 * c0);
+    d[o + 1] = Math.trunc(255.0 * c1);
+    d[o + 2] = Math.trunc(255.0 * c2);
   }
   return { image, maxRadius: maxrad < 0 ? 0 : maxrad };
 }

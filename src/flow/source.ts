@@ -3,10 +3,11 @@
 //
 // The copy rule (issue #10): a frame is copied at most once between its source buffer (a V4L2 mmap buffer, a decoded
 // file) and the network input. So a frame does not hand out an intermediate RGB image; it writes itself, fitted, into
-// the network input planes in one pass (`fitPlanes`) — once as the second frame of pair i-1 and once as the first
-// frame of pair i, each pass reading the source buffer directly. The run loop therefore holds a frame until both
-// pairs that use it are written, then `release()`s it (a camera re-queues its buffer then); a camera source needs at
-// least three buffers.
+// the network input planes in one pass (`fitPlanes`) as the second frame of pair i-1; for pair i the run loop moves
+// those planes to the first slot of the input (src/cli/runloop.ts) instead of fitting again — a frame is fitted again
+// only when it did not come straight from the previous pair. The run loop holds a frame until both pairs that use it
+// are done (observers may still read it), then `release()`s it (a camera re-queues its buffer then); a camera source
+// needs at least three buffers.
 import type { RgbImage } from './image.js';
 import type { InputMapping } from './netinput.js';
 

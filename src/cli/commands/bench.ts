@@ -1,6 +1,8 @@
 // flowfpga bench reference [--json]: throughput of the TS reference conv vs the same loops in C++ (g++ -O2).
 import { Command, Option } from 'commander';
 import { formatBench, runReferenceBench } from '../../reference/bench.js';
+import { formatHostBench, runHostBench } from '../bench-host.js';
+import { parseIntOpt, parseSize } from '../parse.js';
 
 export function register(program: Command): void {
   const bench = program.command('bench').description('micro-benchmarks');
@@ -13,5 +15,16 @@ export function register(program: Command): void {
       const log = opts.json ? undefined : (line: string) => process.stderr.write(`  ${line}\n`);
       const r = runReferenceBench(opts.tiny ? { width: 1 / 16, h: 64, w: 64, minSeconds: 0, log } : { log });
       process.stdout.write(opts.json ? JSON.stringify(r) + '\n' : formatBench(r) + '\n');
+    });
+  bench
+    .command('host')
+    .description('host work per frame pair at 384x512 with the engine excluded: fitting, input to device memory, flow conversion, colour wheel, bookkeeping')
+    .option('--json', 'print one JSON object {median_ms: {fit, to-ddr, flow, wheel, bookkeep, total}, p90_ms, machine, ...}')
+    .option('--reps <n>', 'pairs to time', '40')
+    .option('--frame <WxH>', 'camera frame size (default 512x384, the network size; e.g. 640x480 adds a resize)')
+    .action((opts: { json?: boolean; reps: string; frame?: string }) => {
+      const [fh, fw] = opts.frame ? parseSize(opts.frame.replace(/^(\d+)x(\d+)$/i, '$2x$1')) : [384, 512];
+      const r = runHostBench({ reps: parseIntOpt('--reps', opts.reps, 1, 100000), srcW: fw, srcH: fh });
+      process.stdout.write(opts.json ? JSON.stringify(r) + '\n' : formatHostBench(r) + '\n');
     });
 }

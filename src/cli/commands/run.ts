@@ -1,95 +1,224 @@
-// flowfpga run: optical flow for image pairs on a device (virtual board by default where no board is found),
-// written as Middlebury .flo files and color-wheel PNGs; per-pair EPE where the input has ground truth.
+// flowfpga run: optical flow for frame pairs on a device (virtual board by default where no board is found), written
+// as Middlebury .flo files and color-wheel PNGs; per-pair EPE where the input has ground truth. Inputs: a camera
+// (--camera), a video file or a folder of frames (--input, consecutive frames paired), a FlyingChairs/Sintel folder
+// or --pair (the bundled samples by default). The loop itself is runloop.ts; this file wires options, outputs and
+// observers (status line, JSON lines; `--serve` and systemd notify push theirs onto `observers`).
+//
+// Exit status: 0 all pairs written and verified (or not verified), 2 user error, 3 verification mismatches (all
+// pairs written; not with an explicit --on-mismatch log), 4 pairs dropped (--on-mismatch drop), 130 / 143 stopped
+// by SIGINT / SIGTERM (outputs so far complete), 1 device or internal error.
 import type { Command } from 'commander';
-import { mkdirSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { filePair, openDataset, writeFlo, writeFlowPng, type PairDataset } from '../../flow/index.js';
+import { stat } from 'node:fs/promises';
+import { basename, join } from 'node:path';
+import { filePair, openDataset, detectDataset, writeFlo, writeFlowPng } from '../../flow/index.js';
+import { FRAME_FILE_RE, openFolderSource } from '../../flow/folder-source.js';
+import { VIDEO_FILE_RE, openVideoSource } from '../../flow/video-source.js';
 import { resolveModel } from '../../model/registry.js';
-import { networkSize, runFlowJob } from '../flowjob.js';
+import { networkSize } from '../flowjob.js';
 import { openDevice, type DeviceCliOptions, addDeviceOptions } from '../device-options.js';
-import { parseSize } from '../parse.js';
+import { parseIntOpt, parseSize } from '../parse.js';
 import { UserError } from '../../errors.js';
 import { packageRoot } from '../../paths.js';
+import { VerifyError } from '../../scheduler/index.js';
+import { datasetFeed, runLoop, sequenceFeed, type MismatchPolicy, type PairFeed, type RunObserver, type RunSummary } from '../runloop.js';
+import { prepareOutDir } from '../outdir.js';
+import { StatusLine, frameJson } from '../status-line.js';
 
 interface RunOpts extends DeviceCliOptions {
   model?: string;
   input?: string;
   pair?: string[];
+  camera?: string;
   out: string;
   size?: string;
   fit: string;
   limit?: string;
+  frames?: string;
   json?: boolean;
   png: boolean;
 }
 
+export const EXIT_MISMATCH = 3;
+export const EXIT_DROPPED = 4;
+const SIGNAL_EXIT: Record<string, number> = { SIGINT: 130, SIGTERM: 143 };
+
 export function register(program: Command): void {
   const cmd = program
     .command('run')
-    .description('compute optical flow for image pairs and write .flo + color-coded PNG files')
+    .description('compute optical flow for frame pairs and write .flo + color-coded PNG files')
     .option('--model <name|file>', 'shipped model name or .ffq file (default: the default shipped model)')
-    .option('--input <dir>', 'FlyingChairs or Sintel folder, or a folder of frames (default: the bundled samples/)')
+    .option('--input <dir|video>', 'FlyingChairs or Sintel folder, a folder of frames, or a video file (default: the bundled samples/)')
     .option('--pair <images...>', 'two image files (and optionally a ground-truth .flo)')
+    .option('--camera <device>', 'V4L2 camera, e.g. /dev/video0 (consecutive frames are paired)')
     .option('--out <dir>', 'output folder', 'out')
     .option('--size <HxW>', 'network input size (multiple of 64; default: the model\'s trained resolution)')
     .option('--fit <mode>', 'how frames are fitted to the network size: resize | pad | crop', 'resize')
     .option('--limit <n>', 'process at most n pairs')
+    .option('--frames <n>', 'take at most n frames of a camera, video or frame folder (n-1 pairs)')
     .option('--no-png', 'do not write color-wheel PNGs')
-    .option('--json', 'print one JSON object instead of lines');
+    .option('--json', 'one JSON line per pair and a final summary line');
   addDeviceOptions(cmd);
-  cmd.action(async (opts: RunOpts) => {
+  cmd.action(async (opts: RunOpts, command: Command) => {
+    const limit = opts.limit !== undefined ? parseIntOpt('--limit', opts.limit, 1, 1e9) : undefined;
+    const maxFrames = opts.frames !== undefined ? parseIntOpt('--frames', opts.frames, 2, 1e9) : undefined;
+    if (!['resize', 'pad', 'crop'].includes(opts.fit)) throw new UserError(`unknown --fit mode '${opts.fit}'`, 'use resize, pad or crop');
+    const policyExplicit = command.getOptionValueSource('onMismatch') === 'cli';
     const model = resolveModel(opts.model);
     const net = networkSize(model, opts.size ? parseSize(opts.size) : undefined);
-    const data = await openInput(opts);
-    const outDir = resolve(opts.out);
-    mkdirSync(outDir, { recursive: true });
-    const device = await openDevice(opts);
-    const lines: string[] = [];
-    const log = (l: string) => (opts.json ? lines.push(l) : process.stdout.write(l + '\n'));
+    const input = await openInput(opts, limit, maxFrames);
+    let device;
     try {
-      if (!opts.json) log(`model ${model.name} on ${device.caps.description}; ${data.length} pair(s) from ${data.name}; ${net.line}`);
-      const files: Array<{ id: string; flo: string; png?: string; epe?: number }> = [];
-      const summary = await runFlowJob(device, model, data, {
-        fit: opts.fit as 'resize' | 'pad' | 'crop',
-        size: net.size,
-        limit: opts.limit ? Number(opts.limit) : undefined,
-        onPair: async (o) => {
-          const id = o.pair.id.replace(/[^\w.-]+/g, '_');
-          const flo = join(outDir, `${id}.flo`);
-          await writeFlo(flo, o.flow);
-          let png: string | undefined;
-          if (opts.png) {
-            png = join(outDir, `${id}.png`);
-            await writeFlowPng(png, o.flow);
-          }
-          files.push({ id: o.pair.id, flo, png, epe: o.errors?.epe });
-          const epe = o.errors ? `  EPE ${o.errors.epe.toFixed(3)}` : '';
-          const v = o.infer.verify;
-          const verify = v && v.mode !== 'off' ? `  verify ${v.mode}: ${v.regions} regions, ${v.mismatches} mismatch(es)${v.dropped ? ', DROPPED' : ''}` : '';
-          log(`${o.pair.id}: ${o.pair.img1.width}x${o.pair.img1.height} (net ${o.netSize[0]}x${o.netSize[1]})  ${o.infer.timings.totalMs.toFixed(1)} ms${epe}${verify}  -> ${png ?? flo}`);
-        },
-      });
-      if (opts.json) {
-        process.stdout.write(JSON.stringify({
-          model: model.name, device: device.caps.description, pairs: summary.pairs, mean_infer_ms: summary.meanInferMs,
-          epe: summary.errors?.epe ?? null, fl_all: summary.errors?.fl ?? null, files,
-        }) + '\n');
-      } else if (summary.errors) {
-        log(`mean EPE ${summary.errors.epe.toFixed(3)} px, Fl-all ${summary.errors.fl.toFixed(2)} % over ${summary.errors.pairs} pair(s); ${summary.meanInferMs.toFixed(1)} ms per pair`);
-      }
+      // Before any frame: the output folder, and no output name equal to an input file.
+      const names = (input.feed.ids ?? []).flatMap((id) => [`${safeId(id)}.flo`, ...(opts.png ? [`${safeId(id)}.png`] : [])]);
+      const outDir = prepareOutDir(opts.out, names, input.files);
+      device = await openDevice(opts);
+      await runOn(device, input.feed, outDir, input.files, opts, model, net, policyExplicit);
     } finally {
-      await device.close();
+      await input.feed.close();
+      await device?.close();
     }
   });
 }
 
-async function openInput(opts: RunOpts): Promise<PairDataset> {
+const safeId = (id: string): string => id.replace(/[^\w.-]+/g, '_');
+
+async function runOn(device: Awaited<ReturnType<typeof openDevice>>, feed: PairFeed, outDir: string, inputFiles: string[], opts: RunOpts,
+  model: ReturnType<typeof resolveModel>, net: ReturnType<typeof networkSize>, policyExplicit: boolean): Promise<void> {
+  const policy = opts.onMismatch as MismatchPolicy;
+  const out = (l: string): void => void process.stdout.write(l + '\n');
+  const tty = !opts.json && process.stdout.isTTY === true;
+  const status = tty ? new StatusLine((s) => void process.stdout.write(s), feed.pairs) : undefined;
+  const line = (l: string): void => (status ? status.above(l) : out(l));
+  const inputs = new Set(inputFiles);
+  const writer: RunObserver = {
+    async onFrame(e) {
+      if (!e.flow) return; // dropped: not written
+      const id = safeId(e.id);
+      const flo = join(outDir, `${id}.flo`);
+      // Checked before the run for known ids; a live source's names are checked here.
+      if (inputs.has(flo)) throw new UserError(`refusing to overwrite the input file ${flo}`, 'choose another --out folder');
+      await writeFlo(flo, e.flow);
+      e.files.push(flo);
+      if (opts.png) {
+        const png = join(outDir, `${id}.png`);
+        if (inputs.has(png)) throw new UserError(`refusing to overwrite the input file ${png}`, 'choose another --out folder');
+        await writeFlowPng(png, e.flow);
+        e.files.push(png);
+      }
+    },
+  };
+  const report: RunObserver = opts.json
+    ? { onFrame: (e) => out(JSON.stringify(frameJson(e))) }
+    : {
+      onStart: (s) =>
+        out(`model ${s.model} on ${s.device}; ${s.pairs !== undefined ? `${s.pairs} pair(s)` : 'pairs until stopped'} from ${s.source}; ${net.line}`),
+      onFrame: (e) => {
+        const v = e.verify;
+        const anomaly = v.state === 'mismatch' || v.state === 'dropped' || v.state === 'recomputed';
+        if (status && !anomaly) return; // the status line shows it
+        const epe = e.errors ? `  EPE ${e.errors.epe.toFixed(3)}` : '';
+        const verify = v.mode !== 'off' ? `  verify ${v.mode}: ${v.regions} regions, ${v.mismatches} mismatch(es)${v.state === 'dropped' ? ', DROPPED (not written)' : v.state === 'recomputed' ? ', RECOMPUTED' : ''}` : '';
+        const dest = e.files.length ? `  -> ${e.files[e.files.length - 1]}` : '';
+        line(`${e.id}: ${e.first.width}x${e.first.height} (net ${e.netSize[0]}x${e.netSize[1]})  ${e.infer.timings.totalMs.toFixed(1)} ms${epe}${verify}${dest}`);
+      },
+    };
+  // Extra observers (live page, service notify) go here, after the writer so that e.files is complete.
+  const observers: RunObserver[] = [writer, report];
+  if (status) observers.push(status);
+
+  const ac = new AbortController();
+  const onSignal = (sig: NodeJS.Signals): void => {
+    if (ac.signal.aborted) process.exit(SIGNAL_EXIT[sig] ?? 1); // a second signal: stop now (exit hooks still clean up)
+    process.stderr.write(`\nflowfpga: ${sig}: stopping after the pair in flight\n`);
+    ac.abort(sig);
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  let s: RunSummary;
+  try {
+    s = await runLoop(device, model, feed, { fit: opts.fit as 'resize' | 'pad' | 'crop', size: net.size, policy, observers, signal: ac.signal });
+  } catch (e) {
+    if (e instanceof VerifyError) {
+      process.stderr.write(`flowfpga: verification failed (--on-mismatch stop): ${e.message}\n`);
+      process.exitCode = EXIT_MISMATCH;
+      return;
+    }
+    throw e;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+  const verdict = verdictLine(s, policy, policyExplicit);
+  if (opts.json) {
+    out(JSON.stringify({
+      type: 'summary', model: model.name, device: device.caps.description, source: feed.description, out: outDir,
+      pairs: s.pairs, computed: s.computed, dropped: s.dropped, recomputed: s.recomputed, mismatch_pairs: s.mismatchPairs,
+      mismatches: s.mismatches, epe: s.errors?.epe ?? null, fl_all: s.errors?.fl ?? null, mean_infer_ms: s.meanInferMs,
+      stopped_by: s.stoppedBy ?? null, verdict: verdict.text,
+    }));
+  } else {
+    const epe = s.errors ? `; mean EPE ${s.errors.epe.toFixed(3)} px, Fl-all ${s.errors.fl.toFixed(2)} % over ${s.errors.pairs} pair(s)` : '';
+    out(`${s.pairs} pair(s) written to ${outDir}${epe}; ${s.meanInferMs.toFixed(1)} ms per pair${s.stoppedBy ? `; stopped by ${s.stoppedBy}` : ''}`);
+  }
+  if (s.mismatchPairs) process.stderr.write(`flowfpga: ${verdict.text}\n`);
+  if (verdict.code) process.exitCode = verdict.code;
+  if (s.stoppedBy) process.exitCode = SIGNAL_EXIT[s.stoppedBy] ?? 1;
+}
+
+/** The verification outcome in one line and the exit status it gives (0: nothing to report). */
+export function verdictLine(s: RunSummary, policy: MismatchPolicy, policyExplicit: boolean): { text: string; code: number } {
+  if (!s.mismatchPairs) return { text: 'verification: no mismatches', code: 0 };
+  const base = `verification found ${s.mismatches} mismatch(es) in ${s.mismatchPairs} of ${s.computed} pair(s)`;
+  if (s.dropped) {
+    return { text: `${base}; ${s.dropped} pair(s) DROPPED (not written, not counted) (hint: --on-mismatch rerun recomputes them on the reference)`, code: EXIT_DROPPED };
+  }
+  if (policy === 'rerun') return { text: `${base}; ${s.recomputed} pair(s) recomputed, all outputs verified (the engine is faulty: run 'flowfpga selftest')`, code: EXIT_MISMATCH };
+  if (policy === 'log' && policyExplicit) return { text: `${base}; kept as computed (--on-mismatch log)`, code: 0 };
+  return { text: `${base}; the outputs of those pairs are the engine's and may be wrong (hint: --on-mismatch rerun recomputes them, drop leaves them out, log accepts them)`, code: EXIT_MISMATCH };
+}
+
+interface OpenedInput {
+  feed: PairFeed;
+  /** Input files (never overwritten). */
+  files: string[];
+}
+
+async function openInput(opts: RunOpts, limit: number | undefined, maxFrames: number | undefined): Promise<OpenedInput> {
+  const given = [opts.pair && '--pair', opts.input && '--input', opts.camera && '--camera'].filter(Boolean);
+  if (given.length > 1) throw new UserError(`${given.join(' and ')} are exclusive`, 'give one input');
+  if (opts.camera) {
+    const { openCameraSource } = await import('../../camera/index.js');
+    const src = await openCameraSource(opts.camera, { buffers: 4 });
+    return { feed: sequenceFeed(src, { maxFrames, maxPairs: limit }), files: [] };
+  }
   if (opts.pair) {
     if (opts.pair.length < 2 || opts.pair.length > 3) {
       throw new UserError(`--pair takes 2 images (and optionally a .flo), got ${opts.pair.length} argument(s)`, 'e.g. --pair a.png b.png [gt.flo]');
     }
-    if (opts.input) throw new UserError('--pair and --input are exclusive', 'give one of them');
-    return filePair(opts.pair[0], opts.pair[1], opts.pair[2]);
+    if (maxFrames !== undefined) throw new UserError('--frames counts frames of a camera, video or frame folder', 'leave it out with --pair');
+    const data = await filePair(opts.pair[0], opts.pair[1], opts.pair[2]);
+    return { feed: datasetFeed(data, limit), files: data.entries.flatMap((e) => [e.img1, e.img2, e.flow ?? '']).filter(Boolean) };
   }
-  return openDataset(opts.input ?? join(packageRoot(), 'samples'));
+  const path = opts.input ?? join(packageRoot(), 'samples');
+  const st = await stat(path).catch(() => undefined);
+  if (!st) throw new UserError(`input not found: ${path}`, 'give a folder of frames, a dataset folder or a video file');
+  if (st.isFile()) {
+    if (FRAME_FILE_RE.test(path)) throw new UserError(`${path} is a single image`, 'use --pair A B for two images, or give their folder');
+    if (!VIDEO_FILE_RE.test(path)) throw new UserError(`${path}: not a known video type`, 'video files: .mp4, .avi, .mkv, .mov, .webm …; or give a folder of frames');
+    const cap = Math.min(maxFrames ?? Infinity, limit !== undefined ? limit + 1 : Infinity);
+    const src = await openVideoSource(path, { maxFrames: Number.isFinite(cap) ? cap : undefined });
+    return { feed: sequenceFeed(src, { maxFrames, maxPairs: limit }), files: [path] };
+  }
+  if ((await detectDataset(path)) === 'frames') {
+    const src = await openFolderSource(path);
+    const ids = src.files.map((f) => basename(f).replace(FRAME_FILE_RE, ''));
+    return { feed: sequenceFeed(src, { maxFrames, maxPairs: limit, idOf: (i) => ids[i] }), files: [...src.files] };
+  }
+  if (maxFrames !== undefined) throw new UserError('--frames counts frames of a camera, video or frame folder', 'use --limit for the pairs of a dataset');
+  const data = await openDataset(path);
+  const n = Math.min(data.length, limit ?? Infinity);
+  return {
+    feed: datasetFeed(data, limit),
+    files: data.entries.slice(0, n).flatMap((e) => [e.img1, e.img2, e.flow, e.invalid, e.occlusion]).filter((f): f is string => !!f),
+  };
 }

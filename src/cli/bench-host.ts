@@ -1,0 +1,125 @@
+// flowfpga bench host: the host's work per frame pair at the network size 384x512, engine time excluded — what the
+// ARM core must do beside the engine for every pair of a live camera stream (docs/performance.md, issue 10).
+// Stages, timed separately and as one total per pair, median over the repetitions:
+//   fit       the new frame (RGB, 512x384 by default = the network size; --frame 640x480 for a VGA camera, resized)
+//             written into its input planes, plus moving the previous frame's planes to the first slot (runloop.ts);
+//   to-ddr    the 6x384x512 input written to device memory (the runner's slot write; a memcpy into the DMA buffer);
+//   flow      int16 flow at 384x512 → pixels at the frame size (flowFromFixed + flowToSource);
+//   wheel     colour-wheel image of that flow (flowToColor; a smooth field on the engine's 1/32 px grid);
+//   bookkeep  the loop's per-pair record: verification outcome, status line, JSON line.
+// Command lists are bound per input slot once at load (scheduler/runner.ts), so no per-frame command patching exists
+// to time. The sampled verification's reference compute runs beside the engine and is costed in docs/verification.md.
+import os from 'node:os';
+import { createImage, flowFromFixed, flowToColor, flowToSource, planInput, type RgbImage } from '../flow/index.js';
+import { imageFrame } from '../flow/fit.js';
+import { Prng } from '../reference/prng.js';
+import type { FrameEvent } from './runloop.js';
+import { frameJson, statusText } from './status-line.js';
+
+export interface HostBenchResult {
+  net: [number, number];
+  source: [number, number];
+  reps: number;
+  /** Per stage and total: median / p90 ms per pair. */
+  median_ms: Record<string, number>;
+  p90_ms: Record<string, number>;
+  /** For comparison: fitting both frames of a pair from their source buffers (no plane move). */
+  fit_both_median_ms: number;
+  /** Process CPU time over the whole bench / wall time: the share of a core this process got (1 = unloaded). */
+  cpu_share: number;
+  machine: { cpus: string; cores: number; loadavg: number[]; node: string };
+}
+
+function texture(w: number, h: number, seed: number): RgbImage {
+  const img = createImage(w, h);
+  const r = new Prng(seed);
+  const d = img.data;
+  for (let y = 0, o = 0; y < h; y++) for (let x = 0; x < w; x++, o += 3) {
+    const n = r.int(0, 31);
+    d[o] = (x + n) & 255;
+    d[o + 1] = (y * 2 + n) & 255;
+    d[o + 2] = (x ^ y) & 255;
+  }
+  return img;
+}
+
+const median = (a: number[]): number => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)];
+const p90 = (a: number[]): number => [...a].sort((x, y) => x - y)[Math.min(a.length - 1, Math.floor(a.length * 0.9))];
+
+export function runHostBench(o: { reps?: number; netH?: number; netW?: number; srcW?: number; srcH?: number } = {}): HostBenchResult {
+  const reps = o.reps ?? 40;
+  const nh = o.netH ?? 384, nw = o.netW ?? 512, sw = o.srcW ?? nw, sh = o.srcH ?? nh;
+  const frames = [0, 1, 2, 3].map((i) => texture(sw, sh, 1 + i));
+  const map = planInput(sw, sh, { mode: 'resize', height: nh, width: nw });
+  const input = new Uint8Array(6 * nh * nw);
+  const ddr = new Uint8Array(8 * nh * nw);
+  const fixed = new Int16Array(2 * nh * nw);
+  // A smooth field on the engine's 2^-5 px grid (what FlowNetS outputs look like): translation + rotation + ripple.
+  for (let y = 0, i = 0; y < nh; y++) for (let x = 0; x < nw; x++, i++) {
+    fixed[i] = Math.round(32 * (4 + 0.01 * (y - nh / 2) + 3 * Math.sin(x / 70)));
+    fixed[nh * nw + i] = Math.round(32 * (-2 - 0.01 * (x - nw / 2) + 2 * Math.cos(y / 55)));
+  }
+  const stages: Record<string, number[]> = { fit: [], 'to-ddr': [], flow: [], wheel: [], bookkeep: [], total: [] };
+  const both: number[] = [];
+  let sink = 0;
+  const c0 = process.cpuUsage();
+  const w0 = performance.now();
+  for (let k = 0; k < reps + 3; k++) {
+    const f1 = imageFrame(frames[k & 3], k);
+    const f2 = imageFrame(frames[(k + 1) & 3], k + 1);
+    const t0 = performance.now();
+    input.copyWithin(0, 3 * nh * nw, 6 * nh * nw);
+    f2.fitPlanes(map, input, 3 * nh * nw);
+    const t1 = performance.now();
+    ddr.set(input, 64);
+    const t2 = performance.now();
+    const flow = flowToSource(flowFromFixed(fixed, nw, nh, 5), map);
+    const t3 = performance.now();
+    const wheel = flowToColor(flow);
+    const t4 = performance.now();
+    const e = {
+      index: k, id: String(k), first: f1, second: f2, netSize: [nh, nw], mapping: map, flow, files: [],
+      timings: { fitMs: t1 - t0, inferMs: 0, engineMs: 0, hostMs: 0, verifyMs: 0, recomputeMs: 0, flowMs: t3 - t2, sourceMs: 0, totalMs: t4 - t0, fps: 10 },
+      verify: { mode: 'sample', state: 'ok', mismatches: 0, reruns: 0, regions: 23 },
+    } as unknown as FrameEvent;
+    sink += statusText(e, 100).length + JSON.stringify(frameJson(e)).length;
+    const t5 = performance.now();
+    f1.fitPlanes(map, input, 0);
+    f2.fitPlanes(map, input, 3 * nh * nw);
+    const t6 = performance.now();
+    sink += wheel.image.data[k] + ddr[k];
+    if (k < 3) continue; // warm-up
+    stages.fit.push(t1 - t0);
+    stages['to-ddr'].push(t2 - t1);
+    stages.flow.push(t3 - t2);
+    stages.wheel.push(t4 - t3);
+    stages.bookkeep.push(t5 - t4);
+    stages.total.push(t5 - t0);
+    both.push(t6 - t5);
+  }
+  if (sink === -1) console.log(sink);
+  const cpu = process.cpuUsage(c0);
+  const share = (cpu.user + cpu.system) / 1000 / (performance.now() - w0);
+  const med: Record<string, number> = {};
+  const p9: Record<string, number> = {};
+  for (const [k, v] of Object.entries(stages)) {
+    med[k] = Math.round(median(v) * 1000) / 1000;
+    p9[k] = Math.round(p90(v) * 1000) / 1000;
+  }
+  const cpus = os.cpus();
+  return {
+    net: [nh, nw], source: [sh, sw], reps, median_ms: med, p90_ms: p9, fit_both_median_ms: Math.round(median(both) * 1000) / 1000,
+    cpu_share: Math.round(share * 100) / 100,
+    machine: { cpus: cpus[0]?.model ?? 'unknown', cores: cpus.length, loadavg: os.loadavg().map((x) => Math.round(x * 100) / 100), node: process.version },
+  };
+}
+
+export function formatHostBench(r: HostBenchResult): string {
+  const rows = Object.keys(r.median_ms).map((k) => `  ${k.padEnd(9)} ${r.median_ms[k].toFixed(2).padStart(7)} ms  (p90 ${r.p90_ms[k].toFixed(2)})`);
+  return [
+    `host work per pair, network ${r.net[0]}x${r.net[1]}, frames ${r.source[1]}x${r.source[0]}, engine excluded; median of ${r.reps}:`,
+    ...rows,
+    `  (fitting both frames from their buffers instead of moving planes: ${r.fit_both_median_ms.toFixed(2)} ms)`,
+    `  machine: ${r.machine.cpus}, ${r.machine.cores} cores, load average ${r.machine.loadavg.join(' ')}, node ${r.machine.node}; this process got ${Math.round(r.cpu_share * 100)} % of a core`,
+  ].join('\n');
+}

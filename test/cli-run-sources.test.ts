@@ -1,0 +1,93 @@
+// Issue 10 item 3: run over a folder of frames, a video file (ffmpeg) and the camera entry point; --frames;
+// the missing-ffmpeg line. Needs the Debian package ffmpeg (CI installs it) for the video cases.
+import t from 'tap';
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { flownetsQ } from '../src/model/arch.js';
+import { encodeModel } from '../src/model/format.js';
+import { randomModel } from '../src/reference/index.js';
+import { openVideoSource } from '../src/flow/video-source.js';
+import { runCli } from './helpers/cli.js';
+
+const dir = fs.mkdtempSync(join(tmpdir(), 'ffrunsrc-'));
+t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+const m = randomModel(flownetsQ({ width: 1 / 16 }), 3);
+m.nativeSize = [64, 64];
+m.name = 'tiny';
+const modelPath = join(dir, 'tiny.ffq');
+fs.writeFileSync(modelPath, encodeModel(m));
+const run = (...args: string[]) => runCli(['run', '--board', 'ref', '--model', modelPath, ...args]);
+
+// A moving test pattern: 8 frames of 96x72, lossless (ffv1 in .mkv) so PNG frames decode to the same pixels.
+const clip = join(dir, 'clip.mkv');
+execFileSync('ffmpeg', ['-v', 'error', '-f', 'lavfi', '-i', 'testsrc=size=96x72:rate=10', '-frames:v', '8', '-c:v', 'ffv1', clip]);
+const pngs = join(dir, 'pngs');
+fs.mkdirSync(pngs);
+execFileSync('ffmpeg', ['-v', 'error', '-i', clip, join(pngs, 'f%03d.png')]);
+
+t.test('video file: pairs of consecutive frames, --frames N → N−1 pairs, same flow as the frames as PNGs', async (t) => {
+  const v = await run('--input', clip, '--frames', '5', '--out', join(dir, 'ov'), '--json');
+  t.equal(v.code, 0, v.stderr);
+  const lines = v.stdout.trim().split('\n').map((l) => JSON.parse(l));
+  t.equal(lines.length, 5, '4 pair lines + summary');
+  t.same(lines.slice(0, 4).map((l) => l.id), ['000000', '000001', '000002', '000003']);
+  t.equal(lines[0].width, 96);
+  t.equal(lines.at(-1).pairs, 4);
+  t.match(lines.at(-1).source, /clip\.mkv: 8 frames 96x72 \(ffmpeg\)/);
+  const f = await run('--input', pngs, '--frames', '5', '--out', join(dir, 'of'));
+  t.equal(f.code, 0, f.stderr);
+  t.match(f.stdout, /4 pair\(s\) from .*pngs: 8 frames 96x72/);
+  for (let i = 0; i < 4; i++) {
+    const a = fs.readFileSync(join(dir, 'ov', `00000${i}.flo`));
+    const b = fs.readFileSync(join(dir, 'of', `f00${i + 1}.flo`));
+    t.ok(a.equals(b), `pair ${i}: video and PNG frames give identical flow`);
+  }
+  const all = await run('--input', clip, '--out', join(dir, 'ov-all'), '--limit', '100');
+  t.equal(all.code, 0, all.stderr);
+  t.match(all.stdout, /^7 pair\(s\) written/m, 'all 8 frames → 7 pairs');
+});
+
+t.test('video errors: missing ffmpeg names the package; a broken file is one line', async (t) => {
+  const path = process.env.PATH;
+  const empty = join(dir, 'emptybin');
+  fs.mkdirSync(empty);
+  process.env.PATH = empty;
+  try {
+    const r = await run('--input', clip, '--out', join(dir, 'o-noff'));
+    t.equal(r.code, 2);
+    t.match(r.stderr, /^flowfpga: video input needs ffmpeg, which is not installed \(hint: install the Debian package ffmpeg/);
+    t.equal(r.stderr.trim().split('\n').length, 1);
+  } finally {
+    process.env.PATH = path;
+  }
+  const bad = join(dir, 'bad.mp4');
+  fs.writeFileSync(bad, 'this is not a video');
+  const r = await run('--input', bad, '--out', join(dir, 'o-bad'));
+  t.equal(r.code, 2);
+  t.match(r.stderr, /bad\.mp4: not a readable video/);
+  t.equal(r.stderr.trim().split('\n').length, 1);
+  const notVideo = join(dir, 'notes.txt');
+  fs.writeFileSync(notVideo, 'x');
+  t.match((await run('--input', notVideo, '--out', join(dir, 'o-txt'))).stderr, /not a known video type/);
+});
+
+t.test('video source: close() while frames are pending ends ffmpeg; next() after close is null', async (t) => {
+  const src = await openVideoSource(clip);
+  t.equal(src.length, 8);
+  const f0 = await src.next();
+  t.equal(f0?.rgb().data.length, 96 * 72 * 3);
+  await src.close();
+  t.equal(await src.next(), null);
+  await src.close();
+});
+
+t.test('--camera goes through src/camera (one line until it is built); inputs are exclusive', async (t) => {
+  const r = await run('--camera', '/dev/video0', '--out', join(dir, 'o-cam'));
+  t.equal(r.code, 2);
+  t.match(r.stderr, /^flowfpga: camera/);
+  const x = await run('--camera', '/dev/video0', '--input', pngs, '--out', join(dir, 'o-x'));
+  t.equal(x.code, 2);
+  t.match(x.stderr, /--input and --camera are exclusive/);
+});
