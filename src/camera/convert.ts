@@ -194,7 +194,7 @@ export class PlaneFitter {
     const hit = h[0] === y ? 0 : h[1] === y ? 1 : -1;
     if (hit >= 0) {
       this.#hlast = hit;
-      return this.#h[hit];
+      return this.#h[hit as 0 | 1];
     }
     const slot = this.#hlast === 0 ? 1 : 0;
     const out = this.#h[slot];
