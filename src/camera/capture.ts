@@ -10,7 +10,8 @@ import type { FrameSource, SourceFrame } from '../flow/source.js';
 import { O_CLOEXEC, O_NONBLOCK, O_RDWR, POLLERR, POLLHUP, POLLIN, POLLNVAL, PROT_READ, MAP_SHARED } from '../sys/constants.js';
 import { SysError } from '../sys/errors.js';
 import type { Mapping, Sys } from '../sys/types.js';
-import { PlaneFitter, rgbRows, toRgb, yuyvRows, type RowSource } from './convert.js';
+import { fitPlanesFromRgb } from '../flow/fit.js';
+import { PlaneFitter, toRgb, yuyvRows, type RowSource } from './convert.js';
 import {
   fourccName,
   V4L2_BUF_FLAG_ERROR,
@@ -130,7 +131,7 @@ class CameraSource implements FrameSource {
     const names = offered.map((d) => fourccName(d.pixelformat)).join(', ') || 'none';
     let format: CaptureFormat;
     if (o.format) {
-      if (o.format !== 'yuyv' && o.format !== 'mjpeg') throw new UserError(`unknown camera format "${String(o.format)}"`, 'use yuyv or mjpeg');
+      if (o.format !== 'yuyv' && o.format !== 'mjpeg') throw new UserError(`unknown camera format '${String(o.format)}'`, 'use yuyv or mjpeg');
       if (!has(o.format)) throw new UserError(`${dev} does not offer ${fourccName(FOURCC[o.format])} (it offers ${names})`, 'choose another --camera-format (yuyv or mjpeg)');
       format = o.format;
     } else if (has('yuyv')) format = 'yuyv';
@@ -163,7 +164,9 @@ class CameraSource implements FrameSource {
     this.#ioctl(() => this.#v.streamOn(), busy);
     this.#streaming = true;
     const size = `${fmt.width}x${fmt.height}`;
-    const asked = o.width !== undefined && (o.width !== fmt.width || o.height !== fmt.height) ? ` (asked ${o.width}x${o.height})` : '';
+    const aw = o.width ?? 640;
+    const ah = o.height ?? 480;
+    const asked = aw !== fmt.width || ah !== fmt.height ? ` (asked ${aw}x${ah})` : '';
     this.description = `${dev}: ${fourccName(fmt.pixelformat)} ${size}${asked}, ${granted} buffers (${cap.card})`;
   }
 
@@ -232,7 +235,7 @@ class CameraSource implements FrameSource {
         continue;
       }
       const bytes = slot.mapping.bytes(0, Math.min(b.bytesused, slot.length));
-      let rows: RowSource;
+      let rows: RowSource | undefined;
       let decoded: RgbImage | undefined;
       if (this.#format === 'yuyv') {
         rows = yuyvRows(bytes, this.width, this.height, this.#fmt.bytesperline);
@@ -249,13 +252,13 @@ class CameraSource implements FrameSource {
           this.#requeue(b.index);
           continue;
         }
-        rows = rgbRows(decoded);
       }
       return this.#frame(b.index, b.timestampUs / 1000, rows, decoded);
     }
   }
 
-  #frame(index: number, timestampMs: number, rows: RowSource, decoded: RgbImage | undefined): SourceFrame {
+  /** A dequeued buffer as a frame: YUYV `rows` read from the mapping, or the `decoded` MJPEG image. */
+  #frame(index: number, timestampMs: number, rows: RowSource | undefined, decoded: RgbImage | undefined): SourceFrame {
     const seq = this.#count++;
     let released = false;
     const live = (): void => {
@@ -268,12 +271,14 @@ class CameraSource implements FrameSource {
       timestampMs,
       fitPlanes: (map: InputMapping, dst: Uint8Array, offset: number) => {
         live();
+        // The decoded image is MJPEG's one copy; YUYV converts inside the pass from the buffer.
+        if (decoded) return fitPlanesFromRgb(decoded, map, dst, offset);
         if (!this.#fitter || !sameMapping(this.#fitter.map, map)) this.#fitter = new PlaneFitter(map);
-        this.#fitter.fit(rows, dst, offset);
+        this.#fitter.fit(rows!, dst, offset);
       },
       rgb: () => {
         live();
-        return decoded ? { width: decoded.width, height: decoded.height, data: decoded.data.slice() } : toRgb(rows);
+        return decoded ? { width: decoded.width, height: decoded.height, data: decoded.data.slice() } : toRgb(rows!);
       },
       release: () => {
         if (released) return;

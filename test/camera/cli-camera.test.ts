@@ -27,7 +27,7 @@ t.test('run --camera sim: --frames 20: 19 flows, emu bit-identical to ref', asyn
   const args = (board: string) => ['run', '--camera', 'sim:', '--board', board, '--frames', '20', '--size', '64x128', '--no-png', '--out', join(dir, board)];
   const ref = await runCli(args('ref'));
   t.equal(ref.code, 0, ref.stderr);
-  t.match(ref.stdout, /19 pair\(s\) from sim:: YUYV 224x160, 4 buffers \(Simulated camera \(sequence\)\)/);
+  t.match(ref.stdout, /19 pair\(s\) from sim:: YUYV 224x160 \(asked 640x480\), 4 buffers \(Simulated camera \(sequence\)\)/);
   t.match(ref.stdout, /^19 pair\(s\) written to /m);
   t.same(simCameras[simCameras.length - 1].state().mapped, 0, 'ref run: nothing left mapped');
   const emu = await runCli(args('emu'));
@@ -71,7 +71,22 @@ t.test('camera unplugged mid-stream: one line with a hint, exit 2, nothing mappe
   t.same([st.open, st.mapped, st.streaming], [0, 0, false]);
 });
 
+t.test('--camera-format mjpeg and --camera-size reach the camera', async (t) => {
+  const r = await runCli(['run', '--camera', 'sim:', '--camera-format', 'mjpeg', '--camera-size', '224x160', '--board', 'ref',
+    '--size', '64x64', '--frames', '3', '--no-png', '--out', join(dir, 'mj')]);
+  t.equal(r.code, 0, r.stderr);
+  t.match(r.stdout, /2 pair\(s\) from sim:: MJPG 224x160, 4 buffers/);
+});
+
 t.test('camera errors before any frame are one line, exit 2', async (t) => {
+  for (const [args, line] of [
+    [['--camera-format', 'rgb'], /^flowfpga: unknown --camera-format 'rgb' \(hint: use yuyv or mjpeg\)$/],
+    [['--camera-size', '640'], /^flowfpga: bad --camera-size '640' \(hint: /],
+  ] as const) {
+    const b = await runCli(['run', '--camera', 'sim:', ...args, '--board', 'ref', '--out', join(dir, 'bad')]);
+    t.equal(b.code, 2);
+    t.match(b.stderr.trim(), line);
+  }
   const r = await runCli(['run', '--camera', 'sim:/nonexistent', '--board', 'ref', '--out', join(dir, 'bad')]);
   t.equal(r.code, 2);
   t.match(r.stderr, /^flowfpga: sim:\/nonexistent: no such folder \(hint: /);
