@@ -227,3 +227,42 @@ t.test('real libc: missing node and a non-V4L2 file are one line', async (t) => 
   await t.rejects(openCapture(sys, '/dev/null', v4l2Layout()), { name: 'UserError', message: '/dev/null is not a V4L2 device' });
   t.ok(new SysError('ioctl', 25).code === 'ENOTTY');
 });
+
+t.test('what a real driver may answer: permissions, busy, not a capture node, a switched format, too few buffers', async (t) => {
+  const L = v4l2Layout();
+  /** The sim's Sys with open or one ioctl answered differently. */
+  const twist = (o: { open?: number; after?: (req: number, arg: Uint8Array) => void }) => {
+    const cam = sim();
+    const base = cam.sys;
+    return {
+      cam,
+      sys: {
+        ...base,
+        get pageSize() {
+          return base.pageSize;
+        },
+        open: (p: string, f: number) => {
+          if (o.open) throw new SysError('open', o.open, p);
+          return base.open(p, f);
+        },
+        ioctl: (fd: number, req: number, arg: Uint8Array) => {
+          const r = base.ioctl(fd, req, arg);
+          o.after?.(req >>> 0, arg);
+          return r;
+        },
+      },
+    };
+  };
+  const open = (x: ReturnType<typeof twist>) => openCameraSource('/dev/video7', { sys: x.sys });
+  await t.rejects(open(twist({ open: 13 })), { name: 'UserError', message: '/dev/video7: permission denied', hint: /usermod -aG video/ });
+  await t.rejects(open(twist({ open: 16 })), { name: 'UserError', message: '/dev/video7 is busy' });
+  await t.rejects(open(twist({ open: 5 })), { name: 'UserError', message: /^cannot open \/dev\/video7: open \/dev\/video7: EIO/ });
+  const meta = twist({ after: (req, arg) => req === L.ioctl.QUERYCAP && new DataView(arg.buffer, arg.byteOffset).setUint32(L.capability.off.device_caps, 0x00800000, true) });
+  await t.rejects(open(meta), { name: 'UserError', message: '/dev/video7 (Simulated camera (sequence)) is not a streaming video capture node' });
+  t.equal(meta.cam.state().open, 0, 'closed again');
+  const switched = twist({ after: (req, arg) => req === L.ioctl.S_FMT && new DataView(arg.buffer, arg.byteOffset).setUint32(L.format.off['fmt.pix.pixelformat'], fourcc('NV12'), true) });
+  await t.rejects(open(switched), { name: 'UserError', message: '/dev/video7 switched to NV12 when asked for YUYV' });
+  const few = twist({ after: (req, arg) => req === L.ioctl.REQBUFS && arg[0] > 0 && new DataView(arg.buffer, arg.byteOffset).setUint32(0, 2, true) });
+  await t.rejects(open(few), { name: 'UserError', message: '/dev/video7 granted 2 capture buffer(s), need 3' });
+  t.same([few.cam.state().open, few.cam.state().mapped], [0, 0], 'nothing left open or mapped');
+});
