@@ -11,7 +11,7 @@ import { O_CLOEXEC, O_NONBLOCK, O_RDWR, POLLERR, POLLHUP, POLLIN, POLLNVAL, PROT
 import { SysError } from '../sys/errors.js';
 import type { Mapping, Sys } from '../sys/types.js';
 import { fitPlanesFromRgb } from '../flow/fit.js';
-import { PlaneFitter, toRgb, yuyvRows, type RowSource } from './convert.js';
+import { fitterFor, toRgb, yuyvRows, type RowSource } from './convert.js';
 import {
   fourccName,
   V4L2_BUF_FLAG_ERROR,
@@ -101,7 +101,6 @@ class CameraSource implements FrameSource {
   #streaming = false;
   #closed = false;
   #count = 0;
-  #fitter?: PlaneFitter;
   /** Frames dropped as corrupt (driver ERROR flag, undecodable MJPEG). */
   dropped = 0;
 
@@ -273,8 +272,7 @@ class CameraSource implements FrameSource {
         live();
         // The decoded image is MJPEG's one copy; YUYV converts inside the pass from the buffer.
         if (decoded) return fitPlanesFromRgb(decoded, map, dst, offset);
-        if (!this.#fitter || !sameMapping(this.#fitter.map, map)) this.#fitter = new PlaneFitter(map);
-        this.#fitter.fit(rows!, dst, offset);
+        fitterFor(map).fit(rows!, dst, offset);
       },
       rgb: () => {
         live();
@@ -318,9 +316,4 @@ class CameraSource implements FrameSource {
     }
     if (errors.length > 0) throw errors[0];
   }
-}
-
-function sameMapping(a: InputMapping, b: InputMapping): boolean {
-  return a === b || (a.mode === b.mode && a.srcWidth === b.srcWidth && a.srcHeight === b.srcHeight && a.netWidth === b.netWidth &&
-    a.netHeight === b.netHeight && a.offsetX === b.offsetX && a.offsetY === b.offsetY);
 }

@@ -11,6 +11,7 @@
 // interpolation, as libv4lconvert).
 import { createImage, type RgbImage } from '../flow/image.js';
 import type { InputMapping } from '../flow/netinput.js';
+import type { SourceFrame } from '../flow/source.js';
 import { UserError } from '../errors.js';
 
 /** Writes source row y as interleaved RGB (width·3 bytes) into `dst` and returns it, or returns a view of the row. */
@@ -230,6 +231,42 @@ export class PlaneFitter {
     this.#last = slot;
     return this.#rows[slot];
   }
+}
+
+// Tables and scratch depend only on the mapping; a stream reuses one mapping object for every frame.
+const fitters = new WeakMap<InputMapping, PlaneFitter>();
+
+/** The PlaneFitter of a mapping (made once per mapping object). */
+export function fitterFor(map: InputMapping): PlaneFitter {
+  let f = fitters.get(map);
+  if (!f) {
+    f = new PlaneFitter(map);
+    fitters.set(map, f);
+  }
+  return f;
+}
+
+/**
+ * A YUYV buffer as a SourceFrame that converts inside the one fitting pass (what a camera frame does, without the
+ * driver: `flowfpga bench host --camera-format yuyv`, tests). `release()` drops the reference to the buffer.
+ */
+export function yuyvFrame(buf: Uint8Array, width: number, height: number, index: number, bytesPerLine = 2 * width): SourceFrame {
+  let rows: RowSource | undefined = yuyvRows(buf, width, height, bytesPerLine);
+  const live = (): RowSource => {
+    if (!rows) throw new Error(`frame ${index} used after release()`);
+    return rows;
+  };
+  return {
+    index,
+    width,
+    height,
+    timestampMs: 0,
+    fitPlanes: (map, dst, offset) => fitterFor(map).fit(live(), dst, offset),
+    rgb: () => toRgb(live()),
+    release: () => {
+      rows = undefined;
+    },
+  };
 }
 
 function identityColumns(w: number): Int32Array {

@@ -1,7 +1,8 @@
 // Capture conversion: BT.601 limited-range YUYV, and fitPlanes (one pass from the capture buffer into the network
 // planes) equal to the planes of src/flow/netinput.ts fitImage(rgb) for every fit mode; MJPEG without Huffman tables.
 import t from 'tap';
-import { PlaneFitter, rgbRows, rgbToYuyv, toRgb, yuyvRowToRgb, yuyvRows } from '../../src/camera/convert.js';
+import { fitterFor, PlaneFitter, rgbRows, rgbToYuyv, toRgb, yuyvFrame, yuyvRowToRgb, yuyvRows } from '../../src/camera/convert.js';
+import { runHostBench } from '../../src/cli/bench-host.js';
 import { decodeMjpeg, scanMarkers, STANDARD_DHT, withHuffmanTables } from '../../src/camera/mjpeg.js';
 import { fitImage, planInput, stackPair, type InputMapping } from '../../src/flow/netinput.js';
 import { sameBytes } from '../helpers/bytes.js';
@@ -115,4 +116,19 @@ t.test('MJPEG: frames without Huffman tables (UVC) decode like the full JPEG', a
   t.throws(() => decodeMjpeg(Uint8Array.from([1, 2, 3, 4])), /not a JPEG/);
   t.throws(() => decodeMjpeg(full.subarray(0, 300)));
   t.equal(scanMarkers(Uint8Array.from([0xff, 0xd8, 0x00, 0x00])), null);
+});
+
+t.test('yuyvFrame: a YUYV buffer as a SourceFrame (bench host --camera-format yuyv)', async (t) => {
+  const img = picture(80, 60, 5);
+  const f = yuyvFrame(rgbToYuyv(img), 80, 60, 7);
+  const map = planInput(80, 60, { mode: 'resize', height: 64, width: 64 });
+  const dst = new Uint8Array(3 * 64 * 64);
+  f.fitPlanes(map, dst, 0);
+  sameBytes(t, dst, planesOf(fitImage(f.rgb(), map)), 'fitPlanes = fitImage(rgb)');
+  t.equal(fitterFor(map), fitterFor(map), 'one fitter per mapping');
+  f.release();
+  t.throws(() => f.rgb(), /frame 7 used after release/);
+  const r = runHostBench({ reps: 2, netH: 64, netW: 64, srcW: 80, srcH: 60, format: 'yuyv' });
+  t.equal(r.format, 'yuyv');
+  t.ok(r.median_ms.fit >= 0);
 });
