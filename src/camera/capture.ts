@@ -217,11 +217,10 @@ class CameraSource implements FrameSource {
           try {
             this.#v.dequeueBuffer();
           } catch (e2) {
-            if (e2 instanceof SysError && e2.code === 'ENODEV') throw this.#unplugged();
-            if (e2 instanceof SysError && e2.code === 'EAGAIN') {
-              throw new UserError(`${this.#device}: capture stopped (poll revents 0x${rev.toString(16)})`, 'another program may have taken the camera; run again');
-            }
-            throw e2;
+            if (!(e2 instanceof SysError)) throw e2;
+            if (e2.code === 'ENODEV') throw this.#unplugged();
+            // Not streaming any more (EINVAL) or an error without a reason (EAGAIN): the driver stopped the stream.
+            throw new UserError(`${this.#device}: capture stopped (poll revents 0x${rev.toString(16)}, ${e2.code})`, 'another program may have taken the camera; run again');
           }
         }
         continue;

@@ -266,3 +266,17 @@ t.test('what a real driver may answer: permissions, busy, not a capture node, a 
   await t.rejects(open(few), { name: 'UserError', message: '/dev/video7 granted 2 capture buffer(s), need 3' });
   t.same([few.cam.state().open, few.cam.state().mapped], [0, 0], 'nothing left open or mapped');
 });
+
+t.test('the stream stopped under the reader (STREAMOFF by the driver): one line', async (t) => {
+  const cam = sim({ fps: 1 });
+  const src = await openCameraSource('/dev/video7', { sys: cam.sys });
+  const p = src.next();
+  // The owner's queue stops (as a driver error or a reset would): poll wakes with POLLERR, DQBUF says EINVAL.
+  setImmediate(() => {
+    const fd = 100; // the source's handle: the sim's first
+    cam.sys.ioctl(fd, v4l2Layout().ioctl.STREAMOFF, Uint8Array.from([1, 0, 0, 0]));
+  });
+  await t.rejects(p, { name: 'UserError', message: '/dev/video7: capture stopped (poll revents 0x8, EINVAL)' });
+  await src.close();
+  t.same([cam.state().open, cam.state().mapped], [0, 0]);
+});
