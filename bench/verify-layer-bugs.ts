@@ -6,7 +6,6 @@
 // Run: TS_NODE_TRANSPILE_ONLY=1 node --import=@isaacs/ts-node-temp-fork-for-pr-2009/import bench/verify-layer-bugs.ts [frames]
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { openFlowDevice } from '../src/device/index.js';
 import { engineFlowFactory } from '../src/cli/engine-flow.js';
@@ -15,7 +14,6 @@ import { openDataset, prepareInput, createImage, resizeImage } from '../src/flow
 import type { Mismatch, SampleSpec } from '../src/scheduler/index.js';
 
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
-const nFrames = Number(process.argv[2] ?? 6);
 
 /** name → [search, replace] in hw/hls/flowfpga_engine.cpp. */
 export const BUGS: Record<string, { what: string; from: string; to: string }> = {
@@ -36,22 +34,32 @@ export const BUGS: Record<string, { what: string; from: string; to: string }> = 
   },
 };
 
-export function buildBuggyBoard(name: string, into: string): string {
+/**
+ * Builds (once: reused while the patched source and emu_main.cpp are unchanged) a virtual board with bug `name`,
+ * under `into` (default hw/build/bugs). Returns the binary's path (for FLOWFPGA_EMU_BIN).
+ */
+export function buildBuggyBoard(name: string, into = path.join(root, 'hw', 'build', 'bugs')): string {
   const b = BUGS[name];
   const src = fs.readFileSync(path.join(root, 'hw/hls/flowfpga_engine.cpp'), 'utf8');
   if (!src.includes(b.from)) throw new Error(`bug ${name}: pattern not found in the engine source`);
+  const patched = src.replace(b.from, b.to);
   const dir = path.join(into, name);
   fs.mkdirSync(dir, { recursive: true });
-  fs.writeFileSync(path.join(dir, 'flowfpga_engine.cpp'), src.replace(b.from, b.to));
+  const cpp = path.join(dir, 'flowfpga_engine.cpp');
   const out = path.join(dir, 'flowfpga-emu');
-  if (!fs.existsSync(out)) {
+  const deps = ['hw/emu/emu_main.cpp', 'hw/hls/flowfpga_engine.h'].map((f) => fs.statSync(path.join(root, f)).mtimeMs);
+  const fresh = fs.existsSync(out) && fs.existsSync(cpp) && fs.readFileSync(cpp, 'utf8') === patched &&
+    fs.statSync(out).mtimeMs > Math.max(...deps);
+  if (!fresh) {
+    fs.writeFileSync(cpp, patched);
     execFileSync('g++', ['-std=c++17', '-O2', '-w', `-I${path.join(root, 'hw/hls')}`, '-o', out,
-      path.join(root, 'hw/emu/emu_main.cpp'), path.join(dir, 'flowfpga_engine.cpp')], { stdio: 'inherit' });
+      path.join(root, 'hw/emu/emu_main.cpp'), cpp], { stdio: 'inherit' });
   }
   return out;
 }
 
-async function frames(h: number, w: number): Promise<Uint8Array[]> {
+/** Network inputs of `nFrames` pairs: the bundled samples, then a moving textured scene. */
+export async function benchFrames(h: number, w: number, nFrames: number): Promise<Uint8Array[]> {
   const out: Uint8Array[] = [];
   const ds = await openDataset(path.join(root, 'samples'));
   for (let i = 0; i < ds.length && out.length < nFrames; i++) {
@@ -73,17 +81,16 @@ async function frames(h: number, w: number): Promise<Uint8Array[]> {
 }
 
 const SPECS: Record<string, SampleSpec> = {
-  'c1 r1 q1 s2 (old default)': { commands: 2, channels: 1, rows: 1, cols: 1 },
-  'c1 r1 q4 s2': { commands: 2, channels: 1, rows: 1, cols: 4 },
-  'c4 r1 q4 s2': { commands: 2, channels: 4, rows: 1, cols: 4 },
-  'c8 r2 q4 s2': { commands: 2, channels: 8, rows: 2, cols: 4 },
+  'regions 1-2 (old default: 2 commands, 1x1x1)': { commands: 2, channels: 1, rows: 1, cols: 1 },
+  'regions 4 (default)': { commands: 2, regions: 4, channels: 1, rows: 1, cols: 1 },
+  'regions 8': { commands: 2, regions: 8, channels: 1, rows: 1, cols: 1 },
 };
 
 async function main(): Promise<void> {
   const model = resolveModel(undefined);
   const [h, w] = model.nativeSize;
-  const data = await frames(h, w);
-  const tmp = process.env.FF_BUG_DIR ?? fs.mkdtempSync(path.join(os.tmpdir(), 'ffbug-'));
+  const data = await benchFrames(h, w, Number(process.argv[2] ?? 10));
+  const tmp = process.env.FF_BUG_DIR;
   const only = process.env.FF_BUGS?.split(',') ?? Object.keys(BUGS);
   for (const name of only) {
     process.env.FLOWFPGA_EMU_BIN = buildBuggyBoard(name, tmp);
@@ -123,4 +130,4 @@ async function main(): Promise<void> {
   }
 }
 
-await main();
+if (process.argv[1] && import.meta.url.endsWith(path.basename(process.argv[1]))) await main();

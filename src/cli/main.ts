@@ -21,6 +21,7 @@ export async function main(argv: string[]): Promise<void> {
   // Never exit 0 with the command unfinished: if the event loop empties while the command still awaits something
   // (a wait nobody will ever resolve), say so and fail instead of losing the pending result or error.
   const unfinished = (): void => {
+    if (process.exitCode) return; // an explicit exit (e.g. a second SIGINT) already says it failed
     process.stderr.write('flowfpga: internal error: the command stopped with work unfinished (a wait was lost)\n');
     process.exitCode = 1;
   };

@@ -11,20 +11,27 @@ import type { Plan, StepPlan } from './plan.js';
 export type VerifyMode = 'off' | 'sample' | 'full';
 export type MismatchPolicy = 'log' | 'drop' | 'rerun' | 'stop';
 
-/** What `sample` checks per step: `commands` random commands, in each a random region of up to this size. */
+/**
+ * What `sample` checks per step: `commands` random commands, in each a random region of up to this size; with
+ * `regions` (default = the commands drawn), that many regions per step at independent random positions, spread
+ * round-robin over the drawn commands (a step of one command still gets `regions` regions).
+ */
 export interface SampleSpec {
   commands: number;
+  regions?: number;
   channels: number;
   rows: number;
   cols: number;
 }
 
 /**
- * Default `sample`: 2 commands per step, 1 channel × 1 pixel each (docs/verification.md: a region's cost is its
- * input window — Cin·k² MACs and, for upsample-conv, the up2 of a k×k window per input channel — so one pixel
- * keeps every step checked every frame within the 5 % budget; the channel rotates over the engine's lanes).
+ * Default `sample`: 4 regions per step over 2 distinct commands, 1 channel × 1 pixel each (docs/verification.md: a
+ * region's cost is its input window — Cin·k² MACs and, for upsample-conv, the up2 of a k×k window per input
+ * channel; the channel rotates over the engine's lanes). 4 independent positions per step, not 1–2: a bug confined
+ * to one layer type that corrupts ~10 % of its elements (a rounding slip) is then found in 9 of 10 frames instead
+ * of 3 (bench/verify-layer-bugs.ts).
  */
-export const DEFAULT_SAMPLE: Readonly<SampleSpec> = Object.freeze({ commands: 2, channels: 1, rows: 1, cols: 1 });
+export const DEFAULT_SAMPLE: Readonly<SampleSpec> = Object.freeze({ commands: 2, regions: 4, channels: 1, rows: 1, cols: 1 });
 
 export interface Mismatch {
   step: string;
@@ -349,6 +356,10 @@ export function checkStep(a: StepCheckArgs): Mismatch[] {
     const i = order[r];
     order[r] = order[j];
     order[j] = i;
+  }
+  const regions = Math.max(k, a.sample.regions ?? k);
+  for (let j = 0; j < regions; j++) {
+    const i = order[j % k];
     const c = plan.cmds[i];
     const C = c.coEnd - c.coBegin;
     const vc = Math.min(a.sample.channels, C);
@@ -379,7 +390,8 @@ export function sampleMacsPerFrame(plan: Plan, s: SampleSpec): number {
     const c = plan.cmds[step.cmdBegin];
     const n = step.cmdEnd - step.cmdBegin;
     const per = Math.min(s.channels, c.coEnd - c.coBegin) * Math.min(s.rows, c.tileH) * Math.min(s.cols, c.tileW);
-    total += Math.min(s.commands, n) * (c.opcode === OP_CONV ? per * c.inC * c.k * c.k : per);
+    const k = Math.min(s.commands, n);
+    total += Math.max(k, s.regions ?? k) * (c.opcode === OP_CONV ? per * c.inC * c.k * c.k : per);
   }
   return total;
 }
