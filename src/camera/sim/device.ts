@@ -14,7 +14,7 @@
 // Frames are paced at the sequence's frame rate and never dropped (the k-th frame delivered is frame k of the
 // sequence, played forwards then backwards so motion stays continuous), so two runs over the sim see the same frames.
 import { ERRNO, SysError } from '../../sys/errors.js';
-import { MAP_SHARED, O_NONBLOCK, POLLERR, POLLHUP, POLLIN, POLLPRI } from '../../sys/constants.js';
+import { MAP_SHARED, O_NONBLOCK, POLLERR, POLLHUP, POLLIN, POLLNVAL, POLLPRI } from '../../sys/constants.js';
 import { checkRange, closedError } from '../../sys/mapping.js';
 import type { Mapping, MmapOptions, Sys } from '../../sys/types.js';
 import {
@@ -261,7 +261,7 @@ export class SimCamera {
         // vb2_fop_release: the owner's close stops streaming and frees the queue (mapped pages stay until munmap).
         if (self.#owner === fd) self.#release();
         self.#fhs.delete(fd);
-        for (const w of [...self.#waiters]) if (w.fd === fd) self.#finish(w, POLLERR);
+        for (const w of [...self.#waiters]) if (w.fd === fd) self.#finish(w, POLLNVAL); // as libc's close ends a wait
       },
       read(fd) {
         self.#fh(fd, 'read');
@@ -296,7 +296,7 @@ export class SimCamera {
       pollAsync(fd, events, timeoutMs) {
         self.#fh(fd, 'poll');
         return new Promise<number>((resolve) => {
-          const w: Waiter = { fd, resolve: (rev) => resolve(rev & (events | POLLERR | POLLHUP | POLLPRI)) };
+          const w: Waiter = { fd, resolve: (rev) => resolve(rev & (events | POLLERR | POLLHUP | POLLPRI | POLLNVAL)) };
           self.#waiters.add(w);
           if (timeoutMs >= 0) w.deadline = setTimeout(() => self.#finish(w, 0), timeoutMs);
           self.#check(w);
