@@ -91,3 +91,25 @@ t.test('--camera goes through src/camera (a missing device is one line); inputs 
   t.equal(x.code, 2);
   t.match(x.stderr, /--input and --camera are exclusive/);
 });
+
+t.test('frame folder errors are one line', async (t) => {
+  const mixed = join(dir, 'mixed');
+  fs.mkdirSync(mixed);
+  fs.copyFileSync(join(pngs, 'f001.png'), join(mixed, 'a1.png'));
+  fs.copyFileSync(join(pngs, 'f002.png'), join(mixed, 'a2.png'));
+  execFileSync('ffmpeg', ['-v', 'error', '-i', join(pngs, 'f003.png'), '-vf', 'scale=48:36', join(mixed, 'a3.png')]);
+  const r = await run('--input', mixed, '--out', join(dir, 'o-mixed'));
+  t.equal(r.code, 2);
+  t.match(r.stderr, /a3\.png is 48x36 but .*a1\.png is 96x72 \(hint: all frames of a sequence must have one size\)/);
+  t.equal(fs.readdirSync(join(dir, 'o-mixed')).filter((f) => f.endsWith('.flo')).length, 1, 'the pair before it was written');
+  const one = join(dir, 'one');
+  fs.mkdirSync(one);
+  fs.copyFileSync(join(pngs, 'f001.png'), join(one, 'x.png'));
+  const r1 = await run('--input', one, '--out', join(dir, 'o-one'));
+  t.equal(r1.code, 2);
+  t.match(r1.stderr, /no frame pairs in .*one \(1 image\)/);
+  const r2 = await run('--input', join(dir, 'nothing-here'), '--out', join(dir, 'o-none'));
+  t.equal(r2.code, 2);
+  t.match(r2.stderr, /input not found/);
+});
+

@@ -136,7 +136,20 @@ t.test('abort: a pending source wait ends, the pair in flight completes, stopped
   const src = new FakeSource(frames);
   // After the frames, next() never resolves (a live camera with no new frame).
   let calls = 0;
-  const live: FrameSource = { description: 'live', width: 64, height: 64, next: () => (calls++ < frames.length ? src.next() : new Promise(() => {})), close: () => src.close() };
+  // The pending wait rejects when the source is closed (a camera's poll after close): must not surface.
+  let failWait: ((e: Error) => void) | undefined;
+  const live: FrameSource = {
+    description: 'live', width: 64, height: 64,
+    next: () => (calls++ < frames.length ? src.next() : new Promise((_, rej) => (failWait = rej))),
+    close: async () => {
+      failWait?.(new Error('device closed'));
+      await src.close();
+    },
+  };
+  const unhandled: unknown[] = [];
+  const onUnhandled = (e: unknown): void => void unhandled.push(e);
+  process.on('unhandledRejection', onUnhandled);
+  t.teardown(() => void process.off('unhandledRejection', onUnhandled));
   const ac = new AbortController();
   const s = await runLoop(new RefFlowDevice(), model, sequenceFeed(live), {
     fit: 'resize', size: [64, 64], policy: 'log', signal: ac.signal,
@@ -145,6 +158,8 @@ t.test('abort: a pending source wait ends, the pair in flight completes, stopped
   t.equal(s.pairs, 2);
   t.equal(s.stoppedBy, 'SIGINT');
   t.ok(src.closed >= 1);
+  await new Promise((r) => setImmediate(r)); // unhandled rejections are reported after the microtask queue drains
+  t.same(unhandled, [], 'the abandoned wait rejecting after close is not an unhandled rejection');
 });
 
 /** A device whose verification always fails (as the engine reports it under a policy). */

@@ -238,6 +238,8 @@ export async function runLoop(device: FlowDevice, model: QModel, feed: PairFeed,
     for (;;) {
       if (o.signal?.aborted) break;
       const tw = performance.now();
+      // If the abort wins, the source's pending wait may still reject when the source is closed; race() has
+      // subscribed to it, so that is no unhandled rejection (tested).
       const p = await Promise.race([feed.next(), aborted]);
       if (!p) break;
       const tStart = performance.now();

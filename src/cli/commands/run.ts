@@ -78,8 +78,11 @@ export function register(program: Command): void {
       device = await openDevice(opts);
       await runOn(device, input.feed, outDir, input.files, opts, model, net, policyExplicit);
     } finally {
-      await input.feed.close();
-      await device?.close();
+      try {
+        await input.feed.close();
+      } finally {
+        await device?.close();
+      }
     }
   });
 }

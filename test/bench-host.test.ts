@@ -1,0 +1,25 @@
+// `flowfpga bench host`: runs, reports every stage and the machine; the stages are real work (non-zero output).
+import t from 'tap';
+import { runCli } from './helpers/cli.js';
+import { runHostBench, formatHostBench } from '../src/cli/bench-host.js';
+
+t.test('bench host --json reports per-stage medians for 384x512', async (t) => {
+  const r = await runCli(['bench', 'host', '--reps', '2', '--json']);
+  t.equal(r.code, 0, r.stderr);
+  const j = JSON.parse(r.stdout);
+  t.same(j.net, [384, 512]);
+  t.same(j.source, [384, 512]);
+  t.same(Object.keys(j.median_ms), ['fit', 'to-ddr', 'flow', 'wheel', 'bookkeep', 'total']);
+  t.ok(j.median_ms.total >= j.median_ms.wheel && j.median_ms.wheel > 0);
+  t.ok(j.cpu_share > 0 && j.machine.cores >= 1);
+  const bad = await runCli(['bench', 'host', '--reps', 'x']);
+  t.equal(bad.code, 2);
+});
+
+t.test('a resizing frame size and the text form', async (t) => {
+  const r = runHostBench({ reps: 1, netH: 64, netW: 128, srcW: 100, srcH: 70 });
+  t.same(r.source, [70, 100]);
+  t.match(formatHostBench(r), /host work per pair, network 64x128, frames 100x70/);
+  const v = await runCli(['bench', 'host', '--reps', '1', '--frame', '640x480']);
+  t.match(v.stdout, /frames 640x480/);
+});
