@@ -3,6 +3,7 @@
 import t from 'tap';
 import { fitterFor, PlaneFitter, rgbRows, rgbToYuyv, toRgb, yuyvFrame, yuyvRowToRgb, yuyvRows } from '../../src/camera/convert.js';
 import { runHostBench } from '../../src/cli/bench-host.js';
+import { runCli } from '../helpers/cli.js';
 import { decodeMjpeg, scanMarkers, STANDARD_DHT, withHuffmanTables } from '../../src/camera/mjpeg.js';
 import { fitImage, planInput, stackPair, type InputMapping } from '../../src/flow/netinput.js';
 import { sameBytes } from '../helpers/bytes.js';
@@ -131,4 +132,13 @@ t.test('yuyvFrame: a YUYV buffer as a SourceFrame (bench host --camera-format yu
   const r = runHostBench({ reps: 2, netH: 64, netW: 64, srcW: 80, srcH: 60, format: 'yuyv' });
   t.equal(r.format, 'yuyv');
   t.ok(r.median_ms.fit >= 0);
+});
+
+t.test('bench host --camera-format: yuyv frames, a bad value is one line', async (t) => {
+  const r = await runCli(['bench', 'host', '--reps', '1', '--frame', '128x64', '--camera-format', 'yuyv', '--json']);
+  t.equal(r.code, 0, r.stderr);
+  t.equal(JSON.parse(r.stdout).format, 'yuyv');
+  const bad = await runCli(['bench', 'host', '--camera-format', 'bgr']);
+  t.equal(bad.code, 2);
+  t.equal(bad.stderr, "flowfpga: unknown --camera-format 'bgr' (hint: use rgb or yuyv)\n");
 });
