@@ -83,10 +83,10 @@ t.test('video source: close() while frames are pending ends ffmpeg; next() after
   await src.close();
 });
 
-t.test('--camera goes through src/camera (one line until it is built); inputs are exclusive', async (t) => {
-  const r = await run('--camera', '/dev/video0', '--out', join(dir, 'o-cam'));
+t.test('--camera goes through src/camera (a missing device is one line); inputs are exclusive', async (t) => {
+  const r = await run('--camera', '/dev/video-flowfpga-none', '--out', join(dir, 'o-cam'));
   t.equal(r.code, 2);
-  t.match(r.stderr, /^flowfpga: camera/);
+  t.match(r.stderr, /^flowfpga: no camera at \/dev\/video-flowfpga-none \(ENOENT\) \(hint: /);
   const x = await run('--camera', '/dev/video0', '--input', pngs, '--out', join(dir, 'o-x'));
   t.equal(x.code, 2);
   t.match(x.stderr, /--input and --camera are exclusive/);

@@ -12,6 +12,8 @@
 import os from 'node:os';
 import { createImage, flowFromFixed, flowToColor, flowToSource, planInput, type RgbImage } from '../flow/index.js';
 import { imageFrame } from '../flow/fit.js';
+import type { SourceFrame } from '../flow/source.js';
+import { rgbToYuyv, yuyvFrame } from '../camera/convert.js';
 import { Prng } from '../reference/prng.js';
 import type { FrameEvent } from './runloop.js';
 import { frameJson, statusText } from './status-line.js';
@@ -19,6 +21,8 @@ import { frameJson, statusText } from './status-line.js';
 export interface HostBenchResult {
   net: [number, number];
   source: [number, number];
+  /** Pixel format of the frames: decoded RGB (files, MJPEG) or YUYV from a camera buffer. */
+  format: 'rgb' | 'yuyv';
   reps: number;
   /** Per stage and total: median / p90 ms per pair. */
   median_ms: Record<string, number>;
@@ -46,10 +50,13 @@ function texture(w: number, h: number, seed: number): RgbImage {
 const median = (a: number[]): number => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)];
 const p90 = (a: number[]): number => [...a].sort((x, y) => x - y)[Math.min(a.length - 1, Math.floor(a.length * 0.9))];
 
-export function runHostBench(o: { reps?: number; netH?: number; netW?: number; srcW?: number; srcH?: number } = {}): HostBenchResult {
+export function runHostBench(o: { reps?: number; netH?: number; netW?: number; srcW?: number; srcH?: number; format?: 'rgb' | 'yuyv' } = {}): HostBenchResult {
   const reps = o.reps ?? 40;
   const nh = o.netH ?? 384, nw = o.netW ?? 512, sw = o.srcW ?? nw, sh = o.srcH ?? nh;
   const frames = [0, 1, 2, 3].map((i) => texture(sw, sh, 1 + i));
+  // A YUYV camera's frames: fitting converts BT.601 inside the pass, straight from the buffer (src/camera).
+  const yuyv = o.format === 'yuyv' ? frames.map((f) => rgbToYuyv(f)) : undefined;
+  const frame = (k: number): SourceFrame => (yuyv ? yuyvFrame(yuyv[k & 3], sw, sh, k) : imageFrame(frames[k & 3], k));
   const map = planInput(sw, sh, { mode: 'resize', height: nh, width: nw });
   const input = new Uint8Array(6 * nh * nw);
   const ddr = new Uint8Array(8 * nh * nw);
@@ -65,8 +72,8 @@ export function runHostBench(o: { reps?: number; netH?: number; netW?: number; s
   const c0 = process.cpuUsage();
   const w0 = performance.now();
   for (let k = 0; k < reps + 3; k++) {
-    const f1 = imageFrame(frames[k & 3], k);
-    const f2 = imageFrame(frames[(k + 1) & 3], k + 1);
+    const f1 = frame(k);
+    const f2 = frame(k + 1);
     const t0 = performance.now();
     input.copyWithin(0, 3 * nh * nw, 6 * nh * nw);
     f2.fitPlanes(map, input, 3 * nh * nw);
@@ -108,7 +115,7 @@ export function runHostBench(o: { reps?: number; netH?: number; netW?: number; s
   }
   const cpus = os.cpus();
   return {
-    net: [nh, nw], source: [sh, sw], reps, median_ms: med, p90_ms: p9, fit_both_median_ms: Math.round(median(both) * 1000) / 1000,
+    net: [nh, nw], source: [sh, sw], format: yuyv ? 'yuyv' : 'rgb', reps, median_ms: med, p90_ms: p9, fit_both_median_ms: Math.round(median(both) * 1000) / 1000,
     cpu_share: Math.round(share * 100) / 100,
     machine: { cpus: cpus[0]?.model ?? 'unknown', cores: cpus.length, loadavg: os.loadavg().map((x) => Math.round(x * 100) / 100), node: process.version },
   };
@@ -117,7 +124,7 @@ export function runHostBench(o: { reps?: number; netH?: number; netW?: number; s
 export function formatHostBench(r: HostBenchResult): string {
   const rows = Object.keys(r.median_ms).map((k) => `  ${k.padEnd(9)} ${r.median_ms[k].toFixed(2).padStart(7)} ms  (p90 ${r.p90_ms[k].toFixed(2)})`);
   return [
-    `host work per pair, network ${r.net[0]}x${r.net[1]}, frames ${r.source[1]}x${r.source[0]}, engine excluded; median of ${r.reps}:`,
+    `host work per pair, network ${r.net[0]}x${r.net[1]}, frames ${r.source[1]}x${r.source[0]} ${r.format.toUpperCase()}, engine excluded; median of ${r.reps}:`,
     ...rows,
     `  (fitting both frames from their buffers instead of moving planes: ${r.fit_both_median_ms.toFixed(2)} ms)`,
     `  machine: ${r.machine.cpus}, ${r.machine.cores} cores, load average ${r.machine.loadavg.join(' ')}, node ${r.machine.node}; this process got ${Math.round(r.cpu_share * 100)} % of a core`,

@@ -12,6 +12,7 @@ import {
   MS_SYNC,
   POLLIN,
   POLLHUP,
+  POLLNVAL,
   POLLOUT,
   PROT_READ,
   PROT_WRITE,
@@ -174,6 +175,9 @@ export function createLibcSys(): Sys {
     close(fd) {
       const b = bind();
       // A poll handle kept for this fd must go before the fd does, or libuv would watch a recycled descriptor.
+      // A wait in progress on this fd ends now, as poll(2) reports a closed descriptor (POLLNVAL), instead of
+      // lingering on its timer (which would also keep the process alive).
+      uvWaits.get(fd)?.(POLLNVAL);
       const h = uvHandles.get(fd);
       if (h) {
         uvHandles.delete(fd);
@@ -341,6 +345,8 @@ type UvPollCallback = (a: number | UvPollEvents, b?: UvPollEvents) => void;
 type UvPollHandle = { start(opts: { readable?: boolean; writable?: boolean }, cb: UvPollCallback): void; stop(): void; close(): void };
 /** One uv_poll_t per fd, kept across waits (started and stopped per wait; closed with the fd in close()). */
 const uvHandles = new Map<number, UvPollHandle>();
+/** The pending pollOnLoop wait per fd (its finish function), so that close() can end it. */
+const uvWaits = new Map<number, (rev: number) => void>();
 // koffi 3.3 calls back with (status, events) although index.d.ts declares (events) (facts.md §3.1).
 type UvPoll = (fd: number, opts: { readable?: boolean; writable?: boolean }, cb: UvPollCallback) => UvPollHandle;
 
@@ -351,10 +357,12 @@ function pollOnLoop(uvPoll: UvPoll, fd: number, events: number, timeoutMs: numbe
     let handle: UvPollHandle | undefined;
     const finish = (rev: number): void => {
       if (timer) clearTimeout(timer);
+      if (uvWaits.get(fd) === finish) uvWaits.delete(fd);
       handle?.stop();
       handle = undefined;
       resolve(rev);
     };
+    uvWaits.set(fd, finish);
     const onEvent: UvPollCallback = (a, b) => {
       const ev = typeof a === 'object' ? a : b;
       if (typeof a === 'number' && a < 0) return finish(POLLHUP); // libuv error status: report it like a hang-up
@@ -371,6 +379,7 @@ function pollOnLoop(uvPoll: UvPoll, fd: number, events: number, timeoutMs: numbe
         uvHandles.set(fd, handle);
       }
     } catch (e) {
+      uvWaits.delete(fd);
       reject(e as Error);
       return;
     }

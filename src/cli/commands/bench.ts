@@ -3,6 +3,7 @@ import { Command, Option } from 'commander';
 import { formatBench, runReferenceBench } from '../../reference/bench.js';
 import { formatHostBench, runHostBench } from '../bench-host.js';
 import { parseIntOpt, parseSize } from '../parse.js';
+import { UserError } from '../../errors.js';
 
 export function register(program: Command): void {
   const bench = program.command('bench').description('micro-benchmarks');
@@ -22,9 +23,11 @@ export function register(program: Command): void {
     .option('--json', 'print one JSON object {median_ms: {fit, to-ddr, flow, wheel, bookkeep, total}, p90_ms, machine, ...}')
     .option('--reps <n>', 'pairs to time', '40')
     .option('--frame <WxH>', 'camera frame size (default 512x384, the network size; e.g. 640x480 adds a resize)')
-    .action((opts: { json?: boolean; reps: string; frame?: string }) => {
+    .option('--camera-format <fmt>', 'frame pixels: rgb (decoded files, MJPEG) or yuyv (converted inside the fitting pass, as from a YUYV camera)', 'rgb')
+    .action((opts: { json?: boolean; reps: string; frame?: string; cameraFormat: string }) => {
       const [fh, fw] = opts.frame ? parseSize(opts.frame.replace(/^(\d+)x(\d+)$/i, '$2x$1')) : [384, 512];
-      const r = runHostBench({ reps: parseIntOpt('--reps', opts.reps, 1, 100000), srcW: fw, srcH: fh });
+      if (opts.cameraFormat !== 'rgb' && opts.cameraFormat !== 'yuyv') throw new UserError(`unknown --camera-format '${opts.cameraFormat}'`, 'use rgb or yuyv');
+      const r = runHostBench({ reps: parseIntOpt('--reps', opts.reps, 1, 100000), srcW: fw, srcH: fh, format: opts.cameraFormat });
       process.stdout.write(opts.json ? JSON.stringify(r) + '\n' : formatHostBench(r) + '\n');
     });
 }

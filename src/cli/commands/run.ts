@@ -33,6 +33,8 @@ interface RunOpts extends DeviceCliOptions {
   input?: string;
   pair?: string[];
   camera?: string;
+  cameraFormat?: string;
+  cameraSize?: string;
   out: string;
   size?: string;
   fit: string;
@@ -55,7 +57,9 @@ export function register(program: Command): void {
     .option('--model <name|file>', 'shipped model name or .ffq file (default: the default shipped model)')
     .option('--input <dir|video>', 'FlyingChairs or Sintel folder, a folder of frames, or a video file (default: the bundled samples/)')
     .option('--pair <images...>', 'two image files (and optionally a ground-truth .flo)')
-    .option('--camera <device>', 'V4L2 camera, e.g. /dev/video0 (consecutive frames are paired)')
+    .option('--camera <device>', 'V4L2 camera, e.g. /dev/video0, or sim: / sim:DIR, the simulated camera (consecutive frames are paired)')
+    .option('--camera-format <fmt>', 'camera pixel format: yuyv | mjpeg (default: YUYV when offered)')
+    .option('--camera-size <WxH>', 'capture size to ask the camera for (it may choose another)', '640x480')
     .option('--out <dir>', 'output folder', 'out')
     .option('--size <HxW>', 'network input size (multiple of 64; default: the model\'s trained resolution)')
     .option('--fit <mode>', 'how frames are fitted to the network size: resize | pad | crop', 'resize')
@@ -221,7 +225,11 @@ async function openInput(opts: RunOpts, limit: number | undefined, maxFrames: nu
   if (given.length > 1) throw new UserError(`${given.join(' and ')} are exclusive`, 'give one input');
   if (opts.camera) {
     const { openCameraSource } = await import('../../camera/index.js');
-    const src = await openCameraSource(opts.camera, { buffers: 4 });
+    const m = /^(\d+)x(\d+)$/i.exec(opts.cameraSize ?? '640x480');
+    if (!m) throw new UserError(`bad --camera-size '${opts.cameraSize}'`, 'write it as WxH, e.g. --camera-size 640x480');
+    const format = opts.cameraFormat;
+    if (format !== undefined && format !== 'yuyv' && format !== 'mjpeg') throw new UserError(`unknown --camera-format '${format}'`, 'use yuyv or mjpeg');
+    const src = await openCameraSource(opts.camera, { buffers: 4, width: Number(m[1]), height: Number(m[2]), format });
     return { feed: sequenceFeed(src, { maxFrames, maxPairs: limit }), files: [] };
   }
   if (opts.pair) {

@@ -1,0 +1,74 @@
+// Motion-JPEG frames from a V4L2 buffer to RGB with jpeg-js (the project's JPEG decoder). UVC cameras commonly
+// send MJPEG frames without a DHT segment (USB Video Class "Motion-JPEG payload": the Huffman tables are the
+// standard ones of ITU-T T.81 Annex K.3), which a plain JPEG decoder rejects; as libv4lconvert and ffmpeg do, the
+// standard tables are inserted before the first SOS when the frame has none.
+import jpeg from 'jpeg-js';
+import type { RgbImage } from '../flow/image.js';
+
+const hex = (s: string): number[] => Array.from(Buffer.from(s, 'hex'));
+
+// T.81 Table K.3-K.6: 16 code-length counts, then the symbol values.
+const DC_LUM = { counts: [0, 1, 5, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0], values: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11] };
+const DC_CHR = { counts: [0, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0], values: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11] };
+const AC_LUM = {
+  counts: [0, 2, 1, 3, 3, 2, 4, 3, 5, 5, 4, 4, 0, 0, 1, 0x7d],
+  values: hex('01020300041105122131410613516107227114328191a1082342b1c11552d1f02433627282090a161718191a25262728292a3435363738393a434445464748494a535455565758595a636465666768696a737475767778797a838485868788898a92939495969798999aa2a3a4a5a6a7a8a9aab2b3b4b5b6b7b8b9bac2c3c4c5c6c7c8c9cad2d3d4d5d6d7d8d9dae1e2e3e4e5e6e7e8e9eaf1f2f3f4f5f6f7f8f9fa'),
+};
+const AC_CHR = {
+  counts: [0, 2, 1, 2, 4, 4, 3, 4, 7, 5, 4, 4, 0, 1, 2, 0x77],
+  values: hex('000102031104052131061241510761711322328108144291a1b1c109233352f0156272d10a162434e125f11718191a262728292a35363738393a434445464748494a535455565758595a636465666768696a737475767778797a82838485868788898a92939495969798999aa2a3a4a5a6a7a8a9aab2b3b4b5b6b7b8b9bac2c3c4c5c6c7c8c9cad2d3d4d5d6d7d8d9dae2e3e4e5e6e7e8e9eaf2f3f4f5f6f7f8f9fa'),
+};
+
+/** One DHT segment (FF C4) with the four standard tables. */
+export const STANDARD_DHT: Uint8Array = (() => {
+  const body: number[] = [];
+  for (const [tcth, t] of [[0x00, DC_LUM], [0x10, AC_LUM], [0x01, DC_CHR], [0x11, AC_CHR]] as const) {
+    body.push(tcth, ...t.counts, ...t.values);
+  }
+  const len = body.length + 2;
+  return Uint8Array.from([0xff, 0xc4, len >> 8, len & 0xff, ...body]);
+})();
+
+/**
+ * Byte position of the first SOS marker and whether a DHT precedes it, walking the marker segments from SOI; null
+ * when the data is not a JPEG stream up to its first scan.
+ */
+export function scanMarkers(buf: Uint8Array): { sos: number; hasDht: boolean } | null {
+  if (buf.length < 4 || buf[0] !== 0xff || buf[1] !== 0xd8) return null;
+  let p = 2;
+  let hasDht = false;
+  while (p + 4 <= buf.length) {
+    if (buf[p] !== 0xff) return null;
+    const m = buf[p + 1];
+    if (m === 0xff) {
+      p++; // fill byte
+      continue;
+    }
+    if (m === 0xda) return { sos: p, hasDht };
+    if (m === 0xc4) hasDht = true;
+    if (m === 0xd8 || (m >= 0xd0 && m <= 0xd7) || m === 0x01) {
+      p += 2;
+      continue;
+    }
+    p += 2 + ((buf[p + 2] << 8) | buf[p + 3]);
+  }
+  return null;
+}
+
+/** The frame with the standard Huffman tables inserted when it has none (a new buffer then); else the input. */
+export function withHuffmanTables(buf: Uint8Array): Uint8Array {
+  const s = scanMarkers(buf);
+  if (!s || s.hasDht) return buf;
+  const out = new Uint8Array(buf.length + STANDARD_DHT.length);
+  out.set(buf.subarray(0, s.sos), 0);
+  out.set(STANDARD_DHT, s.sos);
+  out.set(buf.subarray(s.sos), s.sos + STANDARD_DHT.length);
+  return out;
+}
+
+/** Decodes one MJPEG frame to RGB; throws Error (not UserError: the caller drops the frame) on corrupt data. */
+export function decodeMjpeg(buf: Uint8Array): RgbImage {
+  if (!scanMarkers(buf)) throw new Error('not a JPEG frame (no SOI … SOS)');
+  const img = jpeg.decode(withHuffmanTables(buf), { useTArray: true, formatAsRGBA: false, tolerantDecoding: false, maxMemoryUsageInMB: 256 });
+  return { width: img.width, height: img.height, data: img.data as Uint8Array };
+}
