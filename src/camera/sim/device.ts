@@ -313,6 +313,16 @@ export class SimCamera {
       geteuid() {
         return 1000;
       },
+      flock(fd) {
+        self.#fh(fd, 'flock'); // a character device takes flock(2) like any file; the camera code does not lock
+      },
+      // The simulated driver is a device node, not a socket layer: there is nothing to send to.
+      socketDgram() {
+        throw new SysError('socket', ERRNO.ENOSYS);
+      },
+      sendto(_fd, _buf, path) {
+        throw new SysError('sendto', ERRNO.ENOSYS, path);
+      },
     };
   }
 
