@@ -1,9 +1,13 @@
 // flowToColor's fast path (per-frame memo of exact results keyed by float32 bits, previous-pixel reuse) against the
 // straightforward formula: Middlebury's max-radius normalisation, then computeColor() on every pixel.
 import t from 'tap';
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { computeColor, flowToColor } from '../src/flow/colorwheel.js';
 import { createFlow, UNKNOWN_FLOW_THRESH, type FlowField } from '../src/flow/flo.js';
 import { Prng } from '../src/reference/prng.js';
+import { tempDir } from './helpers/tmp.js';
 
 const f32 = Math.fround;
 
@@ -114,4 +118,52 @@ t.test('edge cases: signed zeros, unknown flow, the thresholds, wheel seams, max
   const u = flowToColor(fieldOf([[NaN, 0], [2e9, 0]]));
   t.equal(u.maxRadius, 0);
   t.same([...u.image.data], [0, 0, 0, 0, 0, 0]);
+});
+
+const hasGxx = !spawnSync('g++', ['--version']).error;
+
+t.test('200k vectors against the Middlebury C++ code compiled with g++', { skip: !hasGxx && 'g++ not installed' }, async (t) => {
+  const dir = tempDir(t, 'cw-cpp-');
+  const exe = join(dir, 'colorcode');
+  const src = fileURLToPath(new URL('./middlebury-colorcode.cpp', import.meta.url));
+  const cc = spawnSync('g++', ['-O2', '-o', exe, src], { encoding: 'utf8' });
+  t.equal(cc.status, 0, cc.stderr);
+  const r = new Prng(2026);
+  const uni = () => r.u32() / 2 ** 32;
+  const f = createFlow(500, 400);
+  for (let i = 0; i < f.u.length; i++) {
+    const kind = i % 4;
+    if (kind === 0) { // engine grid
+      f.u[i] = ((r.u32() % 1601) - 800) / 32;
+      f.v[i] = ((r.u32() % 1201) - 600) / 32;
+    } else if (kind === 1) { // uniform, large
+      f.u[i] = (uni() * 2 - 1) * 40;
+      f.v[i] = (uni() * 2 - 1) * 40;
+    } else if (kind === 2) { // small, around the white centre
+      f.u[i] = (uni() * 2 - 1) * 0.01;
+      f.v[i] = (uni() * 2 - 1) * 0.01;
+    } else { // axis-aligned, zeros, unknown
+      const c = r.u32() % 6;
+      f.u[i] = c === 0 ? 0 : c === 1 ? -0 : c === 2 ? NaN : c === 3 ? 3e9 : (uni() - 0.5) * 10;
+      f.v[i] = c >= 4 ? 0 : (uni() - 0.5) * 10;
+    }
+  }
+  for (const maxMotion of [0, 12]) {
+    const n = f.u.length;
+    const input = Buffer.alloc(8 + 8 * n);
+    input.writeUInt32LE(n, 0);
+    input.writeFloatLE(maxMotion, 4);
+    for (let i = 0; i < n; i++) {
+      input.writeFloatLE(f.u[i], 8 + 8 * i);
+      input.writeFloatLE(f.v[i], 12 + 8 * i);
+    }
+    const run = spawnSync(exe, [], { input, maxBuffer: 16 << 20 });
+    t.equal(run.status, 0, `colorcode ran (maxMotion ${maxMotion})`);
+    const want = run.stdout as Buffer;
+    const got = flowToColor(f, maxMotion ? { maxMotion } : {}).image.data;
+    t.equal(want.length, got.length);
+    let bad = -1;
+    for (let i = 0; i < got.length && bad < 0; i++) if (got[i] !== want[i]) bad = Math.floor(i / 3);
+    t.equal(bad, -1, bad < 0 ? `${n} pixels identical (maxMotion ${maxMotion})` : `pixel ${bad} (${f.u[bad]}, ${f.v[bad]}): C++ ${[...want.subarray(3 * bad, 3 * bad + 3)]}, TS ${[...got.subarray(3 * bad, 3 * bad + 3)]}`);
+  }
 });
