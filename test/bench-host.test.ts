@@ -12,6 +12,10 @@ t.test('bench host --json reports per-stage medians for 384x512', async (t) => {
   t.same(Object.keys(j.median_ms), ['fit', 'to-ddr', 'flow', 'wheel', 'bookkeep', 'total']);
   t.ok(j.median_ms.total >= j.median_ms.wheel && j.median_ms.wheel > 0);
   t.ok(j.cpu_share > 0 && j.machine.cores >= 1);
+  // CPU time per stage (process.cpuUsage), the figure that stays meaningful on a loaded machine
+  t.same(Object.keys(j.cpu_median_ms), ['fit', 'to-ddr', 'flow', 'wheel', 'bookkeep', 'total']);
+  t.ok(Object.values(j.cpu_median_ms).every((x) => typeof x === 'number' && x >= 0));
+  t.ok(j.cpu_median_ms.total >= j.cpu_median_ms.wheel);
   const bad = await runCli(['bench', 'host', '--reps', 'x']);
   t.equal(bad.code, 2);
 });
@@ -20,6 +24,7 @@ t.test('a resizing frame size and the text form', async (t) => {
   const r = runHostBench({ reps: 1, netH: 64, netW: 128, srcW: 100, srcH: 70 });
   t.same(r.source, [70, 100]);
   t.match(formatHostBench(r), /host work per pair, network 64x128, frames 100x70/);
+  t.match(formatHostBench(r), /wheel .* ms .*cpu +\d+\.\d\d ms/);
   const v = await runCli(['bench', 'host', '--reps', '1', '--frame', '640x480']);
   t.match(v.stdout, /frames 640x480/);
 });

@@ -24,9 +24,12 @@ export interface HostBenchResult {
   /** Pixel format of the frames: decoded RGB (files, MJPEG) or YUYV from a camera buffer. */
   format: 'rgb' | 'yuyv';
   reps: number;
-  /** Per stage and total: median / p90 ms per pair. */
+  /** Per stage and total: median / p90 ms per pair (wall clock). */
   median_ms: Record<string, number>;
   p90_ms: Record<string, number>;
+  /** Per stage and total: median ms of this process's CPU time (user + system) per pair — the figure that counts on a
+   *  loaded machine, where wall time includes waiting for a core. */
+  cpu_median_ms: Record<string, number>;
   /** For comparison: fitting both frames of a pair from their source buffers (no plane move). */
   fit_both_median_ms: number;
   /** Process CPU time over the whole bench / wall time: the share of a core this process got (1 = unloaded). */
@@ -67,23 +70,33 @@ export function runHostBench(o: { reps?: number; netH?: number; netW?: number; s
     fixed[nh * nw + i] = Math.round(32 * (-2 - 0.01 * (x - nw / 2) + 2 * Math.cos(y / 55)));
   }
   const stages: Record<string, number[]> = { fit: [], 'to-ddr': [], flow: [], wheel: [], bookkeep: [], total: [] };
+  const cpuStages: Record<string, number[]> = { fit: [], 'to-ddr': [], flow: [], wheel: [], bookkeep: [], total: [] };
   const both: number[] = [];
+  const cpuMs = (): number => {
+    const c = process.cpuUsage();
+    return (c.user + c.system) / 1000;
+  };
   let sink = 0;
   const c0 = process.cpuUsage();
   const w0 = performance.now();
   for (let k = 0; k < reps + 3; k++) {
     const f1 = frame(k);
     const f2 = frame(k + 1);
+    const u0 = cpuMs();
     const t0 = performance.now();
     input.copyWithin(0, 3 * nh * nw, 6 * nh * nw);
     f2.fitPlanes(map, input, 3 * nh * nw);
     const t1 = performance.now();
+    const u1 = cpuMs();
     ddr.set(input, 64);
     const t2 = performance.now();
+    const u2 = cpuMs();
     const flow = flowToSource(flowFromFixed(fixed, nw, nh, 5), map);
     const t3 = performance.now();
+    const u3 = cpuMs();
     const wheel = flowToColor(flow);
     const t4 = performance.now();
+    const u4 = cpuMs();
     const e = {
       index: k, id: String(k), first: f1, second: f2, netSize: [nh, nw], mapping: map, flow, files: [],
       timings: { fitMs: t1 - t0, inferMs: 0, engineMs: 0, hostMs: 0, verifyMs: 0, recomputeMs: 0, flowMs: t3 - t2, sourceMs: 0, totalMs: t4 - t0, fps: 10 },
@@ -91,6 +104,7 @@ export function runHostBench(o: { reps?: number; netH?: number; netW?: number; s
     } as unknown as FrameEvent;
     sink += statusText(e, 100).length + JSON.stringify(frameJson(e)).length;
     const t5 = performance.now();
+    const u5 = cpuMs();
     f1.fitPlanes(map, input, 0);
     f2.fitPlanes(map, input, 3 * nh * nw);
     const t6 = performance.now();
@@ -103,28 +117,38 @@ export function runHostBench(o: { reps?: number; netH?: number; netW?: number; s
     stages.bookkeep.push(t5 - t4);
     stages.total.push(t5 - t0);
     both.push(t6 - t5);
+    cpuStages.fit.push(u1 - u0);
+    cpuStages['to-ddr'].push(u2 - u1);
+    cpuStages.flow.push(u3 - u2);
+    cpuStages.wheel.push(u4 - u3);
+    cpuStages.bookkeep.push(u5 - u4);
+    cpuStages.total.push(u5 - u0);
   }
   if (sink === -1) console.log(sink);
   const cpu = process.cpuUsage(c0);
   const share = (cpu.user + cpu.system) / 1000 / (performance.now() - w0);
   const med: Record<string, number> = {};
   const p9: Record<string, number> = {};
+  const cmed: Record<string, number> = {};
   for (const [k, v] of Object.entries(stages)) {
     med[k] = Math.round(median(v) * 1000) / 1000;
     p9[k] = Math.round(p90(v) * 1000) / 1000;
+    cmed[k] = Math.round(median(cpuStages[k]) * 1000) / 1000;
   }
   const cpus = os.cpus();
   return {
-    net: [nh, nw], source: [sh, sw], format: yuyv ? 'yuyv' : 'rgb', reps, median_ms: med, p90_ms: p9, fit_both_median_ms: Math.round(median(both) * 1000) / 1000,
+    net: [nh, nw], source: [sh, sw], format: yuyv ? 'yuyv' : 'rgb', reps, median_ms: med, p90_ms: p9, cpu_median_ms: cmed, fit_both_median_ms: Math.round(median(both) * 1000) / 1000,
     cpu_share: Math.round(share * 100) / 100,
     machine: { cpus: cpus[0]?.model ?? 'unknown', cores: cpus.length, loadavg: os.loadavg().map((x) => Math.round(x * 100) / 100), node: process.version },
   };
 }
 
 export function formatHostBench(r: HostBenchResult): string {
-  const rows = Object.keys(r.median_ms).map((k) => `  ${k.padEnd(9)} ${r.median_ms[k].toFixed(2).padStart(7)} ms  (p90 ${r.p90_ms[k].toFixed(2)})`);
+  const rows = Object.keys(r.median_ms).map(
+    (k) => `  ${k.padEnd(9)} ${r.median_ms[k].toFixed(2).padStart(7)} ms  (p90 ${r.p90_ms[k].toFixed(2)})  cpu ${r.cpu_median_ms[k].toFixed(2).padStart(6)} ms`,
+  );
   return [
-    `host work per pair, network ${r.net[0]}x${r.net[1]}, frames ${r.source[1]}x${r.source[0]} ${r.format.toUpperCase()}, engine excluded; median of ${r.reps}:`,
+    `host work per pair, network ${r.net[0]}x${r.net[1]}, frames ${r.source[1]}x${r.source[0]} ${r.format.toUpperCase()}, engine excluded; median of ${r.reps} (wall, and CPU time of this process):`,
     ...rows,
     `  (fitting both frames from their buffers instead of moving planes: ${r.fit_both_median_ms.toFixed(2)} ms)`,
     `  machine: ${r.machine.cpus}, ${r.machine.cores} cores, load average ${r.machine.loadavg.join(' ')}, node ${r.machine.node}; this process got ${Math.round(r.cpu_share * 100)} % of a core`,
