@@ -156,8 +156,7 @@ def main(argv=None) -> int:
         for s in names:
             t0 = time.time()
             d = build(s, a.out, a.count)
-            print(f'{d}: {json.load(open(os.path.join(d, "manifest.json")))["pairs"]} pairs '
-                  f'({time.time() - t0:.0f} s)', flush=True)
+            print(f'{d}: built ({time.time() - t0:.0f} s)', flush=True)
         return 0
     models = a.models if a.models is not None else sorted(
         os.path.join('models', f) for f in os.listdir('models') if f.endswith('.ffq'))
@@ -168,7 +167,8 @@ def main(argv=None) -> int:
         d = os.path.join(a.out, s)
         if not os.path.exists(os.path.join(d, 'manifest.json')):
             raise SystemExit(f'{d}: not built (python3 -m train.heldout build --sets {s})')
-        info[s] = json.load(open(os.path.join(d, 'manifest.json')))
+        with open(os.path.join(d, 'manifest.json')) as fh:
+            info[s] = json.load(fh)
         frames, flow = load_set(d)
         rows.setdefault('zero flow', {})[s] = M.epe(torch.zeros_like(flow), flow).item()
         if not a.no_dis:
