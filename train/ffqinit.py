@@ -28,6 +28,16 @@ def _check_shapes(net: M.FlowNetSQ, qm: MF.QModel) -> None:
                              f'{l.cout}x{l.cin}x{l.k} in the model (same width?)')
 
 
+def model_for(qm: MF.QModel, quant: bool = True) -> M.FlowNetSQ:
+    """An untrained FlowNetS-Q with the file's width, decoder, per-layer bits and w_exp."""
+    spec = {'w': 8, 'a': 8, 'layers': {L['name']: {'w': L['bits_w'], 'a': L['bits']} for L in qm.layers}}
+    exps = {L['w_exp'] for L in qm.layers}
+    if len(exps) != 1:
+        raise ValueError('per-layer w_exp differs; the training model has one --w-exp')
+    arch = M.build_arch(qm.width, qm.decoder, spec, qm.flow_frac_bits, exps.pop())
+    return M.FlowNetSQ(arch, quant=quant)
+
+
 @torch.no_grad()
 def load_ffq(net: M.FlowNetSQ, qm: MF.QModel, calib_frames: torch.Tensor) -> None:
     """Set net's weights, biases and BatchNorms from qm (see the module docstring). calib_frames: N x 6 x H x W."""

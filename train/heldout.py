@@ -107,12 +107,21 @@ def flow_to_source(flow: torch.Tensor, h: int, w: int) -> torch.Tensor:
 
 
 @torch.no_grad()
-def eval_checkpoint(path: str, frames: torch.Tensor, flow: torch.Tensor, size=(192, 256)) -> float:
-    """Fake-quantized (or float) checkpoint, run at its trained size like `flowfpga eval`'s default."""
+def eval_checkpoint(path: str, frames: torch.Tensor, flow: torch.Tensor, size=None) -> float:
+    """Fake-quantized (or float) checkpoint or .ffq file, run at its trained size (`flowfpga eval`'s default)."""
     from . import train as T
-    net, targs, _ = T.load_model(path)
+    if path.endswith('.ffq'):  # dequantized: the same function as the integer file (train/ffqinit.py)
+        from . import ffqinit, modelfile as MF
+        qm = MF.load(path)
+        net = ffqinit.model_for(qm)
+        h, w = qm.native_size
+        ffqinit.load_ffq(net, qm, resize_pair(frames[0], h, w)[None])
+    else:
+        net, targs, _ = T.load_model(path)
+        h, w = T.parse_size(targs.size)
     net.eval()
-    h, w = T.parse_size(targs.size) if size is None else size
+    if size is not None:
+        h, w = size
     e = []
     for i in range(frames.shape[0]):
         p = net(resize_pair(frames[i], h, w)[None])[0]
@@ -142,7 +151,8 @@ def main(argv=None) -> int:
     p.add_argument('--out', default=DEFAULT_OUT)
     p.add_argument('--count', type=int, default=None, help='pairs per set (default per set)')
     p.add_argument('--models', nargs='*', default=None, help='.ffq files, evaluated with flowfpga eval')
-    p.add_argument('--checkpoints', default='', help='comma list of LABEL=PATH.pt, fake-quant at 192x256')
+    p.add_argument('--checkpoints', default='',
+                   help='comma list of LABEL=PATH (.pt fake-quant or .ffq dequantized), in Python at the trained size')
     p.add_argument('--no-dis', action='store_true')
     p.add_argument('--json', help='write the table as JSON here')
     p.add_argument('--threads', type=int, default=1)

@@ -135,7 +135,8 @@ class TestFfqInit(unittest.TestCase):
                 loss.backward()
                 opt.step()
             qm = X.export_model(src, 'tiny', (64, 64))
-            dst = M.make_model('q', 1 / 16, bits)
+            dst = ffqinit.model_for(qm)  # bits, width and decoder from the file's header
+            self.assertEqual([(l.bits_w, l.bits) for l in dst.arch.layers], [(l.bits_w, l.bits) for l in src.arch.layers])
             ffqinit.load_ffq(dst, qm, fr)
             dst.eval()
             with torch.no_grad():
