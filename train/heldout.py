@@ -14,6 +14,8 @@ Independence, by construction:
     exp(+-0.2) (0.12), translation uniform to +-48 px per axis (up to 68 px) at 512 px width for objects and +-16 for
     the background (original training: +-28 / +-10; heavy-tailed training: mean 16 / 6, caps 80 / 40);
   * own seeds (7000xx), never a training or validation seed.
+'large' sets have large motions, 'mild' sets moderate motions on photographs only, 'mild-cam' adds a fixed camera
+model (vignetting, gamma, noise, JPEG) that no training option produces.
 The 'indist' set is the original validation set (seed 900001): in-distribution for the shipped models.
 """
 from __future__ import annotations
@@ -42,17 +44,46 @@ def _indep(h: int, w: int) -> D.ChairsConfig:
                           sources=D.HELDOUT_SOURCES, photo_prob=0.85)
 
 
-# name -> (config factory, seed, pairs, in-distribution for which models)
+def _mild(h: int, w: int) -> D.ChairsConfig:
+    return D.ChairsConfig(height=h, width=w, min_objects=1, max_objects=5, bg_trans=12.0, obj_trans=24.0,
+                          bg_rot=math.radians(3), obj_rot=math.radians(8), bg_scale=0.04, obj_scale=0.08,
+                          sources=D.HELDOUT_SOURCES, photo_prob=1.0)
+
+
+def heldout_camera(frames: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:
+    """A fixed camera model that training never uses: vignetting (corners at 70 %), gamma 0.8, read noise
+    sigma 2/255 per frame, JPEG quality 60-85 per frame. Flow unchanged."""
+    _, h, w = frames.shape
+    yy, xx = torch.meshgrid(torch.linspace(-1, 1, h), torch.linspace(-1, 1, w), indexing='ij')
+    vig = 1 - 0.15 * (xx * xx + yy * yy)
+    f = (frames.float() / 255 * vig).clamp(0, 1) ** 0.8
+    f = f + torch.from_numpy(rng.standard_normal(f.shape).astype(np.float32)) * (2 / 255)
+    out = f.mul(255).add(0.5).floor().clamp(0, 255).to(torch.uint8)
+    from PIL import Image
+    import io
+    parts = []
+    for t in range(2):
+        buf = io.BytesIO()
+        Image.fromarray(out[3 * t:3 * t + 3].permute(1, 2, 0).numpy()).save(buf, 'JPEG', quality=int(rng.integers(60, 86)))
+        buf.seek(0)
+        parts.append(torch.from_numpy(np.asarray(Image.open(buf).convert('RGB')).copy()).permute(2, 0, 1))
+    return torch.cat(parts, 0).contiguous()
+
+
+# name -> (config factory, seed, pairs, in-distribution for which models, held-out camera model applied)
 SETS = {
-    'indep-192x256': (lambda: _indep(192, 256), 700001, 64, 'no model'),
-    'indep-384x512': (lambda: _indep(384, 512), 700002, 48, 'no model'),
+    'indep-large-192x256': (lambda: _indep(192, 256), 700001, 64, 'no model', False),
+    'indep-large-384x512': (lambda: _indep(384, 512), 700002, 48, 'no model', False),
+    'indep-mild-192x256': (lambda: _mild(192, 256), 700003, 64, 'no model', False),
+    'indep-mild-384x512': (lambda: _mild(384, 512), 700004, 48, 'no model', False),
+    'indep-mild-cam-192x256': (lambda: _mild(192, 256), 700005, 64, 'no model', True),
     'indist-192x256': (lambda: D.ChairsConfig(height=192, width=256), 900001, 64,
-                       'shipped models (the original training validation set)'),
+                       'shipped models (the original training validation set)', False),
 }
 
 
 def build(name: str, out_dir: str, count: int | None = None) -> str:
-    cfg_fn, seed, n, indist = SETS[name]
+    cfg_fn, seed, n, indist, cam = SETS[name]
     cfg = cfg_fn()
     n = count or n
     d = os.path.join(out_dir, name)
@@ -67,6 +98,8 @@ def build(name: str, out_dir: str, count: int | None = None) -> str:
     mags = []
     for i in range(n):
         frames, flow = ds[i]
+        if cam:
+            frames = heldout_camera(frames, np.random.default_rng([seed, i, 0xCA3]))
         stem = os.path.join(d, f'{i + 1:05d}')
         for t in range(2):
             img = frames[3 * t:3 * t + 3].permute(1, 2, 0).numpy()
@@ -76,6 +109,7 @@ def build(name: str, out_dir: str, count: int | None = None) -> str:
         mags.append(flow.norm(dim=0))
     m = torch.stack(mags)
     manifest = dict(name=name, seed=seed, pairs=n, height=cfg.height, width=cfg.width, in_distribution=indist,
+                    heldout_camera=cam,
                     config={k: (list(v) if isinstance(v, tuple) else v) for k, v in vars(cfg).items()},
                     texture_files=sources, mean_flow=round(m.mean().item(), 3),
                     p95_flow=round(torch.quantile(m.flatten()[::17], 0.95).item(), 3), max_flow=round(m.max().item(), 3))
@@ -154,6 +188,7 @@ def main(argv=None) -> int:
     p.add_argument('--checkpoints', default='',
                    help='comma list of LABEL=PATH (.pt fake-quant or .ffq dequantized), in Python at the trained size')
     p.add_argument('--no-dis', action='store_true')
+    p.add_argument('--cli', action='store_true', help='evaluate .ffq files with flowfpga eval (slow) instead of Python')
     p.add_argument('--json', help='write the table as JSON here')
     p.add_argument('--threads', type=int, default=1)
     a = p.parse_args(argv)
@@ -185,7 +220,10 @@ def main(argv=None) -> int:
             for preset in ('fast', 'medium'):
                 rows.setdefault(f'DIS {preset}', {})[s] = eval_dis(frames, flow, preset)
         for m in models:
-            rows.setdefault(os.path.basename(m), {})[s] = eval_ffq_cli(m, d)['epe']
+            # --cli: through `flowfpga eval` (TS reference); else the dequantized model in Python, which equals the
+            # integer file (tests) and resizes like netinput.ts
+            rows.setdefault(os.path.basename(m), {})[s] = (eval_ffq_cli(m, d)['epe'] if a.cli
+                                                          else eval_checkpoint(m, frames, flow))
         for label, path in ckpts:
             rows.setdefault(label, {})[s] = eval_checkpoint(path, frames, flow)
         print(f'{s}: ' + ', '.join(f'{k} {v[s]:.3f}' for k, v in rows.items() if s in v), flush=True)

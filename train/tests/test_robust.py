@@ -172,7 +172,8 @@ class TestFfqInit(unittest.TestCase):
 
 class TestHeldout(unittest.TestCase):
     def test_build_is_deterministic_and_loadable(self):
-        tiny = {'t': (lambda: D.ChairsConfig(height=64, width=64, photos=False), 123, 3, 'no model')}
+        tiny = {'t': (lambda: D.ChairsConfig(height=64, width=64, photos=False), 123, 3, 'no model', False),
+                'c': (lambda: D.ChairsConfig(height=64, width=64, photos=False), 123, 3, 'no model', True)}
         with tempfile.TemporaryDirectory() as d, mock.patch.dict(H.SETS, tiny, clear=True):
             a = H.build('t', os.path.join(d, 'a'))
             b = H.build('t', os.path.join(d, 'b'))
@@ -185,11 +186,14 @@ class TestHeldout(unittest.TestCase):
             self.assertTrue(torch.allclose(flow, ref[1]))
             with open(os.path.join(a, 'manifest.json')) as fh:
                 man = json.load(fh)
+            cam = H.load_set(H.build('c', os.path.join(d, 'a')))  # same scenes through the held-out camera model
+            self.assertFalse(torch.equal(cam[0], frames))
+            self.assertTrue(torch.equal(cam[1], flow))
             self.assertEqual(man['pairs'], 3)
             self.assertGreater(man['max_flow'], 0)
 
     def test_heldout_sets_use_only_heldout_sources(self):
-        for name, (cfg, seed, n, _) in H.SETS.items():
+        for name, (cfg, seed, n, _, _) in H.SETS.items():
             c = cfg()
             if name.startswith('indep'):
                 self.assertEqual(tuple(c.sources), D.HELDOUT_SOURCES)
@@ -197,7 +201,7 @@ class TestHeldout(unittest.TestCase):
         with tempfile.TemporaryDirectory() as root, mock.patch.dict(os.environ, {'FLOWFPGA_TEXTURE_ROOT': root}), \
                 mock.patch.object(D, 'source_files', lambda p, r=None: []):
             with self.assertRaises(SystemExit):
-                H.build('indep-192x256', root, 1)
+                H.build('indep-large-192x256', root, 1)
 
     def test_resize_mirrors_eval_and_checkpoint_eval(self):
         fl = torch.stack([torch.full((128, 128), 4.0), torch.full((128, 128), -2.0)])
