@@ -21,7 +21,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-PHOTO_DIRS = ['/usr/share/backgrounds', '/usr/share/wallpapers', '/usr/share/pixmaps/backgrounds']
+# The original photo set: mate-backgrounds, the only wallpaper package the shipped models were trained with. Limited
+# to its folder so that installing other wallpaper packages (some are held-out sources) changes nothing here.
+PHOTO_DIRS = ['/usr/share/backgrounds/mate']
 PHOTO_MAX_SIDE = 640  # photos are cached downscaled; enough detail for 192x256 .. 384x512 crops
 
 _photo_cache: list[np.ndarray] | None = None
