@@ -7,7 +7,7 @@ import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
-const MODULES = ['test_data', 'test_model', 'test_intsim', 'test_modelfile', 'test_train', 'test_study'];
+const MODULES = ['test_data', 'test_model', 'test_intsim', 'test_modelfile', 'test_train', 'test_study', 'test_robust'];
 
 for (const mod of MODULES) {
   t.test(`python train.tests.${mod}`, async (t) => {

@@ -21,7 +21,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-PHOTO_DIRS = ['/usr/share/backgrounds', '/usr/share/wallpapers', '/usr/share/pixmaps/backgrounds']
+# The original photo set: mate-backgrounds, the only wallpaper package the shipped models were trained with. Limited
+# to its folder so that installing other wallpaper packages (some are held-out sources) changes nothing here.
+PHOTO_DIRS = ['/usr/share/backgrounds/mate']
 PHOTO_MAX_SIDE = 640  # photos are cached downscaled; enough detail for 192x256 .. 384x512 crops
 
 _photo_cache: list[np.ndarray] | None = None
@@ -63,6 +65,70 @@ def photo_count() -> int:
     return len(_load_photos())
 
 
+# ---------------------------------------------------------------- texture sources by Debian package
+# Textures are grouped by the package that ships them, so a held-out set can use sources that training never saw
+# (docs/accuracy.md "Independent held-out sets"). A package is read from an extracted tree
+# $FLOWFPGA_TEXTURE_ROOT/<package>/ (`apt-get download P && dpkg-deb -x P.deb ROOT/P`, no root needed) or, when it
+# is installed, from its dpkg file list.
+TRAIN_SOURCES = ('mate-backgrounds', 'ukui-wallpapers', 'gnome-backgrounds', 'desktop-base')
+HELDOUT_SOURCES = ('plasma-workspace-wallpapers', 'sway-backgrounds', 'lomiri-wallpapers')
+TEXTURE_ROOT = os.environ.get('FLOWFPGA_TEXTURE_ROOT', '/work/textures')
+_IMG_EXT = ('.jpg', '.jpeg', '.png', '.webp')
+# previews, logos, icons, boot splashes: not photographs of a scene
+_SKIP = ('screenshot', 'preview', 'logo', '/icons/', 'emblem', '/grub/', '/plymouth/', 'symbolic')
+_source_cache: dict[tuple, list[np.ndarray]] = {}
+
+
+def source_files(pkg: str, root: str | None = None) -> list[str]:
+    """Image files of one package: the largest file per wallpaper folder (KDE ships one image in many sizes)."""
+    root = root or os.environ.get('FLOWFPGA_TEXTURE_ROOT', TEXTURE_ROOT)
+    tree = os.path.join(root, pkg)
+    files: list[str] = []
+    if os.path.isdir(tree):
+        for d, _, names in os.walk(tree):
+            files += [os.path.join(d, n) for n in names]
+    else:
+        lst = f'/var/lib/dpkg/info/{pkg}.list'
+        if os.path.exists(lst):
+            with open(lst) as fh:
+                files = [l.strip() for l in fh if os.path.isfile(l.strip())]
+    files = [f for f in files if f.lower().endswith(_IMG_EXT) and not any(k in f.lower() for k in _SKIP)]
+    best: dict[str, str] = {}
+    for f in sorted(files):
+        key = f.split('/contents/images')[0] + ('dark' if '/images_dark/' in f else '') if '/contents/' in f else f
+        if key not in best or os.path.getsize(f) > os.path.getsize(best[key]):
+            best[key] = f
+    return sorted(best.values())
+
+
+def _read_photo(f: str) -> np.ndarray | None:
+    from PIL import Image
+    try:
+        im = Image.open(f).convert('RGB')
+    except Exception:  # unreadable/odd files are simply skipped
+        return None
+    s = PHOTO_MAX_SIDE / max(im.size)
+    if s < 1:
+        im = im.resize((max(1, round(im.size[0] * s)), max(1, round(im.size[1] * s))), Image.BILINEAR)
+    a = np.asarray(im, dtype=np.uint8)
+    return a if a.shape[0] >= 64 and a.shape[1] >= 64 and a.std() > 8 else None  # skip flat wallpapers
+
+
+def load_sources(sources: tuple[str, ...], root: str | None = None) -> list[np.ndarray]:
+    """Photos of the given packages (cached); packages that are absent contribute nothing."""
+    key = (tuple(sources), root or os.environ.get('FLOWFPGA_TEXTURE_ROOT', TEXTURE_ROOT))
+    if key not in _source_cache:
+        out = []
+        for pkg in sources:
+            out += [a for a in map(_read_photo, source_files(pkg, root)) if a is not None]
+        _source_cache[key] = out
+    return _source_cache[key]
+
+
+def source_report(sources: tuple[str, ...]) -> dict[str, int]:
+    return {p: len(source_files(p)) for p in sources}
+
+
 def _procedural_texture(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
     """Multi-octave coloured noise with random stripes/blobs: 3xHxW float32 in [0,1]."""
     tex = np.zeros((3, h, w), np.float32)
@@ -87,8 +153,8 @@ def _procedural_texture(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
     return np.clip(tex + base, 0, 1).astype(np.float32)
 
 
-def _texture(rng: np.random.Generator, h: int, w: int, photos: list[np.ndarray]) -> torch.Tensor:
-    if photos and rng.random() < 0.7:
+def _texture(rng: np.random.Generator, h: int, w: int, photos: list[np.ndarray], photo_prob: float = 0.7) -> torch.Tensor:
+    if photos and rng.random() < photo_prob:
         p = photos[rng.integers(len(photos))]
         # Random crop at a random scale, resized to h x w.
         scale = rng.uniform(0.5, 1.5)
@@ -111,11 +177,27 @@ def _affine(theta: float, sx: float, sy: float, tx: float, ty: float) -> np.ndar
     return np.array([[c * sx, -s * sy, tx], [s * sx, c * sy, ty], [0, 0, 1]], np.float64)
 
 
-def _motion(rng: np.random.Generator, cx: float, cy: float, rot: float, scl: float, trans: float) -> np.ndarray:
-    """Rotation/scale about (cx, cy) plus translation: frame-1 pixels -> frame-2 pixels."""
+def heavy_translation(rng: np.random.Generator, mean: float, cap: float, tail_uniform: float) -> tuple[float, float]:
+    """Translation with a heavy-tailed magnitude: exponential (mean `mean`) or, with probability tail_uniform,
+    uniform in [0, cap]; capped at `cap`; direction uniform."""
+    if rng.random() < tail_uniform:
+        m = rng.uniform(0, cap)
+    else:
+        m = min(cap, rng.exponential(mean))
+    a = rng.uniform(-math.pi, math.pi)
+    return m * math.cos(a), m * math.sin(a)
+
+
+def _motion(rng: np.random.Generator, cx: float, cy: float, rot: float, scl: float, trans: float,
+            heavy: tuple[float, float] | None = None) -> np.ndarray:
+    """Rotation/scale about (cx, cy) plus translation: frame-1 pixels -> frame-2 pixels.
+    heavy = (cap, tail_uniform): heavy-tailed translation (mean `trans`) instead of uniform in +-trans."""
     th = rng.uniform(-rot, rot)
     s = math.exp(rng.uniform(-scl, scl))
-    tx, ty = rng.uniform(-trans, trans, size=2)
+    if heavy is None:
+        tx, ty = rng.uniform(-trans, trans, size=2)
+    else:
+        tx, ty = heavy_translation(rng, trans, heavy[0], heavy[1])
     to0 = _affine(0, 1, 1, -cx, -cy)
     back = _affine(0, 1, 1, cx + tx, cy + ty)
     return back @ _affine(th, s, s, 0, 0) @ to0
@@ -148,6 +230,16 @@ class ChairsConfig:
     gain: float = 0.06  # max per-channel multiplicative gain change between frames
     photometric: bool = True
     photos: bool = True
+    # None: the original photo set (first 64 files under PHOTO_DIRS); else photos of these packages only.
+    sources: tuple | None = None
+    photo_prob: float = 0.7  # share of photo textures (the rest procedural)
+    # 'uniform': translation uniform in +-trans per axis (the original generator). 'heavy': direction uniform,
+    # magnitude exponential with mean trans, capped at trans_cap, plus a uniform-magnitude share (tail_uniform) up to
+    # the cap, so small motions dominate but large ones are seen (all at 512 px width, scaled with the width).
+    motion: str = 'uniform'
+    bg_trans_cap: float = 40.0
+    obj_trans_cap: float = 80.0
+    tail_uniform: float = 0.3
 
 
 def _inside(layer: Layer, u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
@@ -212,15 +304,27 @@ class SyntheticChairs:
     def scene(self, index: int) -> list[Layer]:
         cfg = self.cfg
         rng = np.random.default_rng([self.seed, index, 0x5EED])
-        photos = _load_photos() if cfg.photos else []
+        if not cfg.photos:
+            photos = []
+        elif cfg.sources is None:
+            photos = _load_photos()
+        else:
+            photos = load_sources(tuple(cfg.sources))
+        pp = cfg.photo_prob
         h, w = cfg.height, cfg.width
         k = w / 512.0
+        heavy = cfg.motion == 'heavy'
+        if cfg.motion not in ('uniform', 'heavy'):
+            raise ValueError(f'motion {cfg.motion!r}: uniform or heavy')
         layers: list[Layer] = []
         # Background: layer space = frame-1 pixels centred, texture 1.5x larger so motion stays inside it.
         bh, bw = int(h * 1.5), int(w * 1.5)
         T1 = _affine(0, 1, 1, w / 2, h / 2)
-        D = _motion(rng, rng.uniform(0, w), rng.uniform(0, h), cfg.bg_rot, cfg.bg_scale, cfg.bg_trans * k)
-        layers.append(Layer(T1, D, _texture(rng, bh, bw, photos)))
+        D = _motion(rng, rng.uniform(0, w), rng.uniform(0, h), cfg.bg_rot, cfg.bg_scale, cfg.bg_trans * k,
+                    (cfg.bg_trans_cap * k, cfg.tail_uniform) if heavy else None)
+        if heavy:  # the background texture must cover its own largest motion
+            bh, bw = int(h + 2 * cfg.bg_trans_cap * k + h * 0.3), int(w + 2 * cfg.bg_trans_cap * k + w * 0.3)
+        layers.append(Layer(T1, D, _texture(rng, bh, bw, photos, pp)))
         n_obj = int(rng.integers(cfg.min_objects, cfg.max_objects + 1))
         side = min(h, w)
         for _ in range(n_obj):
@@ -229,9 +333,10 @@ class SyntheticChairs:
             a, b = r * ar, r / ar
             cx, cy = rng.uniform(-0.1 * w, 1.1 * w), rng.uniform(-0.1 * h, 1.1 * h)
             T1 = _affine(rng.uniform(-math.pi, math.pi), 1, 1, cx, cy)
-            D = _motion(rng, cx, cy, cfg.obj_rot, cfg.obj_scale, cfg.obj_trans * k)
+            D = _motion(rng, cx, cy, cfg.obj_rot, cfg.obj_scale, cfg.obj_trans * k,
+                        (cfg.obj_trans_cap * k, cfg.tail_uniform) if heavy else None)
             tsz = int(2 * max(a, b)) + 4
-            tex = _texture(rng, tsz, tsz, photos)
+            tex = _texture(rng, tsz, tsz, photos, pp)
             if rng.random() < 0.35:
                 layers.append(Layer(T1, D, tex, 'ellipse', (a, b)))
             else:
@@ -442,3 +547,60 @@ def augment(frames: torch.Tensor, flow: torch.Tensor, rng: np.random.Generator, 
             out.append(x)
         frames = torch.cat(out, 0).mul(255).add(0.5).floor().clamp(0, 255).to(torch.uint8)
     return frames.contiguous(), flow.contiguous()
+
+
+def camera(frames: torch.Tensor, rng: np.random.Generator, strength: float = 1.0) -> torch.Tensor:
+    """Camera-like photometric augmentation of a uint8 6xHxW pair: exposure (brightness/contrast), gamma, blur
+    (defocus, same for both frames), sensor noise (independent per frame) and JPEG compression (per frame).
+    The flow is unchanged: every step is per-pixel or spatially symmetric."""
+    f = frames.float() / 255
+    gain = math.exp(rng.uniform(-0.4, 0.4) * strength)
+    contrast = math.exp(rng.uniform(-0.3, 0.3) * strength)
+    gamma = math.exp(rng.uniform(-0.35, 0.35) * strength)
+    f = ((f * gain - 0.5) * contrast + 0.5).clamp(0, 1) ** gamma
+    if rng.random() < 0.3 * strength:
+        sigma = rng.uniform(0.4, 1.5)
+        r = int(math.ceil(2.5 * sigma))
+        x = torch.arange(-r, r + 1, dtype=torch.float32)
+        k1 = torch.exp(-x * x / (2 * sigma * sigma))
+        k1 = k1 / k1.sum()
+        img = f[None]
+        img = F.conv2d(F.pad(img, (r, r, 0, 0), mode='replicate'), k1.view(1, 1, 1, -1).repeat(6, 1, 1, 1), groups=6)
+        img = F.conv2d(F.pad(img, (0, 0, r, r), mode='replicate'), k1.view(1, 1, -1, 1).repeat(6, 1, 1, 1), groups=6)
+        f = img[0]
+    sd = rng.uniform(0, 0.03) * strength
+    if sd > 0:
+        # signal-dependent (shot) plus constant (read) noise, independent per frame
+        f = f + torch.from_numpy(rng.standard_normal(f.shape).astype(np.float32)) * (sd * (0.5 + f))
+    out = f.mul(255).add(0.5).floor().clamp(0, 255).to(torch.uint8)
+    if rng.random() < 0.5 * strength:
+        from PIL import Image
+        import io
+        q = int(rng.integers(25, 96))
+        parts = []
+        for t in range(2):
+            buf = io.BytesIO()
+            Image.fromarray(out[3 * t:3 * t + 3].permute(1, 2, 0).numpy()).save(buf, 'JPEG', quality=q)
+            buf.seek(0)
+            parts.append(torch.from_numpy(np.asarray(Image.open(buf).convert('RGB')).copy()).permute(2, 0, 1))
+        out = torch.cat(parts, 0)
+    return out.contiguous()
+
+
+def zoom(frames: torch.Tensor, flow: torch.Tensor, rng: np.random.Generator, max_zoom: float = 1.6
+         ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Scale augmentation: enlarge the pair by s in [1, max_zoom] (log-uniform; flow scales by s) and crop back to
+    the original size at a random position. Bilinear resampling of both frames keeps them consistent."""
+    s = math.exp(rng.uniform(0, math.log(max_zoom)))
+    _, h, w = frames.shape
+    nh, nw = max(h, int(round(h * s))), max(w, int(round(w * s)))
+    if nh == h and nw == w:
+        return frames, flow
+    sy, sx = nh / h, nw / w
+    fr = F.interpolate(frames.float()[None], size=(nh, nw), mode='bilinear', align_corners=False)[0]
+    fl = F.interpolate(flow[None], size=(nh, nw), mode='bilinear', align_corners=False)[0]
+    fl = torch.stack([fl[0] * sx, fl[1] * sy])
+    y0 = int(rng.integers(0, nh - h + 1))
+    x0 = int(rng.integers(0, nw - w + 1))
+    fr = fr[:, y0:y0 + h, x0:x0 + w].add(0.5).floor().clamp(0, 255).to(torch.uint8)
+    return fr.contiguous(), fl[:, y0:y0 + h, x0:x0 + w].contiguous()

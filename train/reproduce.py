@@ -9,6 +9,9 @@ Stages (docs/accuracy.md "Shipped models"; every stage is a train.train run with
   2. float continuation on fresh data (seed 2, lr 5e-4, initialised from P)
   3. QAT fine-tune at the model's bits (seed 3, lr 2e-4, initialised from stage 2)
   4. export to .ffq (BatchNorm folded; meta.epe = integer EPE on the 64 held-out pairs)
+  5. (targets in ROBUST_STEPS) export the stage-3 model as <name>-base.ffq, fine-tune it on the robust data
+     (heavy-tailed motion, training texture packages, camera and zoom augmentation; docs/accuracy.md
+     "Training that covers its use"), initialised from that file (--init-ffq), and export the result
 Stages that finished (result.json at their step count) are skipped; an interrupted stage resumes from its last.pt.
 Budgets are step counts, so a rerun does the same number of updates whatever the machine's speed. The shipped runs
 used wall-clock budgets for stages 1 and 2 (a cosine schedule over minutes); the step counts here are the steps
@@ -29,6 +32,11 @@ CONTINUE_STEPS = 14036
 QAT_STEPS = 1200
 MIXED_BITS = 'w4a5,conv1=w8a8,predict_flow2=w8'
 TARGETS = {'8bit': '8', '6bit': '6', 'mixed': MIXED_BITS}
+# Stage 5: data options of the robust fine-tune and the steps each shipped robust model completed (targets absent
+# here ship the stage-3 model). Needs the training texture packages (data.TRAIN_SOURCES; see train/README.md).
+ROBUST_ARGS = ['--motion', 'heavy', '--sources', 'train', '--camera', '0.7', '--zoom', '1.6', '--lr', '2e-4',
+               '--seed', '11', '--eval-every', '500']
+ROBUST_STEPS: dict[str, int] = {}
 
 
 def stages(target: str, out_dir: str, steps=(PRETRAIN_STEPS, CONTINUE_STEPS, QAT_STEPS), width: float = 0.25,
@@ -68,6 +76,7 @@ def main(argv=None) -> int:
     ap.add_argument('--width', type=float, default=0.25, help=argparse.SUPPRESS)
     ap.add_argument('--size', default='192x256', help=argparse.SUPPRESS)
     ap.add_argument('--val-count', type=int, default=64, help=argparse.SUPPRESS)
+    ap.add_argument('--robust-steps', type=int, default=None, help=argparse.SUPPRESS)
     a = ap.parse_args(argv)
     steps = tuple(int(s) for s in a.steps.split(',')) if a.steps else (PRETRAIN_STEPS, CONTINUE_STEPS, QAT_STEPS)
     if len(steps) != 3 or min(steps) < 1:
@@ -78,11 +87,22 @@ def main(argv=None) -> int:
         plan = [(o, [*argv_, '--val-count', str(a.val_count)], n) for o, argv_, n in plan]
     name = f'flownets-q-w{a.width:g}-{a.model}'
     ffq = os.path.join(a.out_dir, f'{name}.ffq')
+    robust = a.robust_steps if a.robust_steps is not None else ROBUST_STEPS.get(a.model)
+    base_ffq = os.path.join(a.out_dir, f'{name}-base.ffq') if robust else ffq
+    rstage = None
+    if robust:
+        ro = os.path.join(a.out_dir, f'{a.model}-robust')
+        rstage = (ro, ['--model', 'q', '--bits', TARGETS[a.model], '--steps', str(robust), '--init-ffq', base_ffq,
+                       '--out', ro, '--width', str(a.width), '--size', a.size, '--batch', '8',
+                       '--val-count', str(a.val_count), *ROBUST_ARGS, *extra], robust)
+    exp = lambda ck, dst: [ck, dst, '--name', name, '--val-count', str(a.val_count)]  # noqa: E731
     if a.dry_run:
         for _, argv_, _ in plan:
             print('/usr/bin/python3 -m train.train ' + ' '.join(argv_))
-        print(f'/usr/bin/python3 -m train.export {os.path.join(plan[-1][0], "last.pt")} {ffq} --name {name} '
-              f'--val-count {a.val_count}')
+        print('/usr/bin/python3 -m train.export ' + ' '.join(exp(os.path.join(plan[-1][0], 'last.pt'), base_ffq)))
+        if rstage:
+            print('/usr/bin/python3 -m train.train ' + ' '.join(rstage[1]))
+            print('/usr/bin/python3 -m train.export ' + ' '.join(exp(os.path.join(rstage[0], 'last.pt'), ffq)))
         return 0
     for i, (out, argv_, n) in enumerate(plan, 1):
         if finished(out, n):
@@ -92,8 +112,22 @@ def main(argv=None) -> int:
         print(f'stage {i}/3: {out} ({n} steps{", resuming" if resume else ""})', flush=True)
         T.main([*argv_, '--resume'] if resume else argv_)
     print('stage 4: export', flush=True)
-    X.main([os.path.join(plan[-1][0], 'last.pt'), ffq, '--name', name, '--val-count', str(a.val_count),
-            '--threads', str(a.threads)])
+    X.main([*exp(os.path.join(plan[-1][0], 'last.pt'), base_ffq), '--threads', str(a.threads)])
+    if rstage:
+        out, argv_, n = rstage
+        if finished(out, n):
+            print(f'stage 5: {out} already at {n} steps, skipped', flush=True)
+        else:
+            resume = os.path.exists(os.path.join(out, 'last.pt'))
+            print(f'stage 5: {out} (robust fine-tune, {n} steps{", resuming" if resume else ""})', flush=True)
+            T.main([*argv_, '--resume'] if resume else argv_)
+        print('stage 6: export', flush=True)
+        X.main([*exp(os.path.join(out, 'last.pt'), ffq), '--threads', str(a.threads)])
+    if not (a.steps or a.width != 0.25 or a.size != '192x256' or a.val_count != 64 or a.robust_steps is not None):
+        from . import modelfile as MF
+        qm = MF.load(ffq)
+        qm.meta['reproduce'] = f'/usr/bin/python3 -m train.reproduce {a.model}'
+        MF.save(qm, ffq)
     if a.install:
         dst = os.path.join('models', os.path.basename(ffq))
         shutil.copyfile(ffq, dst)

@@ -56,7 +56,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('--pool', type=int, default=1500, help='synthetic samples kept in memory and reused with flips')
     p.add_argument('--fresh', type=float, default=2, help='new synthetic samples generated per step')
     p.add_argument('--data', default='synthetic', help='synthetic | chairs:DIR | sintel:DIR[:clean|final]')
+    p.add_argument('--motion', choices=['uniform', 'heavy'], default='uniform',
+                   help='synthetic translation: uniform (original) or heavy-tailed up to the caps (train/data.py)')
+    p.add_argument('--obj-trans', type=float, default=None, help='object translation range/mean at 512 px width')
+    p.add_argument('--obj-trans-cap', type=float, default=80.0, help='heavy motion: object cap at 512 px width')
+    p.add_argument('--bg-trans', type=float, default=None, help='background translation range/mean at 512 px width')
+    p.add_argument('--sources', default='default',
+                   help='photo textures: default (first 64 files under /usr/share/backgrounds), train '
+                        '(data.TRAIN_SOURCES), or a comma list of Debian packages')
+    p.add_argument('--camera', type=float, default=0.0,
+                   help='share of samples given camera-like photometric augmentation (exposure, gamma, blur, noise, JPEG)')
+    p.add_argument('--zoom', type=float, default=1.0, help='scale augmentation: max zoom factor (1 = off)')
+    p.add_argument('--zoom-prob', type=float, default=0.5, help='share of samples zoomed when --zoom > 1')
     p.add_argument('--init', help='start from this checkpoint\'s weights (float pretrain -> bit fine-tune)')
+    p.add_argument('--init-ffq', help='start from a .ffq model file (dequantized; train/ffqinit.py)')
     p.add_argument('--resume', action='store_true')
     p.add_argument('--out', required=True)
     p.add_argument('--device', default='auto', help='auto | cpu | cuda')
@@ -67,8 +80,10 @@ def build_parser() -> argparse.ArgumentParser:
 class Pool:
     """Synthetic samples in memory, refreshed a few per step: generation costs more than a CPU training step."""
 
-    def __init__(self, ds, size: int, fresh: float, rng: np.random.Generator, start: int = 0):
+    def __init__(self, ds, size: int, fresh: float, rng: np.random.Generator, start: int = 0,
+                 camera: float = 0.0, zoom: float = 1.0, zoom_prob: float = 0.5):
         self.ds, self.size, self.fresh, self.rng = ds, size, fresh, rng
+        self.camera, self.zoom, self.zoom_prob = camera, zoom, zoom_prob
         self.next = start
         self.items: list = []
         self.credit = 0.0
@@ -90,8 +105,16 @@ class Pool:
             else:
                 self.items[int(self.rng.integers(len(self.items)))] = item
         picks = self.rng.integers(0, len(self.items), batch)
-        out = [D.augment(*self.items[i], self.rng, crop=None, jitter=0.1) for i in picks]
+        out = [self._aug(*self.items[i]) for i in picks]
         return torch.stack([a for a, _ in out]), torch.stack([b for _, b in out])
+
+    def _aug(self, frames, flow):
+        frames, flow = D.augment(frames, flow, self.rng, crop=None, jitter=0.1)
+        if self.zoom > 1 and self.rng.random() < self.zoom_prob:
+            frames, flow = D.zoom(frames, flow, self.rng, self.zoom)
+        if self.camera > 0 and self.rng.random() < self.camera:
+            frames = D.camera(frames, self.rng)
+        return frames, flow
 
 
 class RealData:
@@ -112,9 +135,33 @@ class RealData:
         return torch.stack([a for a, _ in out]), torch.stack([b for _, b in out])
 
 
-def validation_set(size, seed: int, count: int):
-    h, w = size
-    ds = D.SyntheticChairs(seed, config=D.ChairsConfig(height=h, width=w))
+def data_config(args, size) -> D.ChairsConfig:
+    """The synthetic generator's configuration for these training options (defaults: the original generator)."""
+    cfg = D.ChairsConfig(height=size[0], width=size[1])
+    a = vars(args) if args is not None else {}
+    if a.get('motion', 'uniform') == 'heavy':
+        cfg.motion = 'heavy'
+        cfg.obj_trans, cfg.bg_trans = 16.0, 6.0  # means of the heavy-tailed magnitudes
+        cfg.obj_trans_cap = a.get('obj_trans_cap', 80.0)
+    if a.get('obj_trans') is not None:
+        cfg.obj_trans = a['obj_trans']
+    if a.get('bg_trans') is not None:
+        cfg.bg_trans = a['bg_trans']
+    src = a.get('sources', 'default')
+    if src == 'train':
+        cfg.sources = D.TRAIN_SOURCES
+    elif src != 'default':
+        cfg.sources = tuple(p for p in src.split(',') if p)
+    if cfg.sources is not None:
+        bad = set(cfg.sources) & set(D.HELDOUT_SOURCES)
+        if bad:
+            raise SystemExit(f'--sources: {sorted(bad)} are held-out texture sources (data.HELDOUT_SOURCES)')
+    return cfg
+
+
+def validation_set(size, seed: int, count: int, args=None):
+    """Held-out pairs (own seed) from the same generator configuration as training."""
+    ds = D.SyntheticChairs(seed, config=data_config(args, size))
     return D.batch(ds, range(count))
 
 
@@ -195,6 +242,17 @@ def train(args, rank: int = 0, world: int = 1) -> dict:
         opt.load_state_dict(ck['opt'])
         step, elapsed_before, best = ck['step'], ck.get('elapsed', 0.0), ck.get('best')
         log(f'resumed {ckpt_path} at step {step}')
+    elif args.init_ffq:
+        from . import ffqinit, modelfile as MF
+        if not isinstance(model, M.FlowNetSQ):
+            raise SystemExit('--init-ffq: only FlowNetS-Q models (--model q or qfloat)')
+        qm = MF.load(args.init_ffq)
+        calib = D.batch(D.SyntheticChairs(args.seed * 1000 + 777, config=data_config(args, size)), range(16))[0]
+        try:
+            ffqinit.load_ffq(model, qm, calib.to(device))
+        except ValueError as e:
+            raise SystemExit(f'--init-ffq {args.init_ffq}: {e}')
+        log(f'initialised from {args.init_ffq} (dequantized; meta.epe {qm.meta.get("epe")})')
     elif args.init:
         ck = torch.load(args.init, map_location=device)
         missing, unexpected = model.load_state_dict(ck['model'], strict=False)
@@ -208,11 +266,12 @@ def train(args, rank: int = 0, world: int = 1) -> dict:
         net = torch.nn.parallel.DistributedDataParallel(model, device_ids=[rank] if device.startswith('cuda') else None)
     rng = np.random.default_rng([args.seed, rank, step])
     if args.data == 'synthetic':
-        ds = D.SyntheticChairs(args.seed * 1000 + rank, config=D.ChairsConfig(height=size[0], width=size[1]))
-        src = Pool(ds, args.pool, args.fresh, rng, start=int(step * args.fresh))
+        ds = D.SyntheticChairs(args.seed * 1000 + rank, config=data_config(args, size))
+        src = Pool(ds, args.pool, args.fresh, rng, start=int(step * args.fresh), camera=args.camera,
+                   zoom=args.zoom, zoom_prob=args.zoom_prob)
     else:
         src = RealData(args.data, size, rng)
-    val = validation_set(size, args.val_seed, args.val_count) if rank == 0 else None
+    val = validation_set(size, args.val_seed, args.val_count, args) if rank == 0 else None
     nparams = sum(p.numel() for p in model.parameters())
     log(f'model {args.model} width {args.width} bits {args.bits} decoder {args.decoder} params {nparams} '
         f'size {size[0]}x{size[1]} batch {args.batch}x{world} device {device} threads {args.threads}')
@@ -300,6 +359,8 @@ def main(argv=None) -> int:
         M.build_arch(args.width, args.decoder, args.bits, args.flow_frac_bits, args.w_exp)
     except ValueError as e:
         raise SystemExit(f'bad model options: {e}')
+    if args.init_ffq and not os.path.isfile(args.init_ffq):
+        raise SystemExit(f'--init-ffq {args.init_ffq}: no such model file')
     if args.init and not os.path.isfile(args.init):
         raise SystemExit(f'--init {args.init}: no such checkpoint (a <out>/last.pt of an earlier run)')
     if args.nproc > 1 and args.device != 'cpu' and torch.cuda.is_available() and args.nproc > torch.cuda.device_count():

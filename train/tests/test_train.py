@@ -86,6 +86,22 @@ class TestReproduce(unittest.TestCase):
             self.assertEqual(R.main(args), 0)
             self.assertEqual(os.path.getmtime(os.path.join(d, 'float-p', 'last.pt')), mtime)
 
+    def test_robust_stage_fine_tunes_the_exported_base(self):
+        from train import reproduce as R
+        from train import modelfile as MF
+        with tempfile.TemporaryDirectory() as d:
+            args = ['8bit', '--out-dir', d, '--steps', '1,1,1', '--width', '0.0625', '--size', '64x64',
+                    '--val-count', '1', '--robust-steps', '2']
+            self.assertEqual(R.main(args), 0)
+            base = os.path.join(d, 'flownets-q-w0.0625-8bit-base.ffq')
+            final = MF.load(os.path.join(d, 'flownets-q-w0.0625-8bit.ffq'))
+            self.assertEqual(MF.load(base).name, final.name)
+            self.assertEqual(final.meta['steps'], 2)
+            self.assertEqual(tuple(final.native_size), (64, 64))
+            self.assertTrue(R.finished(os.path.join(d, '8bit-robust'), 2))
+            with open(os.path.join(d, '8bit-robust', 'log.txt')) as f:
+                self.assertIn('initialised from ' + base, f.read())
+
     def test_dry_run_prints_the_shipped_chain(self):
         import contextlib
         import io
@@ -94,7 +110,7 @@ class TestReproduce(unittest.TestCase):
         with contextlib.redirect_stdout(buf):
             R.main(['mixed', '--dry-run'])
         lines = buf.getvalue().splitlines()
-        self.assertEqual(len(lines), 4)
+        self.assertEqual(len(lines), 4 if 'mixed' not in R.ROBUST_STEPS else 6)
         self.assertIn(f'--steps {R.PRETRAIN_STEPS} ', lines[0])
         self.assertIn(f'--steps {R.CONTINUE_STEPS} ', lines[1])
         self.assertIn(f'--bits {R.MIXED_BITS} ', lines[2])
