@@ -6,6 +6,10 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 
 const root = path.resolve(process.argv[2] ?? 'dist');
+if (!fs.existsSync(root)) {
+  console.error(`import-all: ${root} does not exist`);
+  process.exit(1);
+}
 const files = [];
 (function walk(dir) {
   for (const e of fs.readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
