@@ -64,10 +64,12 @@ t.test('mmap a file MAP_SHARED: writes through the view reach the file', async (
 // Physical addresses past 2 GiB are /dev/mem offsets that a 32-bit off_t cannot hold: the Zynq-7000 SLCR (PL clocks
 // and reset) at 0xF8000000 on armhf. A sparse file stands in for /dev/mem; the ARM lanes (test/arm/run) run this
 // under the armhf Node, where only mmap64 reaches it.
-t.test('mmap at an offset past 2 GiB and 4 GiB (the SLCR at 0xF8000000 on armhf)', async (t) => {
+t.test('mmap at an offset past 2 GiB (the SLCR at 0xF8000000 on armhf) and, on 64-bit, past 4 GiB', async (t) => {
   const f = path.join(dir, 'sparse.bin');
   const ps = sys.pageSize;
-  for (const off of [0xf8000000, 0x1_0000_0000 + 16 * ps]) {
+  // Past 4 GiB only on 64-bit: Zynq-7000 has no physical address there, and qemu-user 7.2 (the armhf lane) truncates
+  // a 32-bit guest's mmap2 offset to 32 bits although glibc passes it whole (qemu-arm -strace: pgoff 0x100010).
+  for (const off of process.arch === 'arm' ? [0xf8000000] : [0xf8000000, 0x1_0000_0000 + 16 * ps]) {
     fs.writeFileSync(f, '');
     fs.truncateSync(f, off + 2 * ps);
     const fd = sys.open(f, O_RDWR);
