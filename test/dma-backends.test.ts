@@ -102,7 +102,9 @@ t.test('u-dma-buf backend over a fake sysfs tree', async (t) => {
   const { root, dev } = fakeUdmabuf(dir, 'udmabuf0', 1 << 16);
   const info = findUdmabuf({ sysfsRoots: [path.join(dir, 'nope'), root], devRoot: dev });
   t.match(info, { name: 'udmabuf0', phys: 0x3f000000n, size: 65536, dmaCoherent: false });
-  const be = new UdmabufBackend(sys, { sysfsRoots: [root], devRoot: dev });
+  // userCache: null — the sysfs sync path on every host; by default an arm64 host (the arm64 lane, an Ultra96) would
+  // route syncs through native/ffcache instead (test/dma-usercache.test.ts covers that path).
+  const be = new UdmabufBackend(sys, { sysfsRoots: [root], devRoot: dev, userCache: null });
   t.equal(be.coherent, false);
   const pool = new DmaAllocator(be);
   const a = pool.alloc(100, { align: 64 });
