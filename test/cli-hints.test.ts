@@ -53,7 +53,7 @@ export function stringsIn(file: string, source: string): Text[] {
 const PROSE = new Set(['or', 'under', 'installation', 'engine', 'engines', 'overlay', 'model', 'models', 'runtime', 'reads', 'implements', 'service', 'user', 'group', 'version', 'with', 'process', 'live']);
 
 /** Tools whose options hints may name ("systemctl enable --now flowfpga"); flowfpga's own are checked. */
-const OTHER_TOOLS = ['systemctl', 'udevadm', 'journalctl', 'systemd-sysusers', 'systemd-analyze', 'make', 'bootgen', 'npm', 'apt-get', 'git'];
+const OTHER_TOOLS = ['v4l2-ctl', 'systemctl', 'udevadm', 'journalctl', 'systemd-sysusers', 'systemd-analyze', 'make', 'bootgen', 'npm', 'apt-get', 'git'];
 
 /** True when the command that an option at the end of `before` belongs to is another tool's (same clause). */
 function ofOtherTool(before: string): boolean {

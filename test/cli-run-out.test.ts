@@ -3,22 +3,13 @@
 // the pairs actually processed; unknown / missing options exit 2.
 import t from 'tap';
 import fs from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { flownetsQ } from '../src/model/arch.js';
-import { encodeModel } from '../src/model/format.js';
-import { randomModel } from '../src/reference/index.js';
 import { createImage, encodePng } from '../src/flow/index.js';
 import { prepareOutDir } from '../src/cli/outdir.js';
 import { runCli } from './helpers/cli.js';
+import { tinyModelFile } from './helpers/tiny-model.js';
 
-const dir = fs.mkdtempSync(join(tmpdir(), 'ffrunout-'));
-t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
-const m = randomModel(flownetsQ({ width: 1 / 16 }), 3);
-m.nativeSize = [64, 64];
-m.name = 'tiny';
-const modelPath = join(dir, 'tiny.ffq');
-fs.writeFileSync(modelPath, encodeModel(m));
+const { dir, modelPath } = tinyModelFile(t, 'ffrunout-');
 const run = (...args: string[]) => runCli(['run', '--board', 'ref', '--model', modelPath, ...args]);
 
 /** One line on stderr, exit 2, and no frame computed (no header, no pair line). */

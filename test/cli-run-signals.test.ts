@@ -3,22 +3,13 @@
 import t from 'tap';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { flownetsQ } from '../src/model/arch.js';
-import { encodeModel } from '../src/model/format.js';
-import { randomModel } from '../src/reference/index.js';
 import { createImage, encodePng, decodeFlo } from '../src/flow/index.js';
 import { childPids, root, spawnCli, until } from './helpers/cli-proc.js';
+import { tinyModelFile } from './helpers/tiny-model.js';
 
 execFileSync('make', ['-s', '-C', join(root, 'hw'), 'emu'], { stdio: 'inherit' });
-const dir = fs.mkdtempSync(join(tmpdir(), 'ffrunsig-'));
-t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
-const m = randomModel(flownetsQ({ width: 1 / 16 }), 3);
-m.nativeSize = [64, 64];
-m.name = 'tiny';
-const modelPath = join(dir, 'tiny.ffq');
-fs.writeFileSync(modelPath, encodeModel(m));
+const { dir, modelPath } = tinyModelFile(t, 'ffrunsig-');
 const frames = join(dir, 'frames');
 fs.mkdirSync(frames);
 for (let i = 0; i < 400; i++) {

@@ -3,21 +3,12 @@
 import t from 'tap';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { flownetsQ } from '../src/model/arch.js';
-import { encodeModel } from '../src/model/format.js';
-import { randomModel } from '../src/reference/index.js';
 import { openVideoSource } from '../src/flow/video-source.js';
 import { runCli } from './helpers/cli.js';
+import { tinyModelFile } from './helpers/tiny-model.js';
 
-const dir = fs.mkdtempSync(join(tmpdir(), 'ffrunsrc-'));
-t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
-const m = randomModel(flownetsQ({ width: 1 / 16 }), 3);
-m.nativeSize = [64, 64];
-m.name = 'tiny';
-const modelPath = join(dir, 'tiny.ffq');
-fs.writeFileSync(modelPath, encodeModel(m));
+const { dir, modelPath } = tinyModelFile(t, 'ffrunsrc-');
 const run = (...args: string[]) => runCli(['run', '--board', 'ref', '--model', modelPath, ...args]);
 
 // A moving test pattern: 8 frames of 96x72, lossless (ffv1 in .mkv) so PNG frames decode to the same pixels.

@@ -1,20 +1,13 @@
 import t from 'tap';
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { tempDir } from './helpers/tmp.js';
 import { join } from 'node:path';
-import { flownetsQ } from '../src/model/arch.js';
-import { encodeModel } from '../src/model/format.js';
-import { randomModel } from '../src/reference/index.js';
 import { decodeFlo } from '../src/flow/index.js';
 import { readFileSync } from 'node:fs';
 import { runCli } from './helpers/cli.js';
+import { tinyModelFile } from './helpers/tiny-model.js';
 
-const dir = tempDir(t, 'ffcli-');
-const modelPath = join(dir, 'tiny.ffq');
-const m = randomModel(flownetsQ({ width: 1 / 16 }), 3);
-m.nativeSize = [64, 64];
-m.name = 'tiny';
-writeFileSync(modelPath, encodeModel(m));
+const { dir, modelPath } = tinyModelFile(t, 'ffcli-');
 
 t.test('run on the bundled samples with the reference writes .flo and PNG per pair', async (t) => {
   const out = join(dir, 'out');

@@ -1,25 +1,17 @@
 // `flowfpga run --serve` end to end as a subprocess: the URL line, the page and its events during and after a finite
 // run, the page's flow image equal to the written PNG of the last pair, Ctrl-C closing it, and option errors.
 import t from 'tap';
-import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { request } from 'node:http';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { flownetsQ } from '../src/model/arch.js';
-import { encodeModel } from '../src/model/format.js';
-import { randomModel } from '../src/reference/index.js';
 import { decodeJpeg, decodePng, readImage } from '../src/flow/index.js';
 import type { LiveState } from '../src/serve/index.js';
 import { spawnCli } from './helpers/cli-proc.js';
 import { runCli } from './helpers/cli.js';
+import { tinyModelFile } from './helpers/tiny-model.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'ffserve-'));
-const modelPath = join(dir, 'tiny.ffq');
-const m = randomModel(flownetsQ({ width: 1 / 16 }), 3);
-m.nativeSize = [64, 64];
-m.name = 'tiny';
-writeFileSync(modelPath, encodeModel(m));
+const { dir, modelPath } = tinyModelFile(t, 'ffserve-');
 
 function get(url: string): Promise<{ status: number; body: Buffer }> {
   return new Promise((resolve, reject) => {

@@ -1,23 +1,13 @@
 // Issue 10 item 5: on a terminal one status line rewritten in place (pair, fps, engine ms, verify state) with
 // anomalies printed as lines above it; --json one object per pair and a summary object.
 import t from 'tap';
-import fs from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { flownetsQ } from '../src/model/arch.js';
-import { encodeModel } from '../src/model/format.js';
-import { randomModel } from '../src/reference/index.js';
 import { StatusLine, statusText } from '../src/cli/status-line.js';
 import type { FrameEvent } from '../src/cli/runloop.js';
 import { runCli } from './helpers/cli.js';
+import { tinyModelFile } from './helpers/tiny-model.js';
 
-const dir = fs.mkdtempSync(join(tmpdir(), 'ffstatus-'));
-t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
-const m = randomModel(flownetsQ({ width: 1 / 16 }), 3);
-m.nativeSize = [64, 64];
-m.name = 'tiny';
-const modelPath = join(dir, 'tiny.ffq');
-fs.writeFileSync(modelPath, encodeModel(m));
+const { dir, modelPath } = tinyModelFile(t, 'ffstatus-');
 
 const ev = (index: number, state: FrameEvent['verify']['state'], mismatches = 0): FrameEvent => ({
   index, timings: { fps: 4.25, engineMs: 180.25 }, verify: { mode: 'sample', state, mismatches, reruns: 0, regions: 60 },

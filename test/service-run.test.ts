@@ -4,24 +4,15 @@
 // the process lives on — what makes systemd's watchdog kill it and Restart=on-failure start it again.
 import t from 'tap';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { flownetsQ } from '../src/model/arch.js';
-import { encodeModel } from '../src/model/format.js';
-import { randomModel } from '../src/reference/index.js';
 import { startEmu } from '../src/emu/process.js';
 import { EmuControl } from '../src/emu/control.js';
 import { createLibcSys } from '../src/sys/index.js';
 import { spawnCli } from './helpers/cli-proc.js';
 import { dgramReceiver } from './helpers/dgram-receiver.js';
+import { tinyModelFile } from './helpers/tiny-model.js';
 
-const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'flowfpga-svc-'));
-t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
-const modelPath = path.join(dir, 'tiny.ffq');
-const m = randomModel(flownetsQ({ width: 1 / 16 }), 4);
-m.nativeSize = [64, 64];
-m.name = 'tiny';
-fs.writeFileSync(modelPath, encodeModel(m));
+const { dir, modelPath } = tinyModelFile(t, 'flowfpga-svc-', 4);
 
 /** A folder of n 64x64 PPM frames (a moving gradient), consecutive frames paired by `run`. */
 function frames(n: number): string {

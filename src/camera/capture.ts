@@ -51,7 +51,7 @@ interface Slot {
 export async function openCapture(sys: Sys, device: string, layout: V4l2Layout, o: CaptureOptions = {}): Promise<FrameSource> {
   const want = o.buffers ?? 4;
   if (!Number.isInteger(want) || want < MIN_BUFFERS || want > 32) {
-    throw new UserError(`--buffers ${want}: need ${MIN_BUFFERS} to 32 capture buffers`, 'the run loop holds two frames while the driver fills the next');
+    throw new UserError(`${want} capture buffers requested: need ${MIN_BUFFERS} to 32 capture buffers`, 'the run loop holds two frames while the driver fills the next');
   }
   let fd: number;
   try {

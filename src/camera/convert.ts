@@ -10,7 +10,7 @@
 // 128) >> 8, B = (298C + 516D + 128) >> 8, clamped to 0..255. Both pixels of a pair use the pair's U and V (no chroma
 // interpolation, as libv4lconvert).
 import { createImage, type RgbImage } from '../flow/image.js';
-import type { InputMapping } from '../flow/netinput.js';
+import { taps, type InputMapping, type Taps } from '../flow/netinput.js';
 import type { SourceFrame } from '../flow/source.js';
 import { UserError } from '../errors.js';
 
@@ -80,29 +80,6 @@ export function toRgb(src: RowSource): RgbImage {
     img.data.set(r.subarray(0, stride), y * stride);
   }
   return img;
-}
-
-interface Taps {
-  i0: Int32Array;
-  i1: Int32Array;
-  w1: Float64Array;
-}
-
-// netinput.ts taps(): per output index the two source taps and the weight of the second.
-function taps(src: number, dst: number): Taps {
-  const i0 = new Int32Array(dst);
-  const i1 = new Int32Array(dst);
-  const w1 = new Float64Array(dst);
-  const scale = src / dst;
-  for (let i = 0; i < dst; i++) {
-    let s = (i + 0.5) * scale - 0.5;
-    if (s < 0) s = 0;
-    const a = Math.floor(s);
-    i0[i] = a;
-    i1[i] = a + 1 < src ? a + 1 : src - 1;
-    w1[i] = s - a;
-  }
-  return { i0, i1, w1 };
 }
 
 /** Per-mapping tables and scratch rows, reused frame after frame (the run loop fits every frame with one mapping). */

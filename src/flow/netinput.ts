@@ -213,14 +213,17 @@ function checkWindow(w: Window, width: number, height: number): void {
 
 // ------------------------------------------------------------------------------------------------------ resampling
 
-interface Taps {
+export interface Taps {
   i0: Int32Array;
   i1: Int32Array;
   w1: Float64Array;
 }
 
-/** Per output index: the two source taps and the weight of the second (half-pixel centres, edge clamp). */
-function taps(src: number, dst: number): Taps {
+/**
+ * Per output index: the two source taps and the weight of the second (half-pixel centres, edge clamp). Exported for
+ * the camera's one-pass conversion, which must sample exactly as fitImage does.
+ */
+export function taps(src: number, dst: number): Taps {
   const i0 = new Int32Array(dst);
   const i1 = new Int32Array(dst);
   const w1 = new Float64Array(dst);
