@@ -145,7 +145,7 @@ t.test('shared fixtures: absent → skip; absent with CI set → fail', async (t
   const ci = sharedFixture(gone, { CI: 'true' });
   t.ok(ci.skip, 'the real test does not run');
   t.match(ci.fail, /is missing and CI is set/);
-  t.same(sharedFixture(path.join(here, 'driver-hwh.test.ts'), { CI: '1' }), { skip: false });
+  t.same(sharedFixture(fileURLToPath(import.meta.url), { CI: '1' }), { skip: false }, 'a file that exists (this test, .ts or compiled)');
 });
 
 const fixture = sharedFixture(FIXTURE);

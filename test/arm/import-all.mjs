@@ -4,6 +4,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { Worker } from 'node:worker_threads';
 
 const root = path.resolve(process.argv[2] ?? 'dist');
 if (!fs.existsSync(root)) {
@@ -22,10 +23,29 @@ if (files.length === 0) {
   console.error(`import-all: no .js modules under ${root}`);
   process.exit(1);
 }
+// A worker entry module (`*-worker.js`) refuses the main thread; load it as a worker and wait for its first message
+// (its "ready") or its error.
+function importInWorker(f) {
+  return new Promise((resolve, reject) => {
+    const w = new Worker(f);
+    let settled = false;
+    const settle = (fn, v) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      void w.terminate().finally(() => fn(v)); // terminate() makes the worker exit with 1: settled already
+    };
+    const timer = setTimeout(() => settle(reject, new Error('no message from the worker within 60 s')), 60_000);
+    w.once('message', () => settle(resolve));
+    w.once('error', (e) => settle(reject, e));
+    w.once('exit', (code) => settle(code ? reject : resolve, code ? new Error(`worker exited with ${code}`) : undefined));
+  });
+}
 let failed = 0;
 for (const f of files) {
   try {
-    await import(pathToFileURL(f).href);
+    if (f.endsWith('-worker.js')) await importInWorker(f);
+    else await import(pathToFileURL(f).href);
   } catch (e) {
     failed++;
     console.error(`import-all: ${path.relative(root, f)}: ${String(e?.message ?? e).split('\n')[0]}`);
