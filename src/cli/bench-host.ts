@@ -69,8 +69,15 @@ export function runHostBench(o: { reps?: number; netH?: number; netW?: number; s
     fixed[i] = Math.round(32 * (4 + 0.01 * (y - nh / 2) + 3 * Math.sin(x / 70)));
     fixed[nh * nw + i] = Math.round(32 * (-2 - 0.01 * (x - nw / 2) + 2 * Math.cos(y / 55)));
   }
-  const stages: Record<string, number[]> = { fit: [], 'to-ddr': [], flow: [], wheel: [], bookkeep: [], total: [] };
-  const cpuStages: Record<string, number[]> = { fit: [], 'to-ddr': [], flow: [], wheel: [], bookkeep: [], total: [] };
+  // Stage i lies between marks i and i+1 of a pair; total spans all of them.
+  const STAGES = ['fit', 'to-ddr', 'flow', 'wheel', 'bookkeep'] as const;
+  const newStages = (): Record<string, number[]> => Object.fromEntries([...STAGES, 'total'].map((k) => [k, [] as number[]]));
+  const stages = newStages();
+  const cpuStages = newStages();
+  const record = (into: Record<string, number[]>, marks: number[]): void => {
+    STAGES.forEach((k, i) => into[k].push(marks[i + 1] - marks[i]));
+    into.total.push(marks[marks.length - 1] - marks[0]);
+  };
   const both: number[] = [];
   const cpuMs = (): number => {
     const c = process.cpuUsage();
@@ -110,19 +117,9 @@ export function runHostBench(o: { reps?: number; netH?: number; netW?: number; s
     const t6 = performance.now();
     sink += wheel.image.data[k] + ddr[k];
     if (k < 3) continue; // warm-up
-    stages.fit.push(t1 - t0);
-    stages['to-ddr'].push(t2 - t1);
-    stages.flow.push(t3 - t2);
-    stages.wheel.push(t4 - t3);
-    stages.bookkeep.push(t5 - t4);
-    stages.total.push(t5 - t0);
+    record(stages, [t0, t1, t2, t3, t4, t5]);
+    record(cpuStages, [u0, u1, u2, u3, u4, u5]);
     both.push(t6 - t5);
-    cpuStages.fit.push(u1 - u0);
-    cpuStages['to-ddr'].push(u2 - u1);
-    cpuStages.flow.push(u3 - u2);
-    cpuStages.wheel.push(u4 - u3);
-    cpuStages.bookkeep.push(u5 - u4);
-    cpuStages.total.push(u5 - u0);
   }
   if (sink === -1) console.log(sink);
   const cpu = process.cpuUsage(c0);

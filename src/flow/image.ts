@@ -79,7 +79,7 @@ export function decodePpm(buf: Uint8Array, name = '<buffer>', o: DecodeOptions =
   }
   let pos = 2;
   // Header tokens are separated by whitespace and may be interleaved with '#' comments to end of line.
-  const token = (what: string): number => {
+  const skipSpaceAndComments = (): void => {
     for (;;) {
       while (pos < buf.length && isSpace(buf[pos])) pos++;
       if (pos < buf.length && buf[pos] === 0x23) {
@@ -88,6 +88,9 @@ export function decodePpm(buf: Uint8Array, name = '<buffer>', o: DecodeOptions =
       }
       break;
     }
+  };
+  const token = (what: string): number => {
+    skipSpaceAndComments();
     const start = pos;
     let val = 0;
     while (pos < buf.length && buf[pos] >= 0x30 && buf[pos] <= 0x39) {
@@ -142,14 +145,7 @@ export function decodePpm(buf: Uint8Array, name = '<buffer>', o: DecodeOptions =
       samples[i] = v;
     }
     // Only whitespace and comments may follow the last sample.
-    for (;;) {
-      while (pos < buf.length && isSpace(buf[pos])) pos++;
-      if (pos < buf.length && buf[pos] === 0x23) {
-        while (pos < buf.length && buf[pos] !== 0x0a && buf[pos] !== 0x0d) pos++;
-        continue;
-      }
-      break;
-    }
+    skipSpaceAndComments();
     if (pos < buf.length) trailing(name, 'PPM', buf.length - pos, `${width}x${height}`);
   }
   if (maxval < 255) {
