@@ -39,6 +39,10 @@ function openEvents(url: string) {
   const waiters: Array<() => void> = [];
   let buf = '';
   let res: import('node:http').IncomingMessage | undefined;
+  // Closing before the response head arrived (a test that never yields) makes the request emit 'socket hang up':
+  // expected then; before close it is the test's failure, reported by next().
+  let closed = false;
+  let failure: Error | undefined;
   const req = request(url + 'events', (r) => {
     res = r;
     r.setEncoding('utf8');
@@ -54,6 +58,11 @@ function openEvents(url: string) {
       }
     });
   });
+  req.on('error', (e) => {
+    if (closed) return;
+    failure = e;
+    waiters.splice(0).forEach((w) => w());
+  });
   req.end();
   return {
     states,
@@ -65,6 +74,7 @@ function openEvents(url: string) {
       for (;;) {
         const s = states.find(pred);
         if (s) return s;
+        if (failure) throw failure;
         if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
         await new Promise<void>((r) => {
           const tm = setTimeout(r, 200);
@@ -72,7 +82,10 @@ function openEvents(url: string) {
         });
       }
     },
-    close: () => req.destroy(),
+    close: () => {
+      closed = true;
+      req.destroy();
+    },
   };
 }
 
