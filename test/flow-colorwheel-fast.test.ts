@@ -1,5 +1,6 @@
-// flowToColor's fast path (per-frame memo of exact results keyed by float32 bits, previous-pixel reuse) against the
-// straightforward formula: Middlebury's max-radius normalisation, then computeColor() on every pixel.
+// flowToColor's fast path (the wheel position and the varying channel in double, trusted only away from integer
+// boundaries; previous-pixel reuse) against the straightforward formula: Middlebury's max-radius normalisation, then
+// computeColor() on every pixel.
 import t from 'tap';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
@@ -59,6 +60,37 @@ t.test('random vectors of many scales, with collisions in the memo', async (t) =
     same(t, f, `uniform ±${scale}`);
     same(t, f, `uniform ±${scale}, maxMotion`, scale / 3); // darkened out-of-range colours too
   }
+});
+
+t.test('a dense sweep of angles at radii around the white/darkened switch: every byte and wheel seam crossed', async (t) => {
+  // 2^17 angles per radius: the varying channel passes every byte value many times, so pixels land within the fast
+  // path's margin of an integer on both sides, and fk crosses all 54 seams.
+  const N = 1 << 17;
+  for (const rad of [1e-7, 0.25, 0.5, f32(1 - 2 ** -24), 1, f32(1 + 2 ** -23), 1.5, 40]) {
+    const f = createFlow(N, 1);
+    for (let i = 0; i < N; i++) {
+      const ang = (2 * Math.PI * i) / N + 1e-9 * (i % 7);
+      f.u[i] = rad * Math.cos(ang);
+      f.v[i] = rad * Math.sin(ang);
+    }
+    same(t, f, `radius ${rad}, normalised by 1`, 1);
+  }
+});
+
+t.test('the maximum radius among vectors whose lengths differ by float32 roundings only', async (t) => {
+  // Lengths within 2e-6 of each other (a few float32 steps): a cut-off that skips vectors too close to the running
+  // maximum, or a maximum taken in double, picks the wrong vector.
+  const r = new Prng(5);
+  const f = createFlow(50000, 1);
+  for (let i = 0; i < f.u.length; i++) {
+    const ang = (r.u32() / 2 ** 32) * 2 * Math.PI;
+    const len = 5 * (1 + ((r.u32() / 2 ** 32) - 0.5) * 4e-6);
+    f.u[i] = len * Math.cos(ang);
+    f.v[i] = len * Math.sin(ang);
+  }
+  same(t, f, 'near-equal lengths');
+  for (let i = 0; i < f.u.length; i++) [f.u[i], f.v[i]] = [f.v[i], -f.u[i]];
+  same(t, f, 'near-equal lengths, rotated');
 });
 
 t.test('engine-grid flow (int16 / 32) with runs and repeats, as the run loop produces', async (t) => {

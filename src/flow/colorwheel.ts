@@ -93,12 +93,148 @@ function colorPacked(u: number, v: number, maxrad: number): number {
   return Math.trunc(255.0 * c0) | (Math.trunc(255.0 * c1) << 8) | (Math.trunc(255.0 * c2) << 16) | (1 << 24);
 }
 
-// flowToColor's memo: 2^13 entries (96 KiB, stays in L2), enough for the distinct vectors of a smooth 384x512 field.
-const MEMO_BITS = 13;
-const MEMO_SHIFT = 32 - MEMO_BITS;
-const MEMO_U = new Int32Array(1 << MEMO_BITS);
-const MEMO_V = new Int32Array(1 << MEMO_BITS);
-const MEMO_VAL = new Int32Array(1 << MEMO_BITS);
+// ---------------------------------------------------------------------------------------------------- fast path
+// colorPacked() is a chain of ~40 float32 roundings plus atan2: ≈ 80 ns a pixel in V8, latency-bound. Most pixels
+// need none of that precision to get the same bytes. The fast path computes the radius and the wheel position fk in
+// double (atan2 from a 33-entry table plus four series terms, error < 1e-15), then the one channel that varies along
+// the wheel segment and the radius-only constant channels; each differs from the float32 chain by a bounded amount,
+// so when fk is not within FK_MARGIN of an integer and no byte is within FAST_MARGIN of one, truncation gives the
+// float32 chain's bytes. The rest (≈ 1 % of pixels; all of a zero-flow region's first pixel) go to colorPacked().
+// It runs as two simple loops over chunks (position, then bytes): fused into one loop body the same arithmetic took
+// twice as long (V8 keeps fewer iterations in flight).
+
+/** atan(k / 32), k = 0..32: the table the argument reduction steps from. */
+const ATAN_K = Float64Array.from({ length: 33 }, (_, k) => Math.atan(k / 32));
+/**
+ * Bound on |255 * col_double - 255 * col_float32|, times 3 for safety. The float32 chain rounds fx, fy (angle off by
+ * <= 6e-8 rad, radius relatively by 2^-24), a = f32(f32(atan2) / pi) (1.2e-7), fk = f32((a + 1) / 2 * 54) (3.2e-6):
+ * fk within 7e-6 of the double one; the blend f1 * W0 + f * W1 (|W1 - W0| <= 64/255) and 1 - rad * (1 - c) or
+ * c * 0.75 add six roundings of <= 6e-8: 2.3e-6 in all, 5.9e-4 after * 255. Measured over 3e6 vectors: 1.4e-4.
+ */
+const FAST_MARGIN = 2e-3;
+/** fk this close to an integer may truncate differently in float32. */
+const FK_MARGIN = 1e-4;
+/** Radii this close to 1 may fall on the other side of the white/darkened switch in float32. */
+const RAD_MARGIN = 1e-6;
+/**
+ * Per wheel index k0 = 0..53 (k1 = k0 + 1; fk = 54 exactly never takes the fast path): exactly one channel varies
+ * between colours k0 and k1 (checked here); 255 * its blend is BASE + fr * SLOPE, placed at bit SHIFT. The constant
+ * channels are 0 or 255, and for w = 0 or 1 the float32 blend f1 * w + f * w is exactly w (f1 + f rounds to 1), so
+ * their bytes depend on the radius only: 255 / trunc(255 * (1 - rad)) inside the unit circle, 191 / 0 beyond it.
+ * ONES / ZEROS hold 1 in the bytes of the channels that are 255 / 0, so one multiply places the byte in each.
+ */
+const SEG_BASE = new Float64Array(NCOLS - 1);
+const SEG_SLOPE = new Float64Array(NCOLS - 1);
+const SEG_SHIFT = new Int32Array(NCOLS - 1);
+const SEG_ONES = new Int32Array(NCOLS - 1);
+const SEG_ZEROS = new Int32Array(NCOLS - 1);
+{
+  const w = makeColorWheel();
+  for (let k = 0; k < NCOLS - 1; k++) {
+    let varying = -1;
+    for (let c = 0; c < 3; c++) {
+      const a = w[3 * k + c], b = w[3 * k + 3 + c];
+      if (a !== b) {
+        if (varying >= 0) throw new Error(`wheel colours ${k} and ${k + 1} differ in two channels`);
+        varying = c;
+        SEG_SHIFT[k] = 8 * c;
+        SEG_BASE[k] = 255 * WHEEL_F[3 * k + c];
+        SEG_SLOPE[k] = 255 * (WHEEL_F[3 * k + 3 + c] - WHEEL_F[3 * k + c]);
+      } else if (a === 255) SEG_ONES[k] |= 1 << (8 * c);
+      else if (a === 0) SEG_ZEROS[k] |= 1 << (8 * c);
+      else throw new Error(`wheel colours ${k} and ${k + 1} share channel ${c} = ${a}, not 0 or 255`);
+    }
+    if (varying < 0) throw new Error(`wheel colours ${k} and ${k + 1} are equal`);
+  }
+}
+
+/** Pixels per chunk: the two loops' scratch (16 bytes a pixel) stays in L1/L2. */
+const CHUNK = 2048;
+const SCRATCH_RAD = new Float64Array(CHUNK);
+const SCRATCH_FK = new Float64Array(CHUNK);
+
+/** Radius and wheel position fk of pixels [i0, i1) in double into rad/fk[i - i0]; rad = -1 for unknown pixels. */
+function wheelPositions(u: Float32Array, v: Float32Array, i0: number, i1: number, inv: number, rad: Float64Array, fk: Float64Array): void {
+  const AT = ATAN_K, PI = Math.PI, HALF_PI = Math.PI / 2, SCALE = (NCOLS - 1) / 2 / Math.PI;
+  for (let i = i0, j = 0; i < i1; i++, j++) {
+    const uu = u[i];
+    const vv = v[i];
+    if (!(Math.abs(uu) <= UNKNOWN_FLOW_THRESH && Math.abs(vv) <= UNKNOWN_FLOW_THRESH)) {
+      rad[j] = -1;
+      continue;
+    }
+    const fx = uu * inv;
+    const fy = vv * inv;
+    rad[j] = Math.sqrt(fx * fx + fy * fy);
+    // atan2(-fy, -fx): z = min/max in [0, 1], a step from the nearest k/32, four series terms (|s| <= 1/64).
+    const ax = Math.abs(fx), ay = Math.abs(fy);
+    const swap = ay > ax;
+    const z = swap ? ax / ay : ay / ax;
+    const k = (z * 32 + 0.5) | 0;
+    const zk = k * 0.03125;
+    const s = (z - zk) / (1 + z * zk);
+    const s2 = s * s;
+    let t = AT[k] + s * (1 - s2 * (0.3333333333333333 - s2 * (0.2 - s2 * 0.14285714285714285)));
+    if (swap) t = HALF_PI - t;
+    if (fx > 0) t = PI - t; // -fx < 0
+    if (fy > 0) t = -t; // -fy < 0
+    fk[j] = t * SCALE + (NCOLS - 1) / 2; // ((a + 1) / 2) * (NCOLS - 1), a = t / pi
+  }
+}
+
+/**
+ * RGB bytes of pixels [i0, i1) from their positions; colorPacked() where the fast path cannot vouch for the bytes.
+ * The previous known pixel's float32 bits and colour are kept (across chunks too: state[0..2]), so runs of one vector
+ * (static background, blocky flow) cost a comparison; the bits keep the sign of zero, which can pick the other end.
+ */
+function wheelBytes(u: Float32Array, v: Float32Array, ub: Int32Array, vb: Int32Array, i0: number, i1: number, maxrad: number,
+  rad: Float64Array, fk: Float64Array, d: Uint8Array, state: Int32Array): void {
+  const BASE = SEG_BASE, SLOPE = SEG_SLOPE, SHIFT = SEG_SHIFT, ONES = SEG_ONES, ZEROS = SEG_ZEROS;
+  let pu = state[0], pv = state[1], pc = state[2];
+  for (let i = i0, j = 0, o = 3 * i0; i < i1; i++, j++, o += 3) {
+    const r = rad[j];
+    if (r < 0) {
+      d[o] = d[o + 1] = d[o + 2] = 0;
+      continue;
+    }
+    const bu = ub[i];
+    const bv = vb[i];
+    let c = pc;
+    if (c === 0 || bu !== pu || bv !== pv) {
+      c = 0;
+      const p = fk[j];
+      const k0 = p | 0;
+      const fr = p - k0;
+      if (r === 0) c = 0x1ffffff; // fx = fy = 0: 1 - 0 * (1 - c) = 1 in every channel, white
+      else if (fr > FK_MARGIN && fr < 1 - FK_MARGIN && k0 < NCOLS - 1) {
+        const cv = BASE[k0] + fr * SLOPE[k0];
+        if (r < 1 - RAD_MARGIN) {
+          const xv = 255 - r * (255 - cv);
+          const xz = 255 - 255 * r;
+          const lv = (xv - FAST_MARGIN) | 0;
+          const lz = (xz - FAST_MARGIN) | 0;
+          if (lv === ((xv + FAST_MARGIN) | 0) && lz === ((xz + FAST_MARGIN) | 0)) {
+            c = (lv << SHIFT[k0]) | (255 * ONES[k0]) | (lz * ZEROS[k0]) | (1 << 24);
+          }
+        } else if (r > 1 + RAD_MARGIN && r < 1e38) { // beyond 3.4e38 float32 overflows: exact chain
+          const xv = 0.75 * cv;
+          const lv = (xv - FAST_MARGIN) | 0;
+          if (lv === ((xv + FAST_MARGIN) | 0)) c = (lv << SHIFT[k0]) | (191 * ONES[k0]) | (1 << 24);
+        }
+      }
+      if (c === 0) c = colorPacked(u[i], v[i], maxrad);
+      pu = bu;
+      pv = bv;
+      pc = c;
+    }
+    d[o] = c & 255;
+    d[o + 1] = (c >>> 8) & 255;
+    d[o + 2] = (c >>> 16) & 255;
+  }
+  state[0] = pu;
+  state[1] = pv;
+  state[2] = pc;
+}
 
 export interface FlowColorOptions {
   /** Normalisation radius in pixels; 0 or absent = the largest known vector length (Middlebury `maxmotion`). */
@@ -130,58 +266,39 @@ export function flowToColor(flow: FlowField, opts: FlowColorOptions = {}): FlowC
 // stack replacement and throws the code away when it reaches the not-yet-run statements after the loop ("insufficient
 // type feedback"), so every frame ran partly interpreted (docs/performance.md "Host work per frame").
 
-/** Largest float32 length of a known vector (-1 when none). */
+/**
+ * Largest float32 length of a known vector (-1 when none). The float32 chain runs only for vectors whose double
+ * length is within 1e-6 (relative, in squares) of the largest so far: its three roundings move the length by less than
+ * 2e-7, so no other vector can exceed the maximum.
+ */
 function maxKnownRadius(u: Float32Array, v: Float32Array, n: number): number {
   let maxrad = -1;
+  let floor = -1; // squared double lengths below this cannot beat maxrad
   for (let i = 0; i < n; i++) {
     const fx = u[i];
     const fy = v[i];
     if (!(Math.abs(fx) <= UNKNOWN_FLOW_THRESH && Math.abs(fy) <= UNKNOWN_FLOW_THRESH)) continue;
+    const r2 = fx * fx + fy * fy;
+    if (r2 < floor) continue;
     const rad = f32(Math.sqrt(f32(f32(fx * fx) + f32(fy * fy))));
-    if (rad > maxrad) maxrad = rad;
+    if (rad > maxrad) {
+      maxrad = rad;
+      floor = rad * rad * (1 - 1e-6);
+    }
   }
   return maxrad;
 }
 
-/**
- * RGB of every pixel into d. A memo of exact results keyed by the vector's float32 bits: a flow field repeats vectors
- * (the engine's 2^-5 px grid, smooth motion, static background), and a hit costs a hash and three loads instead of
- * atan2 and ~40 float32 steps. Direct-mapped, so a collision only recomputes; the key is the exact input (sign of
- * zero included), so the bytes are those of colorPacked() whatever the hit rate.
- */
+/** RGB of every pixel into d, chunk by chunk: positions, then bytes. */
 function colorize(u: Float32Array, v: Float32Array, n: number, maxrad: number, d: Uint8Array): void {
   const ub = new Int32Array(u.buffer, u.byteOffset, n);
   const vb = new Int32Array(v.buffer, v.byteOffset, n);
-  const ku = MEMO_U, kv = MEMO_V, mv = MEMO_VAL;
-  mv.fill(0); // maxrad changes per frame; 0 = empty (a stored value has bit 24 set)
-  // The previous known pixel's key and colour first: runs of one vector (static background, upsampled flow) skip the hash.
-  let pu = 0, pv = 0, pc = 0;
-  for (let i = 0, o = 0; i < n; i++, o += 3) {
-    const fx = u[i];
-    const fy = v[i];
-    if (!(Math.abs(fx) <= UNKNOWN_FLOW_THRESH && Math.abs(fy) <= UNKNOWN_FLOW_THRESH)) {
-      d[o] = d[o + 1] = d[o + 2] = 0;
-      continue;
-    }
-    const bu = ub[i];
-    const bv = vb[i];
-    let c = pc;
-    if (c === 0 || bu !== pu || bv !== pv) {
-      const h = (Math.imul(bu, 0x9e3779b1) ^ Math.imul(bv ^ (bv >>> 15), 0x85ebca77)) >>> MEMO_SHIFT;
-      c = mv[h];
-      if (c === 0 || ku[h] !== bu || kv[h] !== bv) {
-        c = colorPacked(fx, fy, maxrad);
-        ku[h] = bu;
-        kv[h] = bv;
-        mv[h] = c;
-      }
-      pu = bu;
-      pv = bv;
-      pc = c;
-    }
-    d[o] = c & 255;
-    d[o + 1] = (c >>> 8) & 255;
-    d[o + 2] = (c >>> 16) & 255;
+  const inv = 1 / maxrad;
+  const state = new Int32Array(3); // previous pixel's bits and colour; colour 0 = none yet
+  for (let i0 = 0; i0 < n; i0 += CHUNK) {
+    const i1 = Math.min(n, i0 + CHUNK);
+    wheelPositions(u, v, i0, i1, inv, SCRATCH_RAD, SCRATCH_FK);
+    wheelBytes(u, v, ub, vb, i0, i1, maxrad, SCRATCH_RAD, SCRATCH_FK, d, state);
   }
 }
 

@@ -124,13 +124,14 @@ export function flowFromFixed(codes: Int16Array, width: number, height: number, 
     throw new Error(`flow codes hold ${codes.length - offset} values after offset ${offset}, need 2x${height}x${width} = ${2 * n}`);
   }
   const flow = createFlow(width, height);
-  const s = 2 ** -fracBits;
-  const { u, v } = flow;
-  for (let i = 0; i < n; i++) {
-    u[i] = codes[offset + i] * s;
-    v[i] = codes[offset + n + i] * s;
-  }
+  scaleCodes(codes.subarray(offset, offset + n), 2 ** -fracBits, flow.u);
+  scaleCodes(codes.subarray(offset + n, offset + 2 * n), 2 ** -fracBits, flow.v);
   return flow;
+}
+
+/** dst[i] = src[i] * s: a loop of its own, so V8 optimizes it whole instead of on stack replacement (≈ 2x). */
+function scaleCodes(src: Int16Array, s: number, dst: Float32Array): void {
+  for (let i = 0; i < src.length; i++) dst[i] = src[i] * s;
 }
 
 /**
