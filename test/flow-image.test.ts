@@ -26,6 +26,8 @@ t.test('PNG round trip (RGB, via a file) and sniffing', async (t) => {
   t.same([back.width, back.height], [7, 5]);
   t.same(Buffer.from(back.data), Buffer.from(img.data));
   t.equal(sniffImageFormat(encodePng(img)), 'png');
+  const fast = decodePng(encodePng(img, { fast: true }));
+  t.same(Buffer.from(fast.data), Buffer.from(img.data), 'one-filter (fast) PNG holds the same pixels');
   t.equal(sniffImageFormat(encodePpm(img)), 'ppm');
   t.equal(sniffImageFormat(Buffer.from('hello')), undefined);
   t.throws(() => decodeImage(Buffer.from('hello'), 'h.bin'), { name: 'UserError', message: /h\.bin: unrecognized image format/ });

@@ -23,7 +23,7 @@ port.on('message', (job: EncodeJob) => {
       seq: job.seq,
       index: job.index,
       frame: encodeJpeg(job.frame, job.quality),
-      flow: encodePng(colour),
+      flow: encodePng(colour, { fast: true }),
       frameSize: [job.frame.width, job.frame.height],
       flowSize: [colour.width, colour.height],
       maxRadius,
