@@ -278,22 +278,54 @@ export function resizeFlow(flow: FlowField, width: number, height: number, resca
   return out;
 }
 
+/**
+ * Bilinear resize of one plane, separable: each source row a destination row needs is interpolated horizontally once
+ * (into one of two row buffers) and reused by the next destination row when it needs it too; upsampling reads each
+ * source row once instead of twice per output row. The arithmetic per pixel is the direct formula's, in the same
+ * order (top, bottom, then vertical), so the values are identical.
+ */
 function resizePlane(s: Float32Array, sw: number, sh: number, d: Float32Array, dw: number, dh: number, gain: number): void {
   const tx = taps(sw, dw);
   const ty = taps(sh, dh);
+  let rowA = new Float64Array(dw), rowB = new Float64Array(dw);
+  let keyA = -1, keyB = -1; // source row held in rowA / rowB
   for (let y = 0, o = 0; y < dh; y++) {
-    const r0 = ty.i0[y] * sw;
-    const r1 = ty.i1[y] * sw;
-    const wy = ty.w1[y];
-    for (let x = 0; x < dw; x++, o++) {
-      const c0 = tx.i0[x];
-      const c1 = tx.i1[x];
-      const wx = tx.w1[x];
-      const top = s[r0 + c0] + (s[r0 + c1] - s[r0 + c0]) * wx;
-      const bot = s[r1 + c0] + (s[r1 + c1] - s[r1 + c0]) * wx;
-      d[o] = (top + (bot - top) * wy) * gain;
+    const y0 = ty.i0[y];
+    const y1 = ty.i1[y];
+    // Keep rows in order: rowA = source row y0, rowB = y1 (they may be the same row at the bottom edge).
+    if (keyA !== y0) {
+      if (keyB === y0) {
+        [rowA, rowB] = [rowB, rowA];
+        [keyA, keyB] = [keyB, keyA];
+      } else {
+        lerpRow(s, y0 * sw, tx, rowA, dw);
+        keyA = y0;
+      }
     }
+    if (keyB !== y1) {
+      lerpRow(s, y1 * sw, tx, rowB, dw);
+      keyB = y1;
+    }
+    o = blendRows(rowA, rowB, ty.w1[y], gain, d, o, dw);
   }
+}
+
+/** row[x] = s[r + c0] + (s[r + c1] - s[r + c0]) * wx: one source row resized horizontally. */
+function lerpRow(s: Float32Array, r: number, tx: Taps, row: Float64Array, dw: number): void {
+  const i0 = tx.i0, i1 = tx.i1, w1 = tx.w1;
+  for (let x = 0; x < dw; x++) {
+    const a = s[r + i0[x]];
+    row[x] = a + (s[r + i1[x]] - a) * w1[x];
+  }
+}
+
+/** d[o + x] = (top + (bot - top) * wy) * gain; returns the next output index. */
+function blendRows(top: Float64Array, bot: Float64Array, wy: number, gain: number, d: Float32Array, o: number, dw: number): number {
+  for (let x = 0; x < dw; x++, o++) {
+    const t = top[x];
+    d[o] = (t + (bot[x] - t) * wy) * gain;
+  }
+  return o;
 }
 
 function clampI(v: number, lo: number, hi: number): number {
