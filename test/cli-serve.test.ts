@@ -87,6 +87,20 @@ t.test('run --serve 0: URL line, live page during and after the run, last flow i
   t.equal(gone, 'ECONNREFUSED', 'the page is gone');
 });
 
+t.test('run --camera sim: --camera-format mjpeg --serve: the page shows the camera\'s own JPEG, not a re-encoding', async (t) => {
+  const out = join(dir, 'out-mjpeg');
+  const p = spawnCli(['run', '--board', 'ref', '--model', modelPath, '--camera', 'sim:', '--camera-format', 'mjpeg', '--frames', '3', '--out', out, '--serve', '0']);
+  t.teardown(() => void p.child.kill('SIGKILL'));
+  await p.waitFor(/live page: http:\/\/127\.0\.0\.1:\d+\/\n/);
+  const url = /live page: (http:\S+)\n/.exec(p.stdout())![1];
+  await waitState(url, (s) => s.done && s.image?.index === 1);
+  const jpg = (await get(url + 'frame.jpg')).body;
+  // Three frames, two pairs: the last pair's second frame is the sequence's third JPEG, byte for byte.
+  t.ok(jpg.equals(readFileSync(join('samples', 'sequence', '002.jpg'))), 'frame.jpg is samples/sequence/002.jpg');
+  p.child.kill('SIGINT');
+  t.equal((await p.done).code, 0);
+});
+
 t.test('run --serve: SIGTERM during a live run stops it and closes the page (143)', async (t) => {
   const out = join(dir, 'out-term');
   const p = spawnCli(['run', '--board', 'ref', '--model', modelPath, '--input', 'samples', '--out', out, '--serve', '0', '--json']);

@@ -5,7 +5,7 @@ import { PassThrough } from 'node:stream';
 import { LiveServer, LiveStats, type LiveFrameInfo, type LiveState } from '../src/serve/index.js';
 import { SseClient, sseEvent } from '../src/serve/sse.js';
 import { colorWheelLegend, flowToColor } from '../src/flow/colorwheel.js';
-import { decodeJpeg, decodePng, type RgbImage } from '../src/flow/image.js';
+import { decodeJpeg, decodePng, encodeJpeg, type RgbImage } from '../src/flow/image.js';
 import { UserError } from '../src/errors.js';
 
 const timings = (total: number) => ({ captureMs: 1, engineMs: total - 4, verifyMs: 2, colourMs: 1, totalMs: total });
@@ -251,6 +251,21 @@ t.test('the last frame of a run is encoded with force even when no page is open'
   srv.publish(info(0), () => ({ frame, flow }), true);
   await until(() => srv.state().image !== null, 'forced encode');
   t.equal(srv.state().image!.seq, 1);
+});
+
+t.test('a frame that arrived as JPEG (an MJPEG camera) is served as it came, not encoded again', async (t) => {
+  const srv = await LiveServer.start({ port: 0 });
+  t.teardown(() => srv.close());
+  const jpeg = encodeJpeg({ width: 8, height: 4, data: new Uint8Array(96).fill(90) }, 40);
+  const flow = { width: 8, height: 4, u: new Float32Array(32).fill(1), v: new Float32Array(32) };
+  srv.publish(info(0), () => ({ frame: { width: 8, height: 4, jpeg }, flow }), true);
+  jpeg.fill(0); // publish copied the bytes at once: the source may reuse its buffer
+  await until(() => srv.state().image !== null, 'forced encode');
+  t.same(srv.state().image!.frame, [8, 4]);
+  const got = (await get(srv.url + 'frame.jpg')).body;
+  t.same(got, encodeJpeg({ width: 8, height: 4, data: new Uint8Array(96).fill(90) }, 40), 'the same bytes (quality 40, not the server\'s 85)');
+  const fp = decodePng((await get(srv.url + 'flow.png')).body);
+  t.same(Buffer.from(fp.data), Buffer.from(flowToColor(flow).image.data), 'flow still coloured on the encoder thread');
 });
 
 t.test('too many pages get 503; close ends open streams', async (t) => {

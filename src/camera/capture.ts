@@ -251,12 +251,12 @@ class CameraSource implements FrameSource {
           continue;
         }
       }
-      return this.#frame(b.index, b.timestampUs / 1000, rows, decoded);
+      return this.#frame(b.index, b.timestampUs / 1000, rows, decoded, decoded ? bytes : undefined);
     }
   }
 
-  /** A dequeued buffer as a frame: YUYV `rows` read from the mapping, or the `decoded` MJPEG image. */
-  #frame(index: number, timestampMs: number, rows: RowSource | undefined, decoded: RgbImage | undefined): SourceFrame {
+  /** A dequeued buffer as a frame: YUYV `rows` read from the mapping, or the `decoded` MJPEG image and its `jpeg` bytes. */
+  #frame(index: number, timestampMs: number, rows: RowSource | undefined, decoded: RgbImage | undefined, jpeg: Uint8Array | undefined): SourceFrame {
     const seq = this.#count++;
     let released = false;
     const live = (): void => {
@@ -276,6 +276,10 @@ class CameraSource implements FrameSource {
       rgb: () => {
         live();
         return decoded ? { width: decoded.width, height: decoded.height, data: decoded.data.slice() } : toRgb(rows!);
+      },
+      jpeg: () => {
+        live();
+        return jpeg && { width: this.width, height: this.height, jpeg };
       },
       release: () => {
         if (released) return;

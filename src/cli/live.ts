@@ -39,8 +39,10 @@ export function liveObserver(srv: LiveServer): RunObserver {
     },
     onFrame(e) {
       const flow = e.flow;
-      // Images are pulled only when the page wants one; rgb() is valid during onFrame, and publish copies at once.
-      srv.publish(liveInfo(e), flow ? () => ({ frame: e.second.rgb(), flow }) : undefined, pairs !== undefined && e.index === pairs - 1);
+      // Images are pulled only when the page wants one; rgb() and jpeg() are valid during onFrame, and publish copies
+      // at once. An MJPEG camera's frame goes to the page as the JPEG it arrived in: no encoding on the board.
+      const frame = () => e.second.jpeg?.() ?? e.second.rgb();
+      srv.publish(liveInfo(e), flow ? () => ({ frame: frame(), flow }) : undefined, pairs !== undefined && e.index === pairs - 1);
     },
     onEnd(s) {
       const what = `${s.pairs} pair(s) written${s.dropped ? `, ${s.dropped} dropped` : ''}${s.mismatches ? `, ${s.mismatches} mismatch(es)` : ''}`;

@@ -11,6 +11,13 @@
 import type { RgbImage } from './image.js';
 import type { InputMapping } from './netinput.js';
 
+/** A frame's own JPEG bytes and its size. */
+export interface JpegFrame {
+  width: number;
+  height: number;
+  jpeg: Uint8Array;
+}
+
 export interface SourceFrame {
   /** 0-based position in the sequence. */
   readonly index: number;
@@ -26,6 +33,11 @@ export interface SourceFrame {
   fitPlanes(map: InputMapping, dst: Uint8Array, offset: number): void;
   /** The frame as interleaved RGB at its own size (for the live page, or when a caller needs pixels); converts on demand. */
   rgb(): RgbImage;
+  /**
+   * The frame as the JPEG it arrived in (an MJPEG camera), so the live page can show it without encoding it again;
+   * undefined for frames that did not arrive as JPEG. The bytes are valid until release().
+   */
+  jpeg?(): JpegFrame | undefined;
   /** Gives the frame's buffer back to its source; the frame must not be used afterwards. Idempotent. */
   release(): void;
 }

@@ -4,7 +4,7 @@
 import { parentPort } from 'node:worker_threads';
 import { flowToColor } from '../flow/colorwheel.js';
 import { encodeJpeg, encodePng } from '../flow/image.js';
-import { inputs, type EncodeJob, type EncodeResult } from './encoder.js';
+import { inputs, isJpegFrame, type EncodeJob, type EncodeResult } from './encoder.js';
 
 const port = parentPort;
 if (!port) throw new Error('encode-worker must run on a worker thread');
@@ -22,17 +22,17 @@ port.on('message', (job: EncodeJob) => {
     const result: EncodeResult = {
       seq: job.seq,
       index: job.index,
-      frame: encodeJpeg(job.frame, job.quality),
+      frame: isJpegFrame(job.frame) ? job.frame.jpeg : encodeJpeg(job.frame, job.quality),
       flow: encodePng(colour, { fast: true }),
       frameSize: [job.frame.width, job.frame.height],
       flowSize: [colour.width, colour.height],
       maxRadius,
       encodeMs: performance.now() - t0,
-      buffers: inputs(job),
+      buffers: inputs(job, true),
     };
     port.postMessage(result, result.buffers);
   } catch (e) {
-    const buffers = inputs(job);
+    const buffers = inputs(job, true);
     port.postMessage({ seq: job.seq, error: (e as Error).message, buffers }, buffers);
   }
 });

@@ -5,13 +5,14 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { FlowField } from '../flow/flo.js';
 import type { RgbImage } from '../flow/image.js';
+import type { JpegFrame } from '../flow/source.js';
 
 export interface EncodeJob {
   seq: number;
   /** The loop's frame index the images belong to. */
   index: number;
-  /** The frame, interleaved RGB (a private copy; its buffer is transferred). */
-  frame: RgbImage;
+  /** The frame, interleaved RGB, or the JPEG it arrived in (shown as it is); a private copy, its buffer transferred. */
+  frame: RgbImage | JpegFrame;
   /** The colour-wheel image when the loop already made one; else `flow` is coded on the worker. */
   colour?: RgbImage;
   flow?: FlowField;
@@ -116,7 +117,7 @@ export class FrameEncoder {
     if (this.closed) return;
     if (this.waiting) {
       this.dropped++;
-      this.recycle(inputs(this.waiting));
+      this.recycle(inputs(this.waiting, true));
     }
     this.waiting = job;
     this.pump();
@@ -138,9 +139,18 @@ export class FrameEncoder {
   }
 }
 
-/** The job's own buffers (each input is a whole private ArrayBuffer, so it can be transferred). */
-export function inputs(job: EncodeJob): ArrayBuffer[] {
-  const b: ArrayBuffer[] = [job.frame.data.buffer as ArrayBuffer];
+export function isJpegFrame(f: RgbImage | JpegFrame): f is JpegFrame {
+  return 'jpeg' in f;
+}
+
+/**
+ * The job's own buffers (each input is a whole private ArrayBuffer, so it can be transferred). A JPEG frame's buffer
+ * is left out with `reusable`: its size changes every frame, so it would only crowd the pool.
+ */
+export function inputs(job: EncodeJob, reusable = false): ArrayBuffer[] {
+  const b: ArrayBuffer[] = [];
+  if (!isJpegFrame(job.frame)) b.push(job.frame.data.buffer as ArrayBuffer);
+  else if (!reusable) b.push(job.frame.jpeg.buffer as ArrayBuffer);
   if (job.colour) b.push(job.colour.data.buffer as ArrayBuffer);
   if (job.flow) b.push(job.flow.u.buffer as ArrayBuffer, job.flow.v.buffer as ArrayBuffer);
   return b;

@@ -20,7 +20,8 @@ import { UserError } from '../errors.js';
 import { colorWheelLegend } from '../flow/colorwheel.js';
 import type { FlowField } from '../flow/flo.js';
 import { encodePng, type RgbImage } from '../flow/image.js';
-import { FrameEncoder, type EncodeResult } from './encoder.js';
+import type { JpegFrame } from '../flow/source.js';
+import { FrameEncoder, isJpegFrame, type EncodeResult } from './encoder.js';
 import { livePage } from './page.js';
 import { SseClient, sseEvent } from './sse.js';
 import { LiveStats, type LiveFrameInfo, type StatsSnapshot } from './stats.js';
@@ -55,8 +56,8 @@ const CREDIT_CAP_MS = 20;
 
 /** Pixels for the page, pulled only when an image is due. Views are fine: they are copied before `publish` returns. */
 export interface LiveImages {
-  /** The current frame (the second of the pair), interleaved RGB. */
-  frame: RgbImage;
+  /** The current frame (the second of the pair), interleaved RGB, or the JPEG it arrived in (sent as it is). */
+  frame: RgbImage | JpegFrame;
   /** The flow in pixels (coded on the encoder thread), unless `colour` is given. */
   flow?: FlowField;
   /** The colour-wheel image when the loop already made it, and its normalisation radius. */
@@ -241,7 +242,15 @@ export class LiveServer {
       return out;
     };
     const seq = ++this.seq;
-    const frame = copyRgb(img.frame);
+    const f = img.frame;
+    // A fresh, whole ArrayBuffer: it is transferred to the worker (a Buffer's slice() would share memory, and a small
+    // Buffer lives in Node's shared pool, which a transfer would detach under every other Buffer in it).
+    const copyJpeg = (j: Uint8Array): Uint8Array => {
+      const c = new Uint8Array(j.byteLength);
+      c.set(j);
+      return c;
+    };
+    const frame = isJpegFrame(f) ? { width: f.width, height: f.height, jpeg: copyJpeg(f.jpeg) } : copyRgb(f);
     if (img.colour) {
       enc.submit({ seq, index, frame, colour: copyRgb(img.colour), maxRadius: img.maxRadius, quality: this.o.jpegQuality });
     } else if (img.flow) {

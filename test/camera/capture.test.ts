@@ -50,6 +50,12 @@ for (const [format, abi] of [['yuyv', ABIS.lp64], ['mjpeg', ABIS.lp64], ['yuyv',
         const want = format === 'yuyv' ? toRgb(yuyvRows(seq.yuyv(i), 224, 160)) : decodeJpeg(seq.jpeg[i]);
         const rgb = f.rgb();
         sameBytes(t, rgb.data, want.data, `frame ${k} is sequence frame ${i}`);
+        // An MJPEG frame also offers the JPEG it arrived in (the live page sends it as it is); YUYV has none.
+        const jpg = f.jpeg?.();
+        if (format === 'mjpeg') {
+          t.same([jpg?.width, jpg?.height], [224, 160]);
+          sameBytes(t, jpg!.jpeg, seq.jpeg[i], `frame ${k}: jpeg() is the captured JPEG`);
+        } else t.equal(jpg, undefined, `frame ${k}: no JPEG from a YUYV capture`);
         f.fitPlanes(map, dst, n);
         sameBytes(t, dst.subarray(n), planes(fitImage(rgb, map)), `frame ${k}: fitPlanes = fitImage(rgb)`);
       }
@@ -58,6 +64,7 @@ for (const [format, abi] of [['yuyv', ABIS.lp64], ['mjpeg', ABIS.lp64], ['yuyv',
       f.release();
       f.release(); // idempotent
       t.throws(() => f.rgb(), /used after release/);
+      t.throws(() => f.jpeg?.(), /used after release/);
     }
     await src.close();
     await src.close();
