@@ -262,7 +262,7 @@ export function flowToColor(flow: FlowField, opts: FlowColorOptions = {}): FlowC
   return { image, maxRadius: maxrad < 0 ? 0 : maxrad };
 }
 
-// The two per-pixel loops are functions of their own on purpose: inside one big function V8 compiles each loop on
+// The per-pixel loops are functions of their own on purpose: inside one big function V8 compiles each loop on
 // stack replacement and throws the code away when it reaches the not-yet-run statements after the loop ("insufficient
 // type feedback"), so every frame ran partly interpreted (docs/performance.md "Host work per frame").
 

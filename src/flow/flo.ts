@@ -124,8 +124,9 @@ export function flowFromFixed(codes: Int16Array, width: number, height: number, 
     throw new Error(`flow codes hold ${codes.length - offset} values after offset ${offset}, need 2x${height}x${width} = ${2 * n}`);
   }
   const flow = createFlow(width, height);
-  scaleCodes(codes.subarray(offset, offset + n), 2 ** -fracBits, flow.u);
-  scaleCodes(codes.subarray(offset + n, offset + 2 * n), 2 ** -fracBits, flow.v);
+  const s = 2 ** -fracBits;
+  scaleCodes(codes.subarray(offset, offset + n), s, flow.u);
+  scaleCodes(codes.subarray(offset + n, offset + 2 * n), s, flow.v);
   return flow;
 }
 

@@ -243,14 +243,9 @@ export class LiveServer {
     };
     const seq = ++this.seq;
     const f = img.frame;
-    // A fresh, whole ArrayBuffer: it is transferred to the worker (a Buffer's slice() would share memory, and a small
-    // Buffer lives in Node's shared pool, which a transfer would detach under every other Buffer in it).
-    const copyJpeg = (j: Uint8Array): Uint8Array => {
-      const c = new Uint8Array(j.byteLength);
-      c.set(j);
-      return c;
-    };
-    const frame = isJpegFrame(f) ? { width: f.width, height: f.height, jpeg: copyJpeg(f.jpeg) } : copyRgb(f);
+    // new Uint8Array(view) copies into a fresh, whole ArrayBuffer, which is transferred to the worker (a Buffer's slice()
+    // would share memory, and a small Buffer lives in Node's shared pool, which a transfer would detach).
+    const frame = isJpegFrame(f) ? { width: f.width, height: f.height, jpeg: new Uint8Array(f.jpeg) } : copyRgb(f);
     if (img.colour) {
       enc.submit({ seq, index, frame, colour: copyRgb(img.colour), maxRadius: img.maxRadius, quality: this.o.jpegQuality });
     } else if (img.flow) {
