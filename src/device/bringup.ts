@@ -21,10 +21,8 @@ import { EmuControl } from '../emu/control.js';
 import { readEmuInfo } from '../emu/process.js';
 import { libcSys } from '../sys/libc.js';
 import type { Sys } from '../sys/types.js';
+import { CONTRACT_VERSION } from '../model/arch.js';
 import { systemPaths, type SystemPaths } from './sysroot.js';
-
-/** The contract major version this runtime implements (docs/quantization.md). */
-const CONTRACT = 1;
 
 export interface BringUpOptions {
   /** The .hwh; default: the .bit's path with .hwh (Vivado writes them side by side). */
@@ -114,9 +112,9 @@ export async function checkEngineIdentity(io: RegisterIo, engine: EngineInfo, wh
       'the .hwh does not describe the loaded bitstream; load the pair built together from hw/ with flowfpga load BIT --hwh HWH',
     );
   }
-  if (caps.version >>> 16 !== CONTRACT) {
+  if (caps.version >>> 16 !== CONTRACT_VERSION) {
     throw new UserError(
-      `${at} implements integer contract version ${caps.version >>> 16}, this runtime implements ${CONTRACT}`,
+      `${at} implements integer contract version ${caps.version >>> 16}, this runtime implements ${CONTRACT_VERSION}`,
       'load a bitstream built from this release (make -C hw bitstream BOARD=<board>), or update the runtime',
     );
   }

@@ -20,6 +20,7 @@ import { EmuRegisterBus } from '../emu/bus.js';
 import { EmuControl, type EmuFaults } from '../emu/control.js';
 import { EmuIrq } from '../emu/irq.js';
 import { readEmuInfo, startEmu, type EmuInfo, type EmuProcess } from '../emu/process.js';
+import { CONTRACT_VERSION } from '../model/arch.js';
 import { libcSys } from '../sys/libc.js';
 import type { Sys } from '../sys/types.js';
 
@@ -269,8 +270,8 @@ export class EngineDevice {
     if (c.magic !== 0x31514646) {
       throw new EngineError(`engine magic 0x${c.magic.toString(16)} is not FFQ1 (0x31514646)`, 'EBADMAGIC');
     }
-    if (c.version >>> 16 !== 1) {
-      throw new UserError(`engine implements integer contract version ${c.version >>> 16}, this runtime implements 1`, 'load a bitstream built from this release (make -C hw bitstream BOARD=<board>, then flowfpga load), or update the runtime');
+    if (c.version >>> 16 !== CONTRACT_VERSION) {
+      throw new UserError(`engine implements integer contract version ${c.version >>> 16}, this runtime implements ${CONTRACT_VERSION}`, 'load a bitstream built from this release (make -C hw bitstream BOARD=<board>, then flowfpga load), or update the runtime');
     }
     this.#caps = c;
     return c;

@@ -261,7 +261,7 @@ export async function goldenCaseOnEngine(dev: EngineDevice, gc: GoldenCase, o: {
       if (r.status !== 0) return `engine status ${r.statusName} at command ${r.errIndex} (${r.cmdsDone} done)`;
       break;
     }
-    const raw = dev.read(outB).slice(0, outElems * esize);
+    const raw = dev.read(outB, 0, outElems * esize);
     return esize === 2 ? new Int16Array(raw.buffer, raw.byteOffset, outElems) : raw;
   } finally {
     for (const b of bufs) dev.free(b);

@@ -158,7 +158,7 @@ export function decodePpm(buf: Uint8Array, name = '<buffer>', o: DecodeOptions =
   return img;
 }
 
-/** The one-line error for data after the end of an image or flow field (shared with .flo). */
+/** The one-line error for data after the end of an image (.flo words its own, with the byte counts). */
 export function trailing(name: string, kind: string, extra: number, size: string): never {
   throw new UserError(`${name}: ${extra} unexpected byte${extra === 1 ? '' : 's'} after the ${size} ${kind} data`, 'the header does not match the file (corrupt, or two files joined); re-copy or re-export it');
 }

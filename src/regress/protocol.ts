@@ -10,7 +10,7 @@ import { randomModel } from '../reference/random.js';
 export const PROTOCOL_VERSION = 1;
 
 /** Bytes of an integer tensor as the board holds it (little-endian; every supported board and host is LE). */
-export function tensorBytes(a: Uint8Array | Int16Array | Int8Array): Uint8Array {
+export function tensorBytes(a: ArrayBufferView): Uint8Array {
   return new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
 }
 
@@ -25,7 +25,7 @@ export function modelHash(m: QModel): string {
     c = crc32(tensorBytes(p.weights), c);
     c = crc32(tensorBytes(p.mult), c);
     c = crc32(p.shift, c);
-    c = crc32(new Uint8Array(p.bias.buffer, p.bias.byteOffset, p.bias.byteLength), c);
+    c = crc32(tensorBytes(p.bias), c);
   }
   return c.toString(16).padStart(8, '0');
 }

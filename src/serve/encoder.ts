@@ -99,10 +99,6 @@ export class FrameEncoder {
     return w;
   }
 
-  get idle(): boolean {
-    return !this.busy && !this.waiting;
-  }
-
   /** A buffer of exactly `bytes` bytes for the next job, reused when one is free. */
   take(bytes: number): ArrayBuffer {
     const i = this.pool.findIndex((b) => b.byteLength === bytes);

@@ -134,7 +134,7 @@ export function register(program: Command): void {
               return { ...r, ms: performance.now() - t1 };
             }) },
             { name: 'memory round trip', run: () => measured(d, 'memory round trip', () => memoryRoundTrip(d, { timeoutMs })) },
-            ...golden.files.map((file) => ({ name: `golden ${file.cases[0]?.op ?? 'golden'}`, run: () => goldenStep(d, file, timeoutMs) })),
+            ...golden.files.map((file) => ({ name: goldenName(file), run: () => goldenStep(d, file, timeoutMs) })),
           ];
           for (let i = 0; i < steps.length; i++) {
             const rs = await steps[i]!.run();
@@ -149,7 +149,7 @@ export function register(program: Command): void {
         if (dev?.control && restoreFaults) dev.control.setFaults(restoreFaults);
         await dev?.close();
       }
-      if (checks.length === 1 && checks[0]!.noAnswer && !dev) notRun.push('memory round trip', ...golden.files.map((f) => `golden ${f.cases[0]?.op ?? 'golden'}`));
+      if (checks.length === 1 && checks[0]!.noAnswer && !dev) notRun.push('memory round trip', ...golden.files.map(goldenName));
       const failed = checks.filter((c) => !c.ok).length;
       const ms = performance.now() - t0;
       if (opts.json) {
@@ -172,9 +172,13 @@ export function register(program: Command): void {
     });
 }
 
+/** A golden file's check name: its layer type. */
+function goldenName(file: GoldenFile): string {
+  return `golden ${file.cases[0]?.op ?? 'golden'}`;
+}
+
 /** One golden file's bit-exact check, with the jobs it ran; an engine error is a failed check. */
 async function goldenStep(d: EngineDevice, file: GoldenFile, timeoutMs: number): Promise<SelftestCheck[]> {
-  const op = file.cases[0]?.op ?? 'golden';
   const s0 = d.stats();
   const tf = performance.now();
   try {
@@ -188,6 +192,6 @@ async function goldenStep(d: EngineDevice, file: GoldenFile, timeoutMs: number):
     }));
   } catch (e) {
     if (e instanceof UserError) throw e;
-    return [{ name: `golden ${op}`, ok: false, detail: errLine(e), ms: performance.now() - tf, cases: file.cases.length, passed: 0, ...noAnswer(e) }];
+    return [{ name: goldenName(file), ok: false, detail: errLine(e), ms: performance.now() - tf, cases: file.cases.length, passed: 0, ...noAnswer(e) }];
   }
 }
