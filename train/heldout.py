@@ -141,8 +141,10 @@ def flow_to_source(flow: torch.Tensor, h: int, w: int) -> torch.Tensor:
 
 
 @torch.no_grad()
-def eval_checkpoint(path: str, frames: torch.Tensor, flow: torch.Tensor, size=None) -> float:
-    """Fake-quantized (or float) checkpoint or .ffq file, run at its trained size (`flowfpga eval`'s default)."""
+def eval_checkpoint(path: str, frames: torch.Tensor, flow: torch.Tensor, size=None, refine='auto') -> float:
+    """Fake-quantized (or float) checkpoint or .ffq file, run at its trained size with `flowfpga eval`'s default
+    refinement (train/refine.py: a second pass at up to twice that size when the frames are >= 1.5x it)."""
+    from . import refine as R
     from . import train as T
     if path.endswith('.ffq'):  # dequantized: the same function as the integer file (train/ffqinit.py)
         from . import ffqinit, modelfile as MF
@@ -157,9 +159,13 @@ def eval_checkpoint(path: str, frames: torch.Tensor, flow: torch.Tensor, size=No
     if size is not None:
         h, w = size
     e = []
+    fh, fw = flow.shape[-2:]
+    rs = R.refine_size((h, w), fh, fw, refine)
     for i in range(frames.shape[0]):
-        p = net(resize_pair(frames[i], h, w)[None])[0]
-        e.append(M.epe(flow_to_source(p, *flow.shape[-2:])[None], flow[i:i + 1]).item())
+        p = flow_to_source(net(resize_pair(frames[i], h, w)[None])[0], fh, fw)
+        if rs:
+            p = R.refined_flow(net, frames[i], p, rs, resize_pair, flow_to_source)
+        e.append(M.epe(p[None], flow[i:i + 1]).item())
     return float(np.mean(e))
 
 

@@ -106,7 +106,7 @@ export function runHostBench(o: { reps?: number; netH?: number; netW?: number; s
     const u4 = cpuMs();
     const e = {
       index: k, id: String(k), first: f1, second: f2, netSize: [nh, nw], mapping: map, flow, files: [],
-      timings: { fitMs: t1 - t0, inferMs: 0, engineMs: 0, hostMs: 0, verifyMs: 0, recomputeMs: 0, flowMs: t3 - t2, sourceMs: 0, totalMs: t4 - t0, fps: 10 },
+      timings: { fitMs: t1 - t0, inferMs: 0, engineMs: 0, hostMs: 0, verifyMs: 0, recomputeMs: 0, refineMs: 0, flowMs: t3 - t2, sourceMs: 0, totalMs: t4 - t0, fps: 10 },
       verify: { mode: 'sample', state: 'ok', mismatches: 0, reruns: 0, regions: 23 },
     } as unknown as FrameEvent;
     sink += statusText(e, 100).length + JSON.stringify(frameJson(e)).length;

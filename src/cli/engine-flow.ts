@@ -93,22 +93,49 @@ export interface EngineFlowOptions {
   sample?: SampleSpec;
 }
 
-/** FlowDevice over an EngineDevice: plan once per (model, size), then every infer() is one frame through the engine. */
+/** A planned (model, size): its engine buffers and the runner over them. */
+interface LoadedPlan {
+  model: QModel;
+  space: EngineAddressSpace;
+  runner: FrameRunner;
+}
+
+/** Plans kept resident: the coarse and the refinement size of `--refine` (src/cli/refine.ts) alternate every pair. */
+export const RESIDENT_PLANS = 2;
+
+/**
+ * FlowDevice over an EngineDevice: plan once per (model, size), then every infer() is one frame through the engine.
+ * The last RESIDENT_PLANS plans stay in device memory, so load() of one of them only selects it.
+ */
 export class EngineFlowDevice implements FlowDevice {
-  #space: EngineAddressSpace | undefined;
+  /** Most recently used last. */
+  #plans: LoadedPlan[] = [];
   #runner: FrameRunner | undefined;
   #fracBits = 0;
 
   constructor(readonly engine: EngineDevice, readonly caps: FlowDeviceCaps, readonly opts: EngineFlowOptions) {}
 
   async load(model: QModel, h: number, w: number): Promise<void> {
-    this.#space?.freeAll();
-    const board = getBoard(this.caps.board ?? 'emu');
-    this.#space = new EngineAddressSpace(this.engine, board.memoryGBps, this.opts.timeoutMs);
-    const plan = planNetwork(model.arch, h, w, this.#space.config);
-    this.#runner = new FrameRunner(plan, model, new DeviceExecutor(this.#space), {
-      verify: this.opts.verify, policy: this.opts.policy, onMismatch: this.opts.onMismatch, sample: this.opts.sample,
-    });
+    const i = this.#plans.findIndex((p) => p.model === model && p.runner.plan.h === h && p.runner.plan.w === w);
+    let plan: LoadedPlan;
+    if (i >= 0) {
+      plan = this.#plans.splice(i, 1)[0];
+    } else {
+      while (this.#plans.length >= RESIDENT_PLANS) this.#plans.shift()!.space.freeAll();
+      const board = getBoard(this.caps.board ?? 'emu');
+      const space = new EngineAddressSpace(this.engine, board.memoryGBps, this.opts.timeoutMs);
+      try {
+        const runner = new FrameRunner(planNetwork(model.arch, h, w, space.config), model, new DeviceExecutor(space), {
+          verify: this.opts.verify, policy: this.opts.policy, onMismatch: this.opts.onMismatch, sample: this.opts.sample,
+        });
+        plan = { model, space, runner };
+      } catch (e) {
+        space.freeAll();
+        throw e;
+      }
+    }
+    this.#plans.push(plan);
+    this.#runner = plan.runner;
     this.#fracBits = model.arch.flowFracBits;
   }
 
@@ -128,8 +155,8 @@ export class EngineFlowDevice implements FlowDevice {
   }
 
   async close(): Promise<void> {
-    this.#space?.freeAll();
-    this.#space = undefined;
+    for (const p of this.#plans) p.space.freeAll();
+    this.#plans = [];
     this.#runner = undefined;
     await this.engine.close();
   }

@@ -14,6 +14,7 @@ import {
   type PairErrors,
 } from '../flow/index.js';
 import type { QModel } from '../model/types.js';
+import { refinePass, refineSize, type RefineSpec } from './refine.js';
 
 export interface PairOutcome {
   index: number;
@@ -23,20 +24,26 @@ export interface PairOutcome {
   errors?: PairErrors;
   netSize: [number, number];
   infer: InferResult;
+  /** The refinement pass's network size and device result, when it ran. */
+  refine?: { netSize: [number, number]; infer: InferResult };
 }
 
 export interface FlowJobOptions {
   fit: FitMode;
   /** Network size [H, W]; default: the model's trained resolution (`networkSize`). */
   size?: [number, number];
+  /** Coarse-to-fine second pass (refine.ts); default off. */
+  refine?: RefineSpec;
   limit?: number;
   onPair?: (o: PairOutcome) => Promise<void> | void;
 }
 
 export interface FlowJobSummary {
   pairs: number;
+  /** Pairs that got the refinement pass. */
+  refined: number;
   errors?: ErrorSummary;
-  /** Mean device time per pair, ms. */
+  /** Mean device time per pair (both passes when refining), ms. */
   meanInferMs: number;
   wallMs: number;
 }
@@ -44,32 +51,37 @@ export interface FlowJobSummary {
 export async function runFlowJob(device: FlowDevice, model: QModel, data: PairDataset, o: FlowJobOptions): Promise<FlowJobSummary> {
   const acc = new FlowErrorAccumulator();
   let withGt = 0;
-  let loaded = '';
   let inferMs = 0;
+  let refined = 0;
   const t0 = performance.now();
   const n = Math.min(data.length, o.limit ?? Infinity);
   for (let i = 0; i < n; i++) {
     const pair = await data.load(i);
     const size = o.size ?? model.nativeSize;
     const input = prepareInput(pair.img1, pair.img2, { mode: o.fit, height: size[0], width: size[1] });
-    const key = `${input.height}x${input.width}`;
-    if (key !== loaded) {
-      await device.load(model, input.height, input.width);
-      loaded = key;
-    }
+    await device.load(model, input.height, input.width); // a resident plan: selected, not planned again
     const r = await device.infer(input.data);
     inferMs += r.timings.totalMs;
-    const net = flowFromFixed(r.flow, r.w, r.h, r.fracBits);
-    const flow = flowToSource(net, input.mapping);
+    let flow = flowToSource(flowFromFixed(r.flow, r.w, r.h, r.fracBits), input.mapping);
+    let refine: PairOutcome['refine'];
+    const rs = refineSize(o.refine ?? 'off', [input.height, input.width], o.fit, pair.img1.width, pair.img1.height);
+    if (rs) {
+      const f = await refinePass(device, model, pair.img1, pair.img2, flow, rs, o.fit);
+      flow = f.flow;
+      refine = { netSize: f.netSize, infer: f.infer };
+      inferMs += f.infer.timings.totalMs;
+      refined++;
+    }
     let errors: PairErrors | undefined;
     if (pair.flow) {
       errors = acc.add(flow, pair.flow, pair.valid);
       withGt++;
     }
-    await o.onPair?.({ index: i, pair, flow, errors, netSize: [input.height, input.width], infer: r });
+    await o.onPair?.({ index: i, pair, flow, errors, netSize: [input.height, input.width], infer: r, refine });
   }
   return {
     pairs: n,
+    refined,
     errors: withGt > 0 ? acc.summary() : undefined,
     meanInferMs: n ? inferMs / n : 0,
     wallMs: performance.now() - t0,

@@ -25,6 +25,7 @@ import { imageFrame } from '../flow/fit.js';
 import type { FrameSource, SourceFrame } from '../flow/source.js';
 import type { QModel } from '../model/types.js';
 import { forward } from '../reference/forward.js';
+import { addResidual, refinePass, refineSize, type RefineSpec } from './refine.js';
 
 /** One pair of frames to compute; `gt`/`valid` where the input has ground truth. */
 export interface PairInput {
@@ -139,6 +140,9 @@ export interface FrameTimings {
   verifyMs: number;
   /** Reference recompute of a pair the engine kept failing (policy rerun). */
   recomputeMs: number;
+  /** The refinement pass (warp, fit, device, residual; refine.ts), 0 without one; its device time is also in
+   *  inferMs/engineMs/hostMs/verifyMs. */
+  refineMs: number;
   /** Fixed-point flow → flow in pixels at the frames' resolution, plus metrics. */
   flowMs: number;
   /** Waiting for the source (decode, camera). */
@@ -165,6 +169,8 @@ export interface FrameEvent {
   timings: FrameTimings;
   verify: { mode: 'off' | 'sample' | 'full'; state: VerifyState; mismatches: number; reruns: number; regions: number };
   infer: InferResult;
+  /** The refinement pass's network size and device result, when it ran. */
+  refine?: { netSize: [number, number]; infer: InferResult };
   /** Output files written for this pair (filled by the writer observer). */
   files: string[];
 }
@@ -206,6 +212,8 @@ export interface RunLoopOptions {
   fit: FitMode;
   /** Network size [H, W] (flowjob.ts networkSize). */
   size: [number, number];
+  /** Coarse-to-fine second pass (refine.ts); default off. */
+  refine?: RefineSpec;
   /** What the device was told to do on a verification mismatch; 'rerun' falls back to the reference here. */
   policy: MismatchPolicy;
   observers?: RunObserver[];
@@ -289,30 +297,72 @@ export async function runLoop(device: FlowDevice, model: QModel, feed: PairFeed,
         s.computed++;
         let flow: FlowField | undefined;
         let errors: PairErrors | undefined;
+        let refine: FrameEvent['refine'];
+        let refineMs = 0;
+        let v2: InferResult['verify'];
+        if (state !== 'dropped') {
+          flow = flowToSource(flowFromFixed(fixed, r.w, r.h, r.fracBits), mapping);
+          const rs = refineSize(o.refine ?? 'off', [nh, nw], o.fit, p.first.width, p.first.height);
+          if (rs) {
+            const tr = performance.now();
+            const f = await refinePass(device, model, p.first.rgb(), p.second.rgb(), flow, rs, o.fit);
+            refine = { netSize: f.netSize, infer: f.infer };
+            v2 = f.infer.verify;
+            if (v2?.mismatches) {
+              if (!v?.mismatches) s.mismatchPairs++;
+              s.mismatches += v2.mismatches;
+              if (state === 'ok') state = 'mismatch';
+            }
+            if (v2?.dropped && o.policy !== 'rerun') {
+              state = 'dropped';
+              flow = undefined;
+            } else if (v2?.dropped) {
+              const t = performance.now();
+              const ref = forward(model, f.input, f.netSize[0], f.netSize[1]);
+              flow = addResidual(flow, ref.flow, { w: ref.w, h: ref.h, fracBits: model.arch.flowFracBits }, f.mapping);
+              recomputeMs += performance.now() - t;
+              if (state !== 'recomputed') s.recomputed++;
+              state = 'recomputed';
+            } else {
+              flow = f.flow;
+              if (v2?.reruns && v2.mismatches && state !== 'recomputed') {
+                state = 'recomputed';
+                s.recomputed++;
+              }
+            }
+            await device.load(model, nh, nw); // select the coarse plan again (resident: no re-plan)
+            refineMs = performance.now() - tr - recomputeMs;
+          }
+        }
         if (state === 'dropped') {
           s.dropped++;
-        } else {
-          flow = flowToSource(flowFromFixed(fixed, r.w, r.h, r.fracBits), mapping);
+        } else if (flow) {
           if (p.gt) {
             errors = acc.add(flow, p.gt, p.valid);
             withGt++;
           }
           s.pairs++;
-          inferMs += r.timings.totalMs;
+          inferMs += r.timings.totalMs + (refine?.infer.timings.totalMs ?? 0);
         }
         const tFlow = performance.now();
         const verifyMs = v?.ms ?? 0;
+        const ri = refine?.infer.timings;
         const total = tFlow - tStart - (tLoad - tFit);
         const gap = lastDone ? tFlow - lastDone : total;
         lastDone = tFlow;
         fps = fps ? 0.8 * fps + 0.2 * (1000 / gap) : 1000 / gap;
         const e: FrameEvent = {
           index: s.computed - 1, id: p.id, first: p.first, second: p.second, netSize: [nh, nw], mapping, flow, errors, infer: r,
+          refine,
           timings: {
-            fitMs: tFit - tStart, inferMs: tInfer - tLoad, engineMs: r.timings.engineMs ?? 0, hostMs: r.timings.hostMs ?? Math.max(0, tInfer - tLoad - (r.timings.engineMs ?? 0)), verifyMs,
-            recomputeMs, flowMs: tFlow - tInfer - recomputeMs, sourceMs: tStart - tw, totalMs: total, fps,
+            fitMs: tFit - tStart, inferMs: tInfer - tLoad + (ri?.totalMs ?? 0), engineMs: (r.timings.engineMs ?? 0) + (ri?.engineMs ?? 0),
+            hostMs: (r.timings.hostMs ?? Math.max(0, tInfer - tLoad - (r.timings.engineMs ?? 0))) + (ri ? ri.hostMs ?? ri.totalMs - (ri.engineMs ?? 0) : 0),
+            verifyMs: verifyMs + (v2?.ms ?? 0), recomputeMs, refineMs, flowMs: tFlow - tInfer - recomputeMs - refineMs, sourceMs: tStart - tw, totalMs: total, fps,
           },
-          verify: { mode: v?.mode ?? 'off', state, mismatches: v?.mismatches ?? 0, reruns: v?.reruns ?? 0, regions: v?.regions ?? 0 },
+          verify: {
+            mode: v?.mode ?? 'off', state, mismatches: (v?.mismatches ?? 0) + (v2?.mismatches ?? 0), reruns: (v?.reruns ?? 0) + (v2?.reruns ?? 0),
+            regions: (v?.regions ?? 0) + (v2?.regions ?? 0),
+          },
           files: [],
         };
         for (const ob of observers) await ob.onFrame?.(e);

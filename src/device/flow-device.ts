@@ -53,7 +53,10 @@ export interface InferResult {
 
 export interface FlowDevice {
   readonly caps: FlowDeviceCaps;
-  /** Prepares a model for frames of h × w (weights to device memory, plans); replaces a previous load. */
+  /**
+   * Prepares a model for frames of h × w (weights to device memory, plans) and makes it the one infer() runs; engine
+   * devices keep the two most recent (model, size) plans resident, so switching between two sizes costs no re-plan.
+   */
   load(model: QModel, h: number, w: number): Promise<void>;
   /** frames: 6 × h × w codes (R1 G1 B1 R2 G2 B2). */
   infer(frames: Uint8Array): Promise<InferResult>;

@@ -4,6 +4,7 @@ import type { Command } from 'commander';
 import { flyingChairs, mpiSintel, type PairDataset } from '../../flow/index.js';
 import { resolveModel } from '../../model/registry.js';
 import { networkSize, runFlowJob } from '../flowjob.js';
+import { checkRefine, parseRefine, refinedLine, refineLine } from '../refine.js';
 import { addDeviceOptions, openDevice, type DeviceCliOptions } from '../device-options.js';
 import { parseIntOpt, parseSize } from '../parse.js';
 import { UserError } from '../../errors.js';
@@ -14,6 +15,7 @@ interface EvalOpts extends DeviceCliOptions {
   limit?: string;
   size?: string;
   fit: string;
+  refine?: string;
   pass: string;
   split: string;
   json?: boolean;
@@ -28,6 +30,7 @@ export function register(program: Command): void {
     .option('--limit <n>', 'evaluate at most n pairs')
     .option('--size <HxW>', 'network input size (multiple of 64; default: the model\'s trained resolution)')
     .option('--fit <mode>', 'resize | pad | crop (flow is always scaled back to the folder resolution)', 'resize')
+    .option('--refine <mode>', 'second pass on frames warped by the first: auto (frames >= 1.5x the network size) | off | HxW', 'auto')
     .option('--pass <pass>', 'Sintel pass: clean | final', 'clean')
     .option('--split <split>', 'FlyingChairs split when FlyingChairs_train_val.txt is present: all | train | val', 'all')
     .option('--json', 'print one JSON object');
@@ -36,7 +39,13 @@ export function register(program: Command): void {
     const data = await openEvalDataset(opts);
     const model = resolveModel(opts.model);
     const net = networkSize(model, opts.size ? parseSize(opts.size) : undefined);
+    const refine = parseRefine(opts.refine);
+    const fit = opts.fit as 'resize' | 'pad' | 'crop';
+    checkRefine(refine, fit);
     process.stderr.write(`eval: ${net.line}\n`);
+    // auto: announced when the first pair gets the second pass (frames the size of the network's get none)
+    let refineSaid = refine !== 'auto' || fit !== 'resize';
+    if (refineSaid) process.stderr.write(`eval: ${refineLine(refine, net.size, fit)}\n`);
     const limit = opts.limit ? parseIntOpt('--limit', opts.limit, 1, 1e9) : undefined;
     const total = Math.min(data.length, limit ?? Infinity);
     const device = await openDevice(opts);
@@ -44,10 +53,15 @@ export function register(program: Command): void {
     let lastReport = 0;
     try {
       const s = await runFlowJob(device, model, data, {
-        fit: opts.fit as 'resize' | 'pad' | 'crop',
+        fit,
         size: net.size,
+        refine,
         limit,
         onPair: (o) => {
+          if (!refineSaid && o.refine) {
+            refineSaid = true;
+            process.stderr.write(`eval: ${refinedLine(o.pair.img1.width, o.pair.img1.height, o.refine.netSize)}\n`);
+          }
           const now = performance.now();
           // Progress on stderr at most twice a second, with an ETA from the mean time per pair so far.
           if (now - lastReport > 500 || o.index + 1 === total) {
@@ -63,12 +77,12 @@ export function register(program: Command): void {
       if (opts.json) {
         process.stdout.write(JSON.stringify({
           epe: e.epe, l1: e.l1, fl_all: e.fl, pairs: e.pairs, epe_pixel: e.epePixel, dataset: data.name, root: data.root,
-          model: model.name, device: device.caps.description, mean_infer_ms: s.meanInferMs,
+          model: model.name, device: device.caps.description, mean_infer_ms: s.meanInferMs, refined_pairs: s.refined,
         }) + '\n');
       } else {
         process.stdout.write(
           `${printable(data.name)}: ${e.pairs} pair(s), model ${printable(model.name)} on ${device.caps.description}\n` +
-            `EPE ${e.epe.toFixed(3)} px   L1 ${e.l1.toFixed(3)}   Fl-all ${e.fl.toFixed(2)} %   (${s.meanInferMs.toFixed(1)} ms per pair)\n`,
+            `EPE ${e.epe.toFixed(3)} px   L1 ${e.l1.toFixed(3)}   Fl-all ${e.fl.toFixed(2)} %   (${s.meanInferMs.toFixed(1)} ms per pair${s.refined ? `, ${s.refined} refined` : ''})\n`,
         );
       }
     } finally {

@@ -11,11 +11,12 @@ import type { Command } from 'commander';
 import { printable } from '../../text.js';
 import { stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import { filePair, openDataset, detectDataset, writeFlo, writeFlowPng } from '../../flow/index.js';
+import { filePair, openDataset, detectDataset, writeFlo, writeFlowPng, type FitMode } from '../../flow/index.js';
 import { FRAME_FILE_RE, openFolderSource } from '../../flow/folder-source.js';
 import { VIDEO_FILE_RE, openVideoSource } from '../../flow/video-source.js';
 import { resolveModel } from '../../model/registry.js';
 import { networkSize } from '../flowjob.js';
+import { checkRefine, parseRefine, refinedLine, refineLine } from '../refine.js';
 import { openDevice, type DeviceCliOptions, addDeviceOptions } from '../device-options.js';
 import { parseIntOpt, parseSize } from '../parse.js';
 import { UserError } from '../../errors.js';
@@ -38,6 +39,7 @@ interface RunOpts extends DeviceCliOptions {
   out: string;
   size?: string;
   fit: string;
+  refine?: string;
   limit?: string;
   frames?: string;
   json?: boolean;
@@ -63,6 +65,7 @@ export function register(program: Command): void {
     .option('--out <dir>', 'output folder', 'out')
     .option('--size <HxW>', 'network input size (multiple of 64; default: the model\'s trained resolution)')
     .option('--fit <mode>', 'how frames are fitted to the network size: resize | pad | crop', 'resize')
+    .option('--refine <mode>', 'second pass on frames warped by the first: auto (frames >= 1.5x the network size) | off | HxW', 'auto')
     .option('--limit <n>', 'process at most n pairs')
     .option('--frames <n>', 'take at most n frames of a camera, video or frame folder (n-1 pairs)')
     .option('--no-png', 'do not write color-wheel PNGs')
@@ -77,6 +80,7 @@ export function register(program: Command): void {
     const policyExplicit = command.getOptionValueSource('onMismatch') === 'cli';
     const model = resolveModel(opts.model);
     const net = networkSize(model, opts.size ? parseSize(opts.size) : undefined);
+    checkRefine(parseRefine(opts.refine), opts.fit as FitMode);
     const input = await openInput(opts, limit, maxFrames);
     let device;
     let live: LiveServer | undefined;
@@ -141,11 +145,33 @@ async function runOn(device: Awaited<ReturnType<typeof openDevice>>, feed: PairF
         const epe = e.errors ? `  EPE ${e.errors.epe.toFixed(3)}` : '';
         const verify = v.mode !== 'off' ? `  verify ${v.mode}: ${v.regions} regions, ${v.mismatches} mismatch(es)${v.state === 'dropped' ? ', DROPPED (not written)' : v.state === 'recomputed' ? ', RECOMPUTED' : ''}` : '';
         const dest = e.files.length ? `  -> ${e.files[e.files.length - 1]}` : '';
-        line(`${e.id}: ${e.first.width}x${e.first.height} (net ${e.netSize[0]}x${e.netSize[1]})  ${e.infer.timings.totalMs.toFixed(1)} ms${epe}${verify}${dest}`);
+        const nets = `net ${e.netSize[0]}x${e.netSize[1]}${e.refine ? ` + ${e.refine.netSize[0]}x${e.refine.netSize[1]}` : ''}`;
+        const ms = e.infer.timings.totalMs + (e.refine?.infer.timings.totalMs ?? 0);
+        line(`${e.id}: ${e.first.width}x${e.first.height} (${nets})  ${ms.toFixed(1)} ms${epe}${verify}${dest}`);
       },
     };
+  // The refinement setting is announced after the header when explicit, and under auto when the first pair gets the
+  // second pass (most inputs are not large enough for it). Under --json on stderr: stdout stays JSON lines.
+  const refine = parseRefine(opts.refine);
+  const fit = opts.fit as FitMode;
+  const say = (l: string): void => (opts.json ? void process.stderr.write(l + '\n') : line(l));
+  let refineSaid = false;
+  const announceSetting: RunObserver = {
+    onStart: () => {
+      if (refine === 'auto' && fit === 'resize') return;
+      refineSaid = true;
+      say(refineLine(refine, net.size, fit));
+    },
+  };
+  const announceFirst: RunObserver = {
+    onFrame: (e) => {
+      if (refineSaid || !e.refine) return;
+      refineSaid = true;
+      say(refinedLine(e.first.width, e.first.height, e.refine.netSize));
+    },
+  };
   // Extra observers (live page, service notify) go here, after the writer so that e.files is complete.
-  const observers: RunObserver[] = [writer, report];
+  const observers: RunObserver[] = [writer, announceFirst, report, announceSetting];
   if (status) observers.push(status);
   if (live) observers.push(liveObserver(live));
   // Under systemd (Type=notify): READY=1 once the first frame is written, WATCHDOG=1 only as frames complete.
@@ -167,7 +193,7 @@ async function runOn(device: Awaited<ReturnType<typeof openDevice>>, feed: PairF
   process.on('SIGTERM', onSignal);
   let s: RunSummary;
   try {
-    s = await runLoop(device, model, feed, { fit: opts.fit as 'resize' | 'pad' | 'crop', size: net.size, policy, observers, signal: ac.signal });
+    s = await runLoop(device, model, feed, { fit, size: net.size, refine, policy, observers, signal: ac.signal });
   } catch (e) {
     if (e instanceof VerifyError) {
       process.stderr.write(`flowfpga: verification failed (--on-mismatch stop): ${e.message}\n`);

@@ -1,0 +1,98 @@
+// Coarse-to-fine refinement: the network first runs at its trained resolution (where the motions it was trained on
+// fit), then once more at (up to twice) that size on the first frame and the second frame warped by the coarse flow;
+// what is left to find is a small residual, inside the trained range, and the larger size brings back the detail the
+// coarse pass lost. No extra training: the same model runs both passes. docs/accuracy.md "Refinement" has the numbers.
+import type { FlowDevice, InferResult } from '../device/index.js';
+import { UserError } from '../errors.js';
+import { createFlow, flowFromFixed, flowToSource, prepareInput, type FitMode, type FlowField, type InputMapping, type RgbImage } from '../flow/index.js';
+import { NET_MULTIPLE } from '../flow/netinput.js';
+import { warpImage } from '../flow/warp.js';
+import type { QModel } from '../model/types.js';
+import { parseSize } from './parse.js';
+
+/** `--refine`: auto (when frames are much larger than the network size), off, or an explicit network size. */
+export type RefineSpec = 'auto' | 'off' | [number, number];
+
+export function parseRefine(s: string | undefined): RefineSpec {
+  if (s === undefined || s === 'auto') return 'auto';
+  if (s === 'off') return 'off';
+  if (/^\d+x\d+$/.test(s)) return parseSize(s);
+  throw new UserError(`bad --refine '${s}'`, 'use auto, off or a network size HxW such as 384x512');
+}
+
+/** Refuses a combination that cannot work, before any frame is computed. */
+export function checkRefine(spec: RefineSpec, fit: FitMode): void {
+  if (Array.isArray(spec) && fit === 'crop') {
+    throw new UserError('--refine needs the whole frame\'s flow, which --fit crop does not give', 'use --fit resize or pad, or --refine off');
+  }
+}
+
+/** Frames at least this many times the network size in both dimensions get the refinement pass under `auto`. */
+export const AUTO_REFINE_RATIO = 1.5;
+
+/**
+ * The refinement pass's network size for frames of srcW x srcH after a coarse pass at net = [h, w], or undefined
+ * when there is none. auto (resize fitting only): the frame size rounded down to multiples of 64, at most twice the
+ * coarse size per dimension (the residual motions scale with it), when the frame is >= 1.5x the coarse size.
+ */
+export function refineSize(spec: RefineSpec, net: [number, number], fit: FitMode, srcW: number, srcH: number): [number, number] | undefined {
+  if (spec === 'off') return undefined;
+  if (Array.isArray(spec)) {
+    checkRefine(spec, fit);
+    return spec;
+  }
+  if (fit !== 'resize' || srcH < AUTO_REFINE_RATIO * net[0] || srcW < AUTO_REFINE_RATIO * net[1]) return undefined;
+  const down = (src: number, coarse: number): number => Math.min(2 * coarse, Math.max(NET_MULTIPLE, Math.floor(src / NET_MULTIPLE) * NET_MULTIPLE));
+  return [down(srcH, net[0]), down(srcW, net[1])];
+}
+
+/** The announcing line for the refinement setting. */
+export function refineLine(spec: RefineSpec, net: [number, number], fit: FitMode): string {
+  if (spec === 'off') return 'refinement off (--refine): one pass at the network size';
+  if (Array.isArray(spec)) return `refinement: a second pass at ${spec[0]}x${spec[1]} on the frames warped by the first (--refine)`;
+  if (fit !== 'resize') return 'refinement off: --refine auto needs --fit resize';
+  return `refinement auto: frames of at least ${Math.ceil(AUTO_REFINE_RATIO * net[1])}x${Math.ceil(AUTO_REFINE_RATIO * net[0])} get a second pass at up to ${2 * net[0]}x${2 * net[1]} on the frames warped by the first (--refine off: one pass)`;
+}
+
+/** Said once under auto, when the first pair gets the second pass. */
+export function refinedLine(srcW: number, srcH: number, size: [number, number]): string {
+  return `refinement: frames ${srcW}x${srcH} get a second pass at ${size[0]}x${size[1]} on the frames warped by the first (--refine off: one pass)`;
+}
+
+export interface RefineResult {
+  /** coarse + residual, at the frames' size. */
+  flow: FlowField;
+  /** The residual pass's device result. */
+  infer: InferResult;
+  /** The fitted input (6 x h x w) the residual pass ran on, for a reference recompute. */
+  input: Uint8Array;
+  /** How the frames were fitted to the residual pass (to bring a recomputed residual back). */
+  mapping: InputMapping;
+  netSize: [number, number];
+}
+
+/**
+ * Second pass: img2 warped by `coarse` (flow at the frames' size), fitted to `size`, through the device; the
+ * residual it returns is added to the coarse flow.
+ */
+export async function refinePass(device: FlowDevice, model: QModel, img1: RgbImage, img2: RgbImage, coarse: FlowField,
+  size: [number, number], fit: FitMode): Promise<RefineResult> {
+  const input = prepareInput(img1, warpImage(img2, coarse), { mode: fit, height: size[0], width: size[1] });
+  await device.load(model, input.height, input.width);
+  const infer = await device.infer(input.data);
+  return { flow: addResidual(coarse, infer.flow, infer, input.mapping), infer, input: input.data, mapping: input.mapping, netSize: [input.height, input.width] };
+}
+
+/** coarse + the residual pass's int16 flow brought back to the frames' size (float32 sums, as train/refine.py). */
+export function addResidual(coarse: FlowField, fixed: Int16Array, r: { w: number; h: number; fracBits: number },
+  mapping: InputMapping): FlowField {
+  const res = flowToSource(flowFromFixed(fixed, r.w, r.h, r.fracBits), mapping);
+  const out = createFlow(coarse.width, coarse.height);
+  sumPlanes(coarse.u, res.u, out.u);
+  sumPlanes(coarse.v, res.v, out.v);
+  return out;
+}
+
+function sumPlanes(a: Float32Array, b: Float32Array, d: Float32Array): void {
+  for (let i = 0; i < d.length; i++) d[i] = a[i] + b[i];
+}

@@ -1,0 +1,131 @@
+// Coarse-to-fine refinement (src/cli/refine.ts, src/flow/warp.ts): when it runs and at what size, the warp itself
+// (and its Python twin train/refine.py, byte for byte), and the whole two-pass run: the virtual board equals the
+// reference bit for bit, verification covers both passes, and --refine off is the one-pass flow.
+import t from 'tap';
+import { spawnSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createFlow, createImage, decodeFlo } from '../src/flow/index.js';
+import { warpImage } from '../src/flow/warp.js';
+import { AUTO_REFINE_RATIO, checkRefine, parseRefine, refineLine, refineSize } from '../src/cli/refine.js';
+import { Prng } from '../src/reference/prng.js';
+import { runCli } from './helpers/cli.js';
+import { tinyModelFile } from './helpers/tiny-model.js';
+
+const ROOT = join(import.meta.dirname, '..');
+const { dir, modelPath } = tinyModelFile(t, 'ffrefine-');
+
+t.test('refineSize: auto needs frames >= 1.5x the network size, rounds down to 64, caps at twice the coarse size', async (t) => {
+  t.equal(AUTO_REFINE_RATIO, 1.5);
+  t.same(refineSize('auto', [192, 256], 'resize', 512, 384), [384, 512], '512x384 frames: the full frame');
+  t.same(refineSize('auto', [192, 256], 'resize', 640, 480), [384, 512], 'VGA: capped at twice the trained size');
+  t.same(refineSize('auto', [192, 256], 'resize', 400, 300), [256, 384], 'rounded down to multiples of 64');
+  t.equal(refineSize('auto', [192, 256], 'resize', 383, 384), undefined, 'width under 1.5x');
+  t.equal(refineSize('auto', [192, 256], 'resize', 512, 287), undefined, 'height under 1.5x');
+  t.equal(refineSize('auto', [192, 256], 'resize', 256, 192), undefined, 'frames of the network size: one pass');
+  t.equal(refineSize('auto', [192, 256], 'pad', 512, 384), undefined, 'auto only with resize fitting');
+  t.equal(refineSize('off', [192, 256], 'resize', 1024, 768), undefined);
+  t.same(refineSize([128, 192], [64, 64], 'pad', 100, 80), [128, 192], 'explicit size, whatever the frames');
+  t.throws(() => refineSize([128, 128], [64, 64], 'crop', 256, 192), { name: 'UserError', message: /--fit crop/ });
+  t.throws(() => checkRefine([128, 128], 'crop'), { name: 'UserError' });
+  t.doesNotThrow(() => checkRefine('auto', 'crop'));
+  t.same(parseRefine(undefined), 'auto');
+  t.same(parseRefine('off'), 'off');
+  t.same(parseRefine('384x512'), [384, 512]);
+  t.throws(() => parseRefine('twice'), { name: 'UserError', message: "bad --refine 'twice'" });
+  t.match(refineLine('off', [64, 64], 'resize'), /^refinement off/);
+  t.match(refineLine('auto', [64, 64], 'pad'), /needs --fit resize/);
+});
+
+t.test('warpImage: identity, integer shifts with the edge repeated, bilinear halves rounded half up, NaN in place', async (t) => {
+  const w = 5, h = 4;
+  const img = createImage(w, h);
+  for (let i = 0; i < img.data.length; i++) img.data[i] = (i * 37) & 255;
+  const flow = createFlow(w, h);
+  t.ok(Buffer.from(warpImage(img, flow).data).equals(img.data), 'zero flow');
+  flow.u.fill(1);
+  const right = warpImage(img, flow);
+  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) for (let c = 0; c < 3; c++) {
+    t.equal(right.data[3 * (y * w + x) + c], img.data[3 * (y * w + Math.min(x + 1, w - 1)) + c]);
+  }
+  flow.u.fill(-0.5);
+  flow.v.fill(0);
+  const half = warpImage(img, flow);
+  t.equal(half.data[3 * 1], Math.floor((img.data[0] + img.data[3]) / 2 + 0.5), 'average of two neighbours, half up');
+  t.equal(half.data[0], img.data[0], 'left edge clamps');
+  flow.u.fill(NaN);
+  t.ok(Buffer.from(warpImage(img, flow).data).equals(img.data), 'unknown flow samples the pixel itself');
+  t.throws(() => warpImage(img, createFlow(4, 4)), { name: 'UserError' });
+});
+
+t.test('the Python twin (train/refine.py) warps to the same bytes and picks the same sizes', async (t) => {
+  const w = 97, h = 61;
+  const r = new Prng(5);
+  const img = createImage(w, h);
+  for (let i = 0; i < img.data.length; i++) img.data[i] = r.int(0, 255);
+  const flow = createFlow(w, h);
+  for (let i = 0; i < w * h; i++) {
+    flow.u[i] = Math.fround((r.int(0, 4000) - 2000) / 97);
+    flow.v[i] = Math.fround((r.int(0, 4000) - 2000) / 131);
+  }
+  writeFileSync(join(dir, 'img.u8'), img.data);
+  writeFileSync(join(dir, 'flow.f32'), Buffer.concat([Buffer.from(flow.u.buffer), Buffer.from(flow.v.buffer)]));
+  const py = `
+import sys, numpy as np, torch
+from train import refine as R
+img = torch.from_numpy(np.fromfile(sys.argv[1] + '/img.u8', dtype=np.uint8).reshape(${h}, ${w}, 3).transpose(2, 0, 1).copy())
+flow = torch.from_numpy(np.fromfile(sys.argv[1] + '/flow.f32', dtype=np.float32).reshape(2, ${h}, ${w}))
+R.warp(img, flow).numpy().transpose(1, 2, 0).tofile(sys.argv[1] + '/warped.u8')
+print(R.refine_size((192, 256), 384, 512), R.refine_size((192, 256), 480, 640), R.refine_size((192, 256), 300, 400), R.refine_size((192, 256), 287, 512))
+`;
+  const p = spawnSync('/usr/bin/python3', ['-c', py, dir], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, PYTHONDONTWRITEBYTECODE: '1' } });
+  t.equal(p.status, 0, p.stderr);
+  t.ok(readFileSync(join(dir, 'warped.u8')).equals(warpImage(img, flow).data), 'identical warped bytes');
+  t.equal(p.stdout.trim(), '(384, 512) (384, 512) (256, 384) None', 'same auto sizes as refineSize');
+});
+
+t.test('two passes on the virtual board equal the reference bit for bit; --refine off is the one-pass flow', async (t) => {
+  const run = async (board: string, out: string, extra: string[] = []): Promise<string> => {
+    const r = await runCli(['run', '--board', board, '--model', modelPath, '--out', join(dir, out), '--limit', '2', '--no-png', ...extra]);
+    t.equal(r.code, 0, r.stderr);
+    return r.stdout;
+  };
+  const ref = await run('ref', 'ref');
+  const emu = await run('emu', 'emu', ['--verify', 'full']);
+  t.match(emu, /00001: 256x192 \(net 64x64 \+ 128x128\).*verify full: \d+ regions, 0 mismatch\(es\)/, 'both passes verified');
+  t.match(ref, /\(net 64x64 \+ 128x128\)/);
+  const off = await run('emu', 'off', ['--refine', 'off']);
+  t.match(off, /^refinement off \(--refine\): one pass at the network size$/m);
+  t.match(off, /00001: 256x192 \(net 64x64\) /);
+  const once = await run('ref', 'once', ['--refine', 'off']);
+  const explicit = await run('ref', 'explicit', ['--refine', '192x256']);
+  t.match(explicit, /^refinement: a second pass at 192x256 on the frames warped by the first \(--refine\)$/m);
+  // Buffer.equals: tap's deep comparison of 400 KB buffers takes minutes
+  const flo = (d: string, id: string): Buffer => readFileSync(join(dir, d, `${id}.flo`));
+  for (const id of ['00001', '00002']) {
+    const a = flo('ref', id);
+    t.ok(flo('emu', id).equals(a), `${id}: emu == ref with refinement`);
+    t.ok(flo('off', id).equals(flo('once', id)), `${id}: one pass, emu == ref`);
+    t.notOk(flo('once', id).equals(a), `${id}: the second pass changes the flow`);
+    t.notOk(flo('explicit', id).equals(a), `${id}: --refine HxW sets the second pass's size`);
+    t.same([decodeFlo(a).width, decodeFlo(a).height], [256, 192], 'flow at the frames\' size');
+  }
+  const bad = await runCli(['run', '--board', 'ref', '--model', modelPath, '--out', join(dir, 'bad'), '--fit', 'crop', '--refine', '128x128']);
+  t.equal(bad.code, 2);
+  t.match(bad.stderr, /^flowfpga: --refine needs the whole frame's flow, which --fit crop does not give \(hint: /);
+});
+
+t.test('eval: refined by default on large frames, announced on stderr; --refine off gives the one-pass error', async (t) => {
+  const ev = async (extra: string[]): Promise<{ j: Record<string, number>; err: string }> => {
+    const r = await runCli(['eval', '--dataset', 'chairs:samples', '--board', 'ref', '--model', modelPath, '--limit', '2', '--json', ...extra]);
+    t.equal(r.code, 0, r.stderr);
+    return { j: JSON.parse(r.stdout), err: r.stderr };
+  };
+  const two = await ev([]);
+  const one = await ev(['--refine', 'off']);
+  t.equal(two.j.refined_pairs, 2);
+  t.equal(one.j.refined_pairs, 0);
+  t.match(two.err, /^eval: refinement: frames 256x192 get a second pass at 128x128/m);
+  t.notMatch(one.err, /refinement: frames/);
+  t.not(two.j.epe, one.j.epe, 'a different flow');
+});

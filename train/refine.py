@@ -1,0 +1,58 @@
+"""Coarse-to-fine refinement, the Python twin of src/cli/refine.ts and src/flow/warp.ts (`flowfpga eval --refine`).
+
+The network runs at its trained size, the second frame is warped by that flow (bilinear, sample point clamped to the
+frame, rounded half up to uint8: the same float64 formula as warp.ts), and the network runs again at up to twice the
+trained size on (first frame, warped second frame); its residual is added to the coarse flow.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+
+NET_MULTIPLE = 64
+AUTO_REFINE_RATIO = 1.5
+
+
+def refine_size(net: tuple[int, int], src_h: int, src_w: int, spec='auto'):
+    """As refine.ts refineSize for resize fitting: None, or the (h, w) of the second pass."""
+    if spec == 'off':
+        return None
+    if spec != 'auto':
+        return tuple(spec)
+    if src_h < AUTO_REFINE_RATIO * net[0] or src_w < AUTO_REFINE_RATIO * net[1]:
+        return None
+    down = lambda s, c: min(2 * c, max(NET_MULTIPLE, (s // NET_MULTIPLE) * NET_MULTIPLE))
+    return down(src_h, net[0]), down(src_w, net[1])
+
+
+def warp(img: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
+    """img 3 x H x W uint8 sampled at (x + u, y + v): warp.ts warpImage, operation for operation in float64."""
+    _, h, w = img.shape
+    ys, xs = torch.meshgrid(torch.arange(h, dtype=torch.float64), torch.arange(w, dtype=torch.float64), indexing='ij')
+    sx = xs + flow[0].double()
+    sy = ys + flow[1].double()
+    sx = torch.where(torch.isnan(sx), xs, sx.clamp(0, w - 1))
+    sy = torch.where(torch.isnan(sy), ys, sy.clamp(0, h - 1))
+    x0 = sx.floor()
+    y0 = sy.floor()
+    ax = sx - x0
+    ay = sy - y0
+    x0 = x0.long()
+    y0 = y0.long()
+    x1 = (x0 + 1).clamp(max=w - 1)
+    y1 = (y0 + 1).clamp(max=h - 1)
+    src = img.double()
+    p = lambda yy, xx: src[:, yy, xx]
+    top = (1 - ax) * p(y0, x0) + ax * p(y0, x1)
+    bot = (1 - ax) * p(y1, x0) + ax * p(y1, x1)
+    return ((1 - ay) * top + ay * bot + 0.5).floor().to(torch.uint8)
+
+
+@torch.no_grad()
+def refined_flow(net, frames: torch.Tensor, coarse: torch.Tensor, size: tuple[int, int], resize_pair, flow_to_source):
+    """coarse (2 x H x W at the frames' size) plus the residual of a pass at `size` on (frame 1, warped frame 2)."""
+    h, w = frames.shape[-2:]
+    pair = torch.cat([frames[:3], warp(frames[3:], coarse)])
+    r = net(resize_pair(pair, *size)[None])[0]
+    return coarse + flow_to_source(r, h, w)
