@@ -69,6 +69,7 @@ t.test('rerun: the engine keeps failing → the reference computes the pair; out
   t.equal(sum.recomputed, 2);
   t.equal(lines.length, 3, 'one line per pair, no duplicate for the re-run');
   t.ok(lines.slice(0, -1).every((l) => l.verify.state === 'recomputed'));
+  t.ok(lines.slice(0, -1).every((l) => l.refine_net?.[0] === 128), 'the refinement pass ran on the faulty engine too (and was recomputed)');
   const ref = await runCli(['run', '--board', 'ref', '--model', modelPath, '--out', join(dir, 'ref'), '--limit', '2', '--json']);
   t.equal(ref.code, 0, ref.stderr);
   const refSum = JSON.parse(ref.stdout.trim().split('\n').at(-1)!);
