@@ -28,20 +28,20 @@ function warpRow(src: Uint8Array, u: Float32Array, v: Float32Array, w: number, h
     // NaN (unknown flow) samples the pixel itself
     sx = sx >= 0 ? (sx <= xmax ? sx : xmax) : sx < 0 ? 0 : x;
     sy = sy >= 0 ? (sy <= ymax ? sy : ymax) : sy < 0 ? 0 : y;
-    const x0 = Math.floor(sx);
-    const y0 = Math.floor(sy);
+    const x0 = sx | 0; // sx, sy >= 0 here: truncation is floor
+    const y0 = sy | 0;
     const ax = sx - x0;
     const ay = sy - y0;
-    const x1 = x0 < xmax ? x0 + 1 : xmax;
-    const y1 = y0 < ymax ? y0 + 1 : ymax;
-    const r0 = 3 * y0 * w;
-    const r1 = 3 * y1 * w;
-    const p00 = r0 + 3 * x0, p01 = r0 + 3 * x1, p10 = r1 + 3 * x0, p11 = r1 + 3 * x1;
+    const bx = 1 - ax;
+    const by = 1 - ay;
+    const p00 = 3 * (y0 * w + x0);
+    const p01 = x0 < xmax ? p00 + 3 : p00;
+    const p10 = y0 < ymax ? p00 + 3 * w : p00;
+    const p11 = x0 < xmax ? p10 + 3 : p10;
     const o = 3 * i;
-    for (let c = 0; c < 3; c++) {
-      const top = (1 - ax) * src[p00 + c] + ax * src[p01 + c];
-      const bot = (1 - ax) * src[p10 + c] + ax * src[p11 + c];
-      d[o + c] = Math.floor((1 - ay) * top + ay * bot + 0.5); // in [0, 255.5): no clamp needed
-    }
+    // (1 - ay) * top + ay * bottom, each row bilinear in x; + 0.5 then truncation rounds half up (values >= 0)
+    d[o] = (by * (bx * src[p00] + ax * src[p01]) + ay * (bx * src[p10] + ax * src[p11]) + 0.5) | 0;
+    d[o + 1] = (by * (bx * src[p00 + 1] + ax * src[p01 + 1]) + ay * (bx * src[p10 + 1] + ax * src[p11 + 1]) + 0.5) | 0;
+    d[o + 2] = (by * (bx * src[p00 + 2] + ax * src[p01 + 2]) + ay * (bx * src[p10 + 2] + ax * src[p11 + 2]) + 0.5) | 0;
   }
 }
