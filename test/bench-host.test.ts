@@ -16,6 +16,7 @@ t.test('bench host --json reports per-stage medians for 384x512', async (t) => {
   t.same(Object.keys(j.cpu_median_ms), ['fit', 'to-ddr', 'flow', 'wheel', 'bookkeep', 'total']);
   t.ok(Object.values(j.cpu_median_ms).every((x) => typeof x === 'number' && x >= 0));
   t.ok(j.cpu_median_ms.total >= j.cpu_median_ms.wheel);
+  t.ok(j.wheel_exact_median_ms > 0 && j.wheel_exact_cpu_median_ms >= 0, 'the exact wheel timed apart');
   const bad = await runCli(['bench', 'host', '--reps', 'x']);
   t.equal(bad.code, 2);
 });
@@ -25,6 +26,7 @@ t.test('a resizing frame size and the text form', async (t) => {
   t.same(r.source, [70, 100]);
   t.match(formatHostBench(r), /host work per pair, network 64x128, frames 100x70/);
   t.match(formatHostBench(r), /wheel .* ms .*cpu +\d+\.\d\d ms/);
+  t.match(formatHostBench(r), /byte-exact Middlebury wheel of --png files: \d+\.\d\d ms/);
   const v = await runCli(['bench', 'host', '--reps', '1', '--frame', '640x480']);
   t.match(v.stdout, /frames 640x480/);
 });

@@ -4,7 +4,7 @@ import { request } from 'node:http';
 import { PassThrough } from 'node:stream';
 import { LiveServer, LiveStats, type LiveFrameInfo, type LiveState } from '../src/serve/index.js';
 import { SseClient, sseEvent } from '../src/serve/sse.js';
-import { colorWheelLegend, flowToColor } from '../src/flow/colorwheel.js';
+import { colorWheelLegend, flowToColorPreview } from '../src/flow/colorwheel.js';
 import { decodeJpeg, decodePng, encodeJpeg, type RgbImage } from '../src/flow/image.js';
 import { UserError } from '../src/errors.js';
 
@@ -194,8 +194,8 @@ t.test('routes: page, state, legend, 404/405, host guard; images only while a pa
   t.same([dj.width, dj.height], [8, 4]);
   t.ok(Math.abs(dj.data[0] - 200) <= 3, 'frame JPEG shows the frame');
   const fp = decodePng((await get(srv.url + 'flow.png?seq=1')).body);
-  t.same(Buffer.from(fp.data), Buffer.from(flowToColor(flow).image.data), 'flow PNG is the exact colour-wheel image');
-  t.equal(withImage.image!.maxRadius, flowToColor(flow).maxRadius);
+  t.same(Buffer.from(fp.data), Buffer.from(flowToColorPreview(flow).image.data), 'flow PNG is the display colour-wheel image');
+  t.equal(withImage.image!.maxRadius, flowToColorPreview(flow).maxRadius);
 
   // A loop that already coloured the flow hands the colour image over; it is shown as given.
   const colour: RgbImage = { width: 8, height: 4, data: new Uint8Array(96).fill(17) };
@@ -265,7 +265,7 @@ t.test('a frame that arrived as JPEG (an MJPEG camera) is served as it came, not
   const got = (await get(srv.url + 'frame.jpg')).body;
   t.same(got, encodeJpeg({ width: 8, height: 4, data: new Uint8Array(96).fill(90) }, 40), 'the same bytes (quality 40, not the server\'s 85)');
   const fp = decodePng((await get(srv.url + 'flow.png')).body);
-  t.same(Buffer.from(fp.data), Buffer.from(flowToColor(flow).image.data), 'flow still coloured on the encoder thread');
+  t.same(Buffer.from(fp.data), Buffer.from(flowToColorPreview(flow).image.data), 'flow still coloured on the encoder thread');
 });
 
 t.test('too many pages get 503; close ends open streams', async (t) => {

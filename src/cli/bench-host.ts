@@ -5,12 +5,13 @@
 //             written into its input planes, plus moving the previous frame's planes to the first slot (runloop.ts);
 //   to-ddr    the 6x384x512 input written to device memory (the runner's slot write; a memcpy into the DMA buffer);
 //   flow      int16 flow at 384x512 → pixels at the frame size (flowFromFixed + flowToSource);
-//   wheel     colour-wheel image of that flow (flowToColor; a smooth field on the engine's 1/32 px grid);
+//   wheel     colour-wheel image of that flow as the live page makes it (flowToColorPreview; a smooth field on the
+//             engine's 1/32 px grid); the byte-exact flowToColor that files use is timed apart (wheel_exact_*);
 //   bookkeep  the loop's per-pair record: verification outcome, status line, JSON line.
 // Command lists are bound per input slot once at load (scheduler/runner.ts), so no per-frame command patching exists
 // to time. The sampled verification's reference compute runs beside the engine and is costed in docs/verification.md.
 import os from 'node:os';
-import { createImage, flowFromFixed, flowToColor, flowToSource, planInput, type RgbImage } from '../flow/index.js';
+import { createImage, flowFromFixed, flowToColor, flowToColorPreview, flowToSource, planInput, type RgbImage } from '../flow/index.js';
 import { imageFrame } from '../flow/fit.js';
 import type { SourceFrame } from '../flow/source.js';
 import { rgbToYuyv, yuyvFrame } from '../camera/convert.js';
@@ -32,6 +33,9 @@ export interface HostBenchResult {
   cpu_median_ms: Record<string, number>;
   /** For comparison: fitting both frames of a pair from their source buffers (no plane move). */
   fit_both_median_ms: number;
+  /** For comparison, not in the total: the byte-exact Middlebury wheel (flowToColor) that `run --png` writes. */
+  wheel_exact_median_ms: number;
+  wheel_exact_cpu_median_ms: number;
   /** Process CPU time over the whole bench / wall time: the share of a core this process got (1 = unloaded). */
   cpu_share: number;
   machine: { cpus: string; cores: number; loadavg: number[]; node: string };
@@ -79,6 +83,8 @@ export function runHostBench(o: { reps?: number; netH?: number; netW?: number; s
     into.total.push(marks[marks.length - 1] - marks[0]);
   };
   const both: number[] = [];
+  const exact: number[] = [];
+  const exactCpu: number[] = [];
   const cpuMs = (): number => {
     const c = process.cpuUsage();
     return (c.user + c.system) / 1000;
@@ -101,7 +107,7 @@ export function runHostBench(o: { reps?: number; netH?: number; netW?: number; s
     const flow = flowToSource(flowFromFixed(fixed, nw, nh, 5), map);
     const t3 = performance.now();
     const u3 = cpuMs();
-    const wheel = flowToColor(flow);
+    const wheel = flowToColorPreview(flow);
     const t4 = performance.now();
     const u4 = cpuMs();
     const e = {
@@ -115,11 +121,17 @@ export function runHostBench(o: { reps?: number; netH?: number; netW?: number; s
     f1.fitPlanes(map, input, 0);
     f2.fitPlanes(map, input, 3 * nh * nw);
     const t6 = performance.now();
+    const u6 = cpuMs();
+    sink += flowToColor(flow).image.data[k];
+    const t7 = performance.now();
+    const u7 = cpuMs();
     sink += wheel.image.data[k] + ddr[k];
     if (k < 3) continue; // warm-up
     record(stages, [t0, t1, t2, t3, t4, t5]);
     record(cpuStages, [u0, u1, u2, u3, u4, u5]);
     both.push(t6 - t5);
+    exact.push(t7 - t6);
+    exactCpu.push(u7 - u6);
   }
   if (sink === -1) console.log(sink);
   const cpu = process.cpuUsage(c0);
@@ -135,6 +147,7 @@ export function runHostBench(o: { reps?: number; netH?: number; netW?: number; s
   const cpus = os.cpus();
   return {
     net: [nh, nw], source: [sh, sw], format: yuyv ? 'yuyv' : 'rgb', reps, median_ms: med, p90_ms: p9, cpu_median_ms: cmed, fit_both_median_ms: Math.round(median(both) * 1000) / 1000,
+    wheel_exact_median_ms: Math.round(median(exact) * 1000) / 1000, wheel_exact_cpu_median_ms: Math.round(median(exactCpu) * 1000) / 1000,
     cpu_share: Math.round(share * 100) / 100,
     machine: { cpus: cpus[0]?.model ?? 'unknown', cores: cpus.length, loadavg: os.loadavg().map((x) => Math.round(x * 100) / 100), node: process.version },
   };
@@ -148,6 +161,7 @@ export function formatHostBench(r: HostBenchResult): string {
     `host work per pair, network ${r.net[0]}x${r.net[1]}, frames ${r.source[1]}x${r.source[0]} ${r.format.toUpperCase()}, engine excluded; median of ${r.reps} (wall, and CPU time of this process):`,
     ...rows,
     `  (fitting both frames from their buffers instead of moving planes: ${r.fit_both_median_ms.toFixed(2)} ms)`,
+    `  (wheel: the live page's display table; the byte-exact Middlebury wheel of --png files: ${r.wheel_exact_median_ms.toFixed(2)} ms, cpu ${r.wheel_exact_cpu_median_ms.toFixed(2)} ms)`,
     `  machine: ${r.machine.cpus}, ${r.machine.cores} cores, load average ${r.machine.loadavg.join(' ')}, node ${r.machine.node}; this process got ${Math.round(r.cpu_share * 100)} % of a core`,
   ].join('\n');
 }

@@ -323,3 +323,66 @@ export function colorWheelLegend(size = 151): RgbImage {
   }
   return img;
 }
+
+// ------------------------------------------------------------------------------------------------- display path
+// The live page colours every image it shows, on the board. flowToColor() is byte-exact to the Middlebury code and
+// costs ≈ 35 ns a pixel here (WebAssembly SIMD and C are no faster: docs/performance.md); for display a table does:
+// computeColor() at the centres of a PREVIEW_N x PREVIEW_N grid over the unit square of normalised vectors, looked up
+// by the cell a vector falls in. Vectors within two cells of the unit circle (where the colour jumps from saturated to
+// darkened), on the x axis (where the wheel does not close), outside the square and unknown ones take the exact path. Measured deviation from flowToColor: see
+// test/flow-colorwheel-preview.test.ts and docs/live-page.md.
+
+/** Cells per axis of the display table (1 MiB of packed colours). */
+export const PREVIEW_N = 512;
+let previewTable: Int32Array | undefined;
+
+function previewLut(): Int32Array {
+  if (previewTable) return previewTable;
+  const t = new Int32Array(PREVIEW_N * PREVIEW_N);
+  const rgb = new Uint8Array(3);
+  for (let y = 0; y < PREVIEW_N; y++) {
+    for (let x = 0; x < PREVIEW_N; x++) {
+      computeColor(((x + 0.5) * 2) / PREVIEW_N - 1, ((y + 0.5) * 2) / PREVIEW_N - 1, rgb);
+      t[y * PREVIEW_N + x] = rgb[0] | (rgb[1] << 8) | (rgb[2] << 16);
+    }
+  }
+  return (previewTable = t);
+}
+
+/**
+ * The colour-wheel image for display: flowToColor()'s normalisation (the same maxRadius) and, for most pixels, the
+ * colour of the nearest grid cell of a 512 x 512 table instead of the exact float32 chain — within a few levels of
+ * flowToColor() (docs/live-page.md), about 10x cheaper. Files (`run --png`, `flowfpga color`) keep flowToColor().
+ */
+export function flowToColorPreview(flow: FlowField, opts: FlowColorOptions = {}): FlowColorResult {
+  const { width, height, u, v } = flow;
+  const n = width * height;
+  if (opts.maxMotion !== undefined && !(opts.maxMotion >= 0 && Number.isFinite(opts.maxMotion))) {
+    throw new UserError(`invalid max motion ${opts.maxMotion}`, 'give a non-negative number of pixels (0 = automatic)');
+  }
+  let maxrad = maxKnownRadius(u, v, n);
+  if (opts.maxMotion !== undefined && opts.maxMotion > 0) maxrad = f32(opts.maxMotion);
+  if (maxrad === 0) maxrad = 1;
+  const image = createImage(width, height);
+  previewPixels(u, v, n, maxrad, previewLut(), image.data);
+  return { image, maxRadius: maxrad < 0 ? 0 : maxrad };
+}
+
+function previewPixels(u: Float32Array, v: Float32Array, n: number, maxrad: number, lut: Int32Array, d: Uint8Array): void {
+  const half = PREVIEW_N / 2;
+  const inv = 1 / maxrad;
+  const edge = (1 - 2 / half) * (1 - 2 / half); // squared radius from which a cell may reach the unit circle
+  for (let i = 0, o = 0; i < n; i++, o += 3) {
+    const fx = u[i] * inv;
+    const fy = v[i] * inv;
+    let c: number;
+    // NaN fails every comparison: unknown vectors take the exact path (black). fy = ±0 too: along +x the Middlebury
+    // wheel does not close (colour 54 against colour 0, 43 levels of blue) and the sign of zero picks the side.
+    if (fx * fx + fy * fy < edge && fy !== 0) c = lut[(((fy + 1) * half) | 0) * PREVIEW_N + (((fx + 1) * half) | 0)];
+    else if (!(Math.abs(u[i]) <= UNKNOWN_FLOW_THRESH && Math.abs(v[i]) <= UNKNOWN_FLOW_THRESH)) c = 0;
+    else c = colorPacked(u[i], v[i], maxrad);
+    d[o] = c & 255;
+    d[o + 1] = (c >>> 8) & 255;
+    d[o + 2] = (c >>> 16) & 255;
+  }
+}

@@ -19,8 +19,8 @@ export function register(program: Command): void {
     });
   bench
     .command('host')
-    .description('host work per frame pair at 384x512 with the engine excluded: fitting, input to device memory, flow conversion, colour wheel, bookkeeping')
-    .option('--json', 'print one JSON object {median_ms: {fit, to-ddr, flow, wheel, bookkeep, total}, p90_ms, cpu_median_ms, machine, ...}')
+    .description('host work per frame pair at 384x512 with the engine excluded: fitting, input to device memory, flow conversion, colour wheel (the live page\'s), bookkeeping')
+    .option('--json', 'print one JSON object {median_ms: {fit, to-ddr, flow, wheel, bookkeep, total}, p90_ms, cpu_median_ms, wheel_exact_median_ms, machine, ...}')
     .option('--reps <n>', 'pairs to time', '40')
     .option('--frame <WxH>', 'camera frame size (default 512x384, the network size; e.g. 640x480 adds a resize)')
     .option('--camera-format <fmt>', 'frame pixels: rgb (decoded files, MJPEG) or yuyv (converted inside the fitting pass, as from a YUYV camera)', 'rgb')
