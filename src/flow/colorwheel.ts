@@ -247,8 +247,9 @@ export interface FlowColorResult {
   maxRadius: number;
 }
 
-/** MotionToColor: unknown pixels (|u| or |v| > 1e9, NaN) are black. */
-export function flowToColor(flow: FlowField, opts: FlowColorOptions = {}): FlowColorResult {
+/** What both wheels start from: the normalisation radius (Middlebury `maxmotion` or the largest known vector; -1 when
+ *  none is known, 1 for all-zero flow) and the image to fill. */
+function colourTarget(flow: FlowField, opts: FlowColorOptions): { u: Float32Array; v: Float32Array; n: number; maxrad: number; image: RgbImage } {
   const { width, height, u, v } = flow;
   const n = width * height;
   if (opts.maxMotion !== undefined && !(opts.maxMotion >= 0 && Number.isFinite(opts.maxMotion))) {
@@ -257,7 +258,12 @@ export function flowToColor(flow: FlowField, opts: FlowColorOptions = {}): FlowC
   let maxrad = maxKnownRadius(u, v, n);
   if (opts.maxMotion !== undefined && opts.maxMotion > 0) maxrad = f32(opts.maxMotion);
   if (maxrad === 0) maxrad = 1;
-  const image = createImage(width, height);
+  return { u, v, n, maxrad, image: createImage(width, height) };
+}
+
+/** MotionToColor: unknown pixels (|u| or |v| > 1e9, NaN) are black. */
+export function flowToColor(flow: FlowField, opts: FlowColorOptions = {}): FlowColorResult {
+  const { u, v, n, maxrad, image } = colourTarget(flow, opts);
   colorize(u, v, n, maxrad, image.data);
   return { image, maxRadius: maxrad < 0 ? 0 : maxrad };
 }
@@ -355,15 +361,7 @@ function previewLut(): Int32Array {
  * flowToColor() (docs/live-page.md), about 10x cheaper. Files (`run --png`, `flowfpga color`) keep flowToColor().
  */
 export function flowToColorPreview(flow: FlowField, opts: FlowColorOptions = {}): FlowColorResult {
-  const { width, height, u, v } = flow;
-  const n = width * height;
-  if (opts.maxMotion !== undefined && !(opts.maxMotion >= 0 && Number.isFinite(opts.maxMotion))) {
-    throw new UserError(`invalid max motion ${opts.maxMotion}`, 'give a non-negative number of pixels (0 = automatic)');
-  }
-  let maxrad = maxKnownRadius(u, v, n);
-  if (opts.maxMotion !== undefined && opts.maxMotion > 0) maxrad = f32(opts.maxMotion);
-  if (maxrad === 0) maxrad = 1;
-  const image = createImage(width, height);
+  const { u, v, n, maxrad, image } = colourTarget(flow, opts);
   previewPixels(u, v, n, maxrad, previewLut(), image.data);
   return { image, maxRadius: maxrad < 0 ? 0 : maxrad };
 }
