@@ -26,7 +26,7 @@ t.test('a resizing frame size and the text form', async (t) => {
   t.same(r.source, [70, 100]);
   t.match(formatHostBench(r), /host work per pair, network 64x128, frames 100x70/);
   t.match(formatHostBench(r), /wheel .* ms .*cpu +\d+\.\d\d ms/);
-  t.match(formatHostBench(r), /byte-exact Middlebury wheel of --png files: \d+\.\d\d ms/);
+  t.match(formatHostBench(r), /byte-exact Middlebury wheel of the written PNG files: \d+\.\d\d ms/);
   const v = await runCli(['bench', 'host', '--reps', '1', '--frame', '640x480']);
   t.match(v.stdout, /frames 640x480/);
 });

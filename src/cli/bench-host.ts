@@ -161,7 +161,7 @@ export function formatHostBench(r: HostBenchResult): string {
     `host work per pair, network ${r.net[0]}x${r.net[1]}, frames ${r.source[1]}x${r.source[0]} ${r.format.toUpperCase()}, engine excluded; median of ${r.reps} (wall, and CPU time of this process):`,
     ...rows,
     `  (fitting both frames from their buffers instead of moving planes: ${r.fit_both_median_ms.toFixed(2)} ms)`,
-    `  (wheel: the live page's display table; the byte-exact Middlebury wheel of --png files: ${r.wheel_exact_median_ms.toFixed(2)} ms, cpu ${r.wheel_exact_cpu_median_ms.toFixed(2)} ms)`,
+    `  (wheel: the live page's display table; the byte-exact Middlebury wheel of the written PNG files: ${r.wheel_exact_median_ms.toFixed(2)} ms, cpu ${r.wheel_exact_cpu_median_ms.toFixed(2)} ms)`,
     `  machine: ${r.machine.cpus}, ${r.machine.cores} cores, load average ${r.machine.loadavg.join(' ')}, node ${r.machine.node}; this process got ${Math.round(r.cpu_share * 100)} % of a core`,
   ].join('\n');
 }
