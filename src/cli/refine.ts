@@ -59,6 +59,27 @@ export function refinedLine(srcW: number, srcH: number, size: [number, number]):
   return `refinement: frames ${srcW}x${srcH} get a second pass at ${size[0]}x${size[1]} on the frames warped by the first (--refine off: one pass)`;
 }
 
+/**
+ * Says the refinement setting once through `say`: at the start when it is explicit (or auto cannot apply), else when
+ * the first pair gets the second pass (most inputs are not large enough for it).
+ */
+export function refineAnnouncer(spec: RefineSpec, net: [number, number], fit: FitMode, say: (line: string) => void):
+  { start(): void; pair(srcW: number, srcH: number, size: [number, number] | undefined): void } {
+  let said = false;
+  return {
+    start() {
+      if (spec === 'auto' && fit === 'resize') return;
+      said = true;
+      say(refineLine(spec, net, fit));
+    },
+    pair(srcW, srcH, size) {
+      if (said || !size) return;
+      said = true;
+      say(refinedLine(srcW, srcH, size));
+    },
+  };
+}
+
 export interface RefineResult {
   /** coarse + residual, at the frames' size. */
   flow: FlowField;

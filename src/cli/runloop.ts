@@ -305,6 +305,7 @@ export async function runLoop(device: FlowDevice, model: QModel, feed: PairFeed,
           const rs = refineSize(o.refine ?? 'off', [nh, nw], o.fit, p.first.width, p.first.height);
           if (rs) {
             const tr = performance.now();
+            let refineRecomputeMs = 0;
             const f = await refinePass(device, model, p.first.rgb(), p.second.rgb(), flow, rs, o.fit);
             refine = { netSize: f.netSize, infer: f.infer };
             v2 = f.infer.verify;
@@ -320,7 +321,7 @@ export async function runLoop(device: FlowDevice, model: QModel, feed: PairFeed,
               const t = performance.now();
               const ref = forward(model, f.input, f.netSize[0], f.netSize[1]);
               flow = addResidual(flow, ref.flow, { w: ref.w, h: ref.h, fracBits: model.arch.flowFracBits }, f.mapping);
-              recomputeMs += performance.now() - t;
+              refineRecomputeMs = performance.now() - t;
               if (state !== 'recomputed') s.recomputed++;
               state = 'recomputed';
             } else {
@@ -331,7 +332,9 @@ export async function runLoop(device: FlowDevice, model: QModel, feed: PairFeed,
               }
             }
             await device.load(model, nh, nw); // select the coarse plan again (resident: no re-plan)
-            refineMs = performance.now() - tr - recomputeMs;
+            // the pass's own reference recompute counts as recompute, not refinement (the coarse one is already in it)
+            refineMs = performance.now() - tr - refineRecomputeMs;
+            recomputeMs += refineRecomputeMs;
           }
         }
         if (state === 'dropped') {

@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 import { flyingChairs, mpiSintel, type PairDataset } from '../../flow/index.js';
 import { resolveModel } from '../../model/registry.js';
 import { networkSize, runFlowJob } from '../flowjob.js';
-import { checkRefine, parseRefine, refinedLine, refineLine } from '../refine.js';
+import { checkRefine, parseRefine, refineAnnouncer } from '../refine.js';
 import { addDeviceOptions, openDevice, type DeviceCliOptions } from '../device-options.js';
 import { parseIntOpt, parseSize } from '../parse.js';
 import { UserError } from '../../errors.js';
@@ -43,9 +43,8 @@ export function register(program: Command): void {
     const fit = opts.fit as 'resize' | 'pad' | 'crop';
     checkRefine(refine, fit);
     process.stderr.write(`eval: ${net.line}\n`);
-    // auto: announced when the first pair gets the second pass (frames the size of the network's get none)
-    let refineSaid = refine !== 'auto' || fit !== 'resize';
-    if (refineSaid) process.stderr.write(`eval: ${refineLine(refine, net.size, fit)}\n`);
+    const announce = refineAnnouncer(refine, net.size, fit, (l) => void process.stderr.write(`eval: ${l}\n`));
+    announce.start();
     const limit = opts.limit ? parseIntOpt('--limit', opts.limit, 1, 1e9) : undefined;
     const total = Math.min(data.length, limit ?? Infinity);
     const device = await openDevice(opts);
@@ -58,10 +57,7 @@ export function register(program: Command): void {
         refine,
         limit,
         onPair: (o) => {
-          if (!refineSaid && o.refine) {
-            refineSaid = true;
-            process.stderr.write(`eval: ${refinedLine(o.pair.img1.width, o.pair.img1.height, o.refine.netSize)}\n`);
-          }
+          announce.pair(o.pair.img1.width, o.pair.img1.height, o.refine?.netSize);
           const now = performance.now();
           // Progress on stderr at most twice a second, with an ETA from the mean time per pair so far.
           if (now - lastReport > 500 || o.index + 1 === total) {

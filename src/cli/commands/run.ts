@@ -16,7 +16,7 @@ import { FRAME_FILE_RE, openFolderSource } from '../../flow/folder-source.js';
 import { VIDEO_FILE_RE, openVideoSource } from '../../flow/video-source.js';
 import { resolveModel } from '../../model/registry.js';
 import { networkSize } from '../flowjob.js';
-import { checkRefine, parseRefine, refinedLine, refineLine } from '../refine.js';
+import { checkRefine, parseRefine, refineAnnouncer } from '../refine.js';
 import { openDevice, type DeviceCliOptions, addDeviceOptions } from '../device-options.js';
 import { parseIntOpt, parseSize } from '../parse.js';
 import { UserError } from '../../errors.js';
@@ -150,26 +150,13 @@ async function runOn(device: Awaited<ReturnType<typeof openDevice>>, feed: PairF
         line(`${e.id}: ${e.first.width}x${e.first.height} (${nets})  ${ms.toFixed(1)} ms${epe}${verify}${dest}`);
       },
     };
-  // The refinement setting is announced after the header when explicit, and under auto when the first pair gets the
-  // second pass (most inputs are not large enough for it). Under --json on stderr: stdout stays JSON lines.
+  // The refinement setting is announced after the header (or with the first refined pair); under --json on stderr:
+  // stdout stays JSON lines.
   const refine = parseRefine(opts.refine);
   const fit = opts.fit as FitMode;
-  const say = (l: string): void => (opts.json ? void process.stderr.write(l + '\n') : line(l));
-  let refineSaid = false;
-  const announceSetting: RunObserver = {
-    onStart: () => {
-      if (refine === 'auto' && fit === 'resize') return;
-      refineSaid = true;
-      say(refineLine(refine, net.size, fit));
-    },
-  };
-  const announceFirst: RunObserver = {
-    onFrame: (e) => {
-      if (refineSaid || !e.refine) return;
-      refineSaid = true;
-      say(refinedLine(e.first.width, e.first.height, e.refine.netSize));
-    },
-  };
+  const announce = refineAnnouncer(refine, net.size, fit, (l) => (opts.json ? void process.stderr.write(l + '\n') : line(l)));
+  const announceSetting: RunObserver = { onStart: () => announce.start() };
+  const announceFirst: RunObserver = { onFrame: (e) => announce.pair(e.first.width, e.first.height, e.refine?.netSize) };
   // Extra observers (live page, service notify) go here, after the writer so that e.files is complete.
   const observers: RunObserver[] = [writer, announceFirst, report, announceSetting];
   if (status) observers.push(status);
