@@ -21,7 +21,7 @@ import {
   V4L2_PIX_FMT_YUYV,
   type V4l2Layout,
 } from './layout.js';
-import { decodeMjpeg } from './mjpeg.js';
+import { createMjpegDecoder, mjpegDecoderNote, type MjpegDecoder, type MjpegDecoderOptions } from './mjpeg.js';
 import { V4l2, type PixFormat } from './v4l2.js';
 
 export type CaptureFormat = 'yuyv' | 'mjpeg';
@@ -35,6 +35,10 @@ export interface CaptureOptions {
   buffers?: number;
   /** Longest wait for one frame, ms. Default 5000. */
   frameTimeoutMs?: number;
+  /** MJPEG: the decoder's options (tests: a library path). */
+  mjpeg?: MjpegDecoderOptions;
+  /** Called at most once with a line worth showing the user: MJPEG decoding fell back to jpeg-js (no libturbojpeg). */
+  onNote?: (line: string) => void;
 }
 
 const FOURCC: Record<CaptureFormat, number> = { yuyv: V4L2_PIX_FMT_YUYV, mjpeg: V4L2_PIX_FMT_MJPEG };
@@ -45,6 +49,8 @@ interface Slot {
   length: number;
   /** Held by a SourceFrame (dequeued), else queued to the driver. */
   held: boolean;
+  /** MJPEG: the decoded frame's pixels, reused each time this buffer comes back (a frame holds its buffer). */
+  rgb?: Uint8Array;
 }
 
 /** Opens and starts streaming; everything acquired is released again when a step fails. */
@@ -101,6 +107,7 @@ class CameraSource implements FrameSource {
   #streaming = false;
   #closed = false;
   #count = 0;
+  #decoder?: MjpegDecoder;
   /** Frames dropped as corrupt (driver ERROR flag, undecodable MJPEG). */
   dropped = 0;
 
@@ -148,6 +155,11 @@ class CameraSource implements FrameSource {
     }
     this.#fmt = fmt;
     this.#format = format;
+    if (format === 'mjpeg') {
+      const note = mjpegDecoderNote(o.mjpeg);
+      this.#decoder = createMjpegDecoder(o.mjpeg);
+      if (note) o.onNote?.(note);
+    }
     this.width = fmt.width;
     this.height = fmt.height;
     const granted = this.#ioctl(() => this.#v.requestBuffers(want), busy);
@@ -166,7 +178,8 @@ class CameraSource implements FrameSource {
     const aw = o.width ?? 640;
     const ah = o.height ?? 480;
     const asked = aw !== fmt.width || ah !== fmt.height ? ` (asked ${aw}x${ah})` : '';
-    this.description = `${dev}: ${fourccName(fmt.pixelformat)} ${size}${asked}, ${granted} buffers (${cap.card})`;
+    const via = this.#decoder ? ` via ${this.#decoder.name}` : '';
+    this.description = `${dev}: ${fourccName(fmt.pixelformat)} ${size}${asked}${via}, ${granted} buffers (${cap.card})`;
   }
 
   /** Runs a V4L2 call; ENODEV becomes the unplug line, `map` turns other errno values into user errors. */
@@ -239,7 +252,9 @@ class CameraSource implements FrameSource {
         rows = yuyvRows(bytes, this.width, this.height, this.#fmt.bytesperline);
       } else {
         try {
-          decoded = decodeMjpeg(bytes);
+          // libturbojpeg decodes into the buffer's own RGB memory, free again once the frame holding it is released.
+          const d = this.#decoder!;
+          decoded = d.decode(bytes, d.name === 'libturbojpeg' ? (slot.rgb ??= new Uint8Array(this.width * this.height * 3)) : undefined);
         } catch {
           this.dropped++;
           this.#requeue(b.index);
@@ -312,6 +327,8 @@ class CameraSource implements FrameSource {
     for (const s of this.#slots) step(() => s.mapping.close());
     if (this.#slots.length > 0) step(() => this.#v.requestBuffers(0));
     this.#slots = [];
+    this.#decoder?.close();
+    this.#decoder = undefined;
     if (this.#fd >= 0) {
       const fd = this.#fd;
       this.#fd = -1;

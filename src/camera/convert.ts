@@ -11,6 +11,7 @@
 // interpolation, as libv4lconvert).
 import { createImage, type RgbImage } from '../flow/image.js';
 import { taps, type InputMapping, type Taps } from '../flow/netinput.js';
+import { splitRgb } from '../flow/fit.js';
 import type { SourceFrame } from '../flow/source.js';
 import { UserError } from '../errors.js';
 
@@ -152,9 +153,14 @@ export class PlaneFitter {
       }
       return;
     }
-    // Same size (fitImage returns the frame itself), pad or crop: a shifted copy with edge replication.
-    const xs = this.#xs ?? identityColumns(W);
-    const oy = m.mode === 'resize' ? 0 : m.offsetY;
+    if (!this.#xs) {
+      // Same size (fitImage returns the frame itself): each converted row split into the planes as it is.
+      for (let y = 0; y < H; y++) splitRgb(this.#row(src, y), 0, dst, pR + y * W, W, n);
+      return;
+    }
+    // Pad or crop: a shifted copy with edge replication.
+    const xs = this.#xs;
+    const oy = m.offsetY;
     for (let y = 0, o = 0; y < H; y++) {
       const r = this.#row(src, clampI(y - oy, 0, m.srcHeight - 1));
       for (let x = 0; x < W; x++, o++) {
@@ -244,12 +250,6 @@ export function yuyvFrame(buf: Uint8Array, width: number, height: number, index:
       rows = undefined;
     },
   };
-}
-
-function identityColumns(w: number): Int32Array {
-  const xs = new Int32Array(w);
-  for (let x = 0; x < w; x++) xs[x] = 3 * x;
-  return xs;
 }
 
 function clampI(v: number, lo: number, hi: number): number {

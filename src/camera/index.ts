@@ -7,6 +7,7 @@ import { libcSys } from '../sys/libc.js';
 import type { Sys } from '../sys/types.js';
 import { openCapture, type CaptureFormat } from './capture.js';
 import { abiFor, v4l2Layout, type Abi } from './layout.js';
+import type { MjpegDecoderOptions } from './mjpeg.js';
 import { SimCamera, type SimCameraOptions } from './sim/device.js';
 import { loadSequence } from './sim/sequence.js';
 
@@ -24,6 +25,10 @@ export interface CameraOptions {
   abi?: Abi;
   /** "sim:" devices: options of the simulated camera (frame rate, unplug, formats). */
   sim?: Partial<Omit<SimCameraOptions, 'path' | 'sequence'>>;
+  /** MJPEG: the decoder's options (tests: a library path). */
+  mjpeg?: MjpegDecoderOptions;
+  /** Called at most once with a line worth showing the user: MJPEG decoding fell back to jpeg-js (no libturbojpeg). */
+  onNote?: (line: string) => void;
 }
 
 export const SIM_PREFIX = 'sim:';
@@ -47,3 +52,4 @@ export { openCapture, type CaptureFormat, type CaptureOptions } from './capture.
 export { SimCamera, simCameras, type SimCameraOptions, type SimCameraState } from './sim/device.js';
 export { loadSequence, type Sequence } from './sim/sequence.js';
 export { ABIS, abiFor, v4l2Layout, type Abi, type V4l2Layout } from './layout.js';
+export { createMjpegDecoder, decodeMjpeg, mjpegDecoderName, mjpegDecoderNote, type MjpegDecoder, type MjpegDecoderName, type MjpegDecoderOptions } from './mjpeg.js';

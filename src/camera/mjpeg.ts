@@ -1,9 +1,11 @@
-// Motion-JPEG frames from a V4L2 buffer to RGB with jpeg-js (the project's JPEG decoder). UVC cameras commonly
-// send MJPEG frames without a DHT segment (USB Video Class "Motion-JPEG payload": the Huffman tables are the
-// standard ones of ITU-T T.81 Annex K.3), which a plain JPEG decoder rejects; as libv4lconvert and ffmpeg do, the
-// standard tables are inserted before the first SOS when the frame has none.
+// Motion-JPEG frames from a V4L2 buffer to RGB. UVC cameras commonly send MJPEG frames without a DHT segment (USB
+// Video Class "Motion-JPEG payload": the Huffman tables are the standard ones of ITU-T T.81 Annex K.3), which a plain
+// JPEG decoder rejects; as libv4lconvert and ffmpeg do, the standard tables are inserted before the first SOS when the
+// frame has none. The decoder is the system's libturbojpeg (src/camera/turbojpeg.ts, ≈ 20x faster) when it loads,
+// else jpeg-js (the project's JPEG decoder); FLOWFPGA_JPEG=js in the environment forces jpeg-js.
 import jpeg from 'jpeg-js';
 import type { RgbImage } from '../flow/image.js';
+import { MAX_RGB_BYTES, TURBOJPEG_LIB, TurboJpegDecoder, loadTurboJpeg } from './turbojpeg.js';
 
 const hex = (s: string): number[] => Array.from(Buffer.from(s, 'hex'));
 
@@ -55,20 +57,130 @@ export function scanMarkers(buf: Uint8Array): { sos: number; hasDht: boolean } |
   return null;
 }
 
-/** The frame with the standard Huffman tables inserted when it has none (a new buffer then); else the input. */
-export function withHuffmanTables(buf: Uint8Array): Uint8Array {
+/**
+ * The frame with the standard Huffman tables inserted when it has none (a new buffer then, or the front of `scratch`
+ * when that is large enough); else the input.
+ */
+export function withHuffmanTables(buf: Uint8Array, scratch?: Uint8Array): Uint8Array {
   const s = scanMarkers(buf);
   if (!s || s.hasDht) return buf;
-  const out = new Uint8Array(buf.length + STANDARD_DHT.length);
+  const n = buf.length + STANDARD_DHT.length;
+  const out = scratch && scratch.length >= n ? scratch.subarray(0, n) : new Uint8Array(n);
   out.set(buf.subarray(0, s.sos), 0);
   out.set(STANDARD_DHT, s.sos);
   out.set(buf.subarray(s.sos), s.sos + STANDARD_DHT.length);
   return out;
 }
 
-/** Decodes one MJPEG frame to RGB; throws Error (not UserError: the caller drops the frame) on corrupt data. */
-export function decodeMjpeg(buf: Uint8Array): RgbImage {
-  if (!scanMarkers(buf)) throw new Error('not a JPEG frame (no SOI … SOS)');
-  const img = jpeg.decode(withHuffmanTables(buf), { useTArray: true, formatAsRGBA: false, tolerantDecoding: false, maxMemoryUsageInMB: 256 });
-  return { width: img.width, height: img.height, data: img.data as Uint8Array };
+export type MjpegDecoderName = 'libturbojpeg' | 'jpeg-js';
+
+export interface MjpegDecoderOptions {
+  /** 'auto' (default): libturbojpeg when it loads, else jpeg-js; 'js': jpeg-js. FLOWFPGA_JPEG=js forces 'js'. */
+  prefer?: 'auto' | 'js';
+  /** Tests: the TurboJPEG library to load (default libturbojpeg.so.0, found by the dynamic loader). */
+  library?: string;
+}
+
+/** One MJPEG decoder, reused frame after frame; close() frees what it holds (a TurboJPEG handle). */
+export interface MjpegDecoder {
+  readonly name: MjpegDecoderName;
+  /**
+   * One MJPEG frame to RGB; throws Error (not UserError: the caller drops the frame) on corrupt data. `out` is where
+   * libturbojpeg writes the pixels (the image's data is then a view of it; a frame that does not fit throws); jpeg-js
+   * allocates its own.
+   */
+  decode(buf: Uint8Array, out?: Uint8Array): RgbImage;
+  close(): void;
+}
+
+/** Which decoder createMjpegDecoder() picks and, for jpeg-js, why (the env override or the library's load error). */
+export interface MjpegDecoderInfo {
+  name: MjpegDecoderName;
+  reason?: string;
+  /** The library would not load (not an override): worth one line to the user. */
+  fallback: boolean;
+}
+
+export function mjpegDecoderInfo(o: MjpegDecoderOptions = {}): MjpegDecoderInfo {
+  if (process.env.FLOWFPGA_JPEG === 'js') return { name: 'jpeg-js', reason: 'FLOWFPGA_JPEG=js', fallback: false };
+  if (o.prefer === 'js') return { name: 'jpeg-js', reason: 'asked for', fallback: false };
+  try {
+    loadTurboJpeg(o.library ?? TURBOJPEG_LIB);
+    return { name: 'libturbojpeg', fallback: false };
+  } catch (e) {
+    return { name: 'jpeg-js', reason: (e as Error).message, fallback: true };
+  }
+}
+
+/** The decoder MJPEG frames get here: 'libturbojpeg' or 'jpeg-js'. Loads the library (once) to find out. */
+export function mjpegDecoderName(o: MjpegDecoderOptions = {}): MjpegDecoderName {
+  return mjpegDecoderInfo(o).name;
+}
+
+/** The one line to show when MJPEG decoding falls back to jpeg-js because libturbojpeg would not load; else undefined. */
+export function mjpegDecoderNote(o: MjpegDecoderOptions = {}): string | undefined {
+  const i = mjpegDecoderInfo(o);
+  if (!i.fallback) return undefined;
+  return `MJPEG frames are decoded with jpeg-js, about 20x slower than libturbojpeg (${i.reason}); install it with apt-get install libturbojpeg0`;
+}
+
+const JS_OPTIONS = { useTArray: true, formatAsRGBA: false, tolerantDecoding: false, maxMemoryUsageInMB: MAX_RGB_BYTES >> 20 } as const;
+
+class JsDecoder implements MjpegDecoder {
+  readonly name = 'jpeg-js';
+  decode(buf: Uint8Array): RgbImage {
+    if (!scanMarkers(buf)) throw new Error('not a JPEG frame (no SOI … SOS)');
+    const img = jpeg.decode(withHuffmanTables(buf), JS_OPTIONS);
+    return { width: img.width, height: img.height, data: img.data as Uint8Array };
+  }
+  close(): void {}
+}
+
+class TurboDecoder implements MjpegDecoder {
+  readonly name = 'libturbojpeg';
+  readonly #tj: TurboJpegDecoder;
+  // The frame with tables inserted, reused (UVC frames without DHT would otherwise cost one allocation each).
+  #scratch = new Uint8Array(0);
+  constructor(tj: TurboJpegDecoder) {
+    this.#tj = tj;
+  }
+  decode(buf: Uint8Array, out?: Uint8Array): RgbImage {
+    const s = scanMarkers(buf);
+    if (!s) throw new Error('not a JPEG frame (no SOI … SOS)');
+    let src = buf;
+    if (!s.hasDht) {
+      if (this.#scratch.length < buf.length + STANDARD_DHT.length) this.#scratch = new Uint8Array(2 * buf.length + STANDARD_DHT.length);
+      src = withHuffmanTables(buf, this.#scratch);
+    }
+    return this.#tj.decode(src, out);
+  }
+  close(): void {
+    this.#tj.close();
+  }
+}
+
+/**
+ * A decoder for a stream of frames: libturbojpeg (one handle, made here) when it loads, else jpeg-js — silently:
+ * mjpegDecoderNote() is the line a caller shows about it.
+ */
+export function createMjpegDecoder(o: MjpegDecoderOptions = {}): MjpegDecoder {
+  const info = mjpegDecoderInfo(o);
+  if (info.name === 'jpeg-js') return new JsDecoder();
+  try {
+    return new TurboDecoder(new TurboJpegDecoder(loadTurboJpeg(o.library ?? TURBOJPEG_LIB)));
+  } catch {
+    return new JsDecoder(); // tjInitDecompress failed (out of memory): still decode
+  }
+}
+
+// decodeMjpeg's decoder: made on first use, one for the process (its handle lives as long).
+let shared: MjpegDecoder | undefined;
+
+/**
+ * Decodes one MJPEG frame to RGB with the process's shared decoder (libturbojpeg or jpeg-js); throws Error (not
+ * UserError: the caller drops the frame) on corrupt data. `out`: see MjpegDecoder.decode.
+ */
+export function decodeMjpeg(buf: Uint8Array, out?: Uint8Array): RgbImage {
+  shared ??= createMjpegDecoder();
+  return shared.decode(buf, out);
 }

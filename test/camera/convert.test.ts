@@ -4,7 +4,7 @@ import t from 'tap';
 import { fitterFor, PlaneFitter, rgbRows, rgbToYuyv, toRgb, yuyvFrame, yuyvRowToRgb, yuyvRows } from '../../src/camera/convert.js';
 import { runHostBench } from '../../src/cli/bench-host.js';
 import { runCli } from '../helpers/cli.js';
-import { decodeMjpeg, scanMarkers, STANDARD_DHT, withHuffmanTables } from '../../src/camera/mjpeg.js';
+import { createMjpegDecoder, decodeMjpeg, scanMarkers, STANDARD_DHT, withHuffmanTables } from '../../src/camera/mjpeg.js';
 import { fitImage, planInput, stackPair, type InputMapping } from '../../src/flow/netinput.js';
 import { sameBytes } from '../helpers/bytes.js';
 import { decodeJpeg, encodeJpeg, type RgbImage } from '../../src/flow/image.js';
@@ -111,9 +111,22 @@ t.test('MJPEG: frames without Huffman tables (UVC) decode like the full JPEG', a
   t.notOk(scanMarkers(bare)!.hasDht, 'stripped');
   t.ok(bare.length < full.length - STANDARD_DHT.length + 200);
   t.equal(withHuffmanTables(full), full, 'a frame with tables is used as is');
+  const scratch = new Uint8Array(bare.length + STANDARD_DHT.length + 10);
+  const into = withHuffmanTables(bare, scratch);
+  t.equal(into.buffer, scratch.buffer, 'tables inserted into the scratch buffer when it is large enough');
+  sameBytes(t, into, withHuffmanTables(bare), 'same bytes either way');
+  t.not(withHuffmanTables(bare, new Uint8Array(10)).buffer, scratch.buffer, 'a new buffer when it is not');
+  // jpeg-js here (libturbojpeg, the default where installed, is compared in turbojpeg.test.ts).
+  const js = createMjpegDecoder({ prefer: 'js' });
+  t.equal(js.name, 'jpeg-js');
   const ref = decodeJpeg(full);
-  sameBytes(t, decodeMjpeg(bare).data, ref.data, 'standard tables inserted: same pixels');
-  sameBytes(t, decodeMjpeg(full).data, ref.data, 'with tables');
+  sameBytes(t, js.decode(bare).data, ref.data, 'standard tables inserted: same pixels');
+  sameBytes(t, js.decode(full).data, ref.data, 'with tables');
+  t.throws(() => js.decode(Uint8Array.from([1, 2, 3, 4])), /not a JPEG/);
+  t.throws(() => js.decode(full.subarray(0, 300)));
+  js.close();
+  // decodeMjpeg: the process's decoder, whichever it is.
+  t.same([decodeMjpeg(bare).width, decodeMjpeg(bare).height], [64, 48]);
   t.throws(() => decodeMjpeg(Uint8Array.from([1, 2, 3, 4])), /not a JPEG/);
   t.throws(() => decodeMjpeg(full.subarray(0, 300)));
   t.equal(scanMarkers(Uint8Array.from([0xff, 0xd8, 0x00, 0x00])), null);
@@ -140,5 +153,5 @@ t.test('bench host --camera-format: yuyv frames, a bad value is one line', async
   t.equal(JSON.parse(r.stdout).format, 'yuyv');
   const bad = await runCli(['bench', 'host', '--camera-format', 'bgr']);
   t.equal(bad.code, 2);
-  t.equal(bad.stderr, "flowfpga: unknown --camera-format 'bgr' (hint: use rgb or yuyv)\n");
+  t.equal(bad.stderr, "flowfpga: unknown --camera-format 'bgr' (hint: use rgb, yuyv or mjpeg)\n");
 });

@@ -20,14 +20,15 @@ export function register(program: Command): void {
   bench
     .command('host')
     .description('host work per frame pair at 384x512 with the engine excluded: fitting, input to device memory, flow conversion, colour wheel (the live page\'s), bookkeeping')
-    .option('--json', 'print one JSON object {median_ms: {fit, to-ddr, flow, wheel, bookkeep, total}, p90_ms, cpu_median_ms, wheel_exact_median_ms, machine, ...}')
+    .option('--json', 'print one JSON object {median_ms: {fit, to-ddr, flow, wheel, bookkeep, total}, p90_ms, cpu_median_ms, wheel_exact_median_ms, mjpeg, machine, ...}')
     .option('--reps <n>', 'pairs to time', '40')
     .option('--frame <WxH>', 'camera frame size (default 512x384, the network size; e.g. 640x480 adds a resize)')
-    .option('--camera-format <fmt>', 'frame pixels: rgb (decoded files, MJPEG) or yuyv (converted inside the fitting pass, as from a YUYV camera)', 'rgb')
+    .option('--camera-format <fmt>', 'frame pixels: rgb (decoded files), yuyv (converted inside the fitting pass, as from a YUYV camera) or mjpeg (q85 JPEG decoded inside the fit stage by libturbojpeg, else jpeg-js; FLOWFPGA_JPEG=js forces jpeg-js)', 'rgb')
     .action((opts: { json?: boolean; reps: string; frame?: string; cameraFormat: string }) => {
       const [fh, fw] = opts.frame ? parseSize(opts.frame.replace(/^(\d+)x(\d+)$/i, '$2x$1')) : [384, 512];
-      if (opts.cameraFormat !== 'rgb' && opts.cameraFormat !== 'yuyv') throw new UserError(`unknown --camera-format '${opts.cameraFormat}'`, 'use rgb or yuyv');
-      const r = runHostBench({ reps: parseIntOpt('--reps', opts.reps, 1, 100000), srcW: fw, srcH: fh, format: opts.cameraFormat });
+      const format = opts.cameraFormat;
+      if (format !== 'rgb' && format !== 'yuyv' && format !== 'mjpeg') throw new UserError(`unknown --camera-format '${format}'`, 'use rgb, yuyv or mjpeg');
+      const r = runHostBench({ reps: parseIntOpt('--reps', opts.reps, 1, 100000), srcW: fw, srcH: fh, format });
       process.stdout.write(opts.json ? JSON.stringify(r) + '\n' : formatHostBench(r) + '\n');
     });
 }
