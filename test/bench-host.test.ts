@@ -2,6 +2,7 @@
 import t from 'tap';
 import { runCli } from './helpers/cli.js';
 import { runHostBench, formatHostBench } from '../src/cli/bench-host.js';
+import { mjpegDecoderName } from '../src/camera/mjpeg.js';
 
 t.test('bench host --json reports per-stage medians for 384x512', async (t) => {
   const r = await runCli(['bench', 'host', '--reps', '2', '--json']);
@@ -29,4 +30,26 @@ t.test('a resizing frame size and the text form', async (t) => {
   t.match(formatHostBench(r), /byte-exact Middlebury wheel of the written PNG files: \d+\.\d\d ms/);
   const v = await runCli(['bench', 'host', '--reps', '1', '--frame', '640x480']);
   t.match(v.stdout, /frames 640x480/);
+});
+
+t.test('--camera-format mjpeg: q85 frames decoded inside fit, the decoder named; FLOWFPGA_JPEG=js forces jpeg-js', async (t) => {
+  const r = runHostBench({ reps: 2, netH: 64, netW: 64, srcW: 80, srcH: 60, format: 'mjpeg' });
+  t.equal(r.format, 'mjpeg');
+  t.equal(r.mjpeg?.decoder, mjpegDecoderName());
+  t.ok(r.mjpeg!.decode_median_ms > 0 && r.mjpeg!.decode_cpu_median_ms >= 0 && r.mjpeg!.jpeg_bytes > 0);
+  t.ok(r.median_ms.fit > 0);
+  t.match(formatHostBench(r), new RegExp(`frames 80x60 MJPEG, .*\\n[^]*\\(MJPEG decoded by ${r.mjpeg!.decoder} inside fit: \\d+\\.\\d\\d ms a frame, cpu \\d+\\.\\d\\d ms; q85 frames of \\d+ kB\\)`));
+  t.equal(runHostBench({ reps: 1, netH: 64, netW: 64, format: 'rgb' }).mjpeg, undefined, 'no MJPEG figures for other formats');
+  const old = process.env.FLOWFPGA_JPEG;
+  process.env.FLOWFPGA_JPEG = 'js';
+  try {
+    const j = await runCli(['bench', 'host', '--reps', '1', '--frame', '128x64', '--camera-format', 'mjpeg', '--json']);
+    t.equal(j.code, 0, j.stderr);
+    const o = JSON.parse(j.stdout);
+    t.equal(o.format, 'mjpeg');
+    t.equal(o.mjpeg.decoder, 'jpeg-js');
+  } finally {
+    if (old === undefined) delete process.env.FLOWFPGA_JPEG;
+    else process.env.FLOWFPGA_JPEG = old;
+  }
 });

@@ -3,18 +3,22 @@
 // Stages, timed separately and as one total per pair, median over the repetitions:
 //   fit       the new frame (RGB, 512x384 by default = the network size; --frame 640x480 for a VGA camera, resized)
 //             written into its input planes, plus moving the previous frame's planes to the first slot (runloop.ts);
+//             with --camera-format mjpeg the frame's decode (libturbojpeg or jpeg-js, src/camera/mjpeg.ts) too;
 //   to-ddr    the 6x384x512 input written to device memory (the runner's slot write; a memcpy into the DMA buffer);
-//   flow      int16 flow at 384x512 → pixels at the frame size (flowFromFixed + flowToSource);
+//   flow      int16 flow at 384x512 → pixels at the frame size (flowFromFixedToSource: one pass into fresh planes, as
+//             the run loop does — its observers may keep e.flow);
 //   wheel     colour-wheel image of that flow as the live page makes it (flowToColorPreview; a smooth field on the
 //             engine's 1/32 px grid); the byte-exact flowToColor that files use is timed apart (wheel_exact_*);
 //   bookkeep  the loop's per-pair record: verification outcome, status line, JSON line.
 // Command lists are bound per input slot once at load (scheduler/runner.ts), so no per-frame command patching exists
 // to time. The sampled verification's reference compute runs beside the engine and is costed in docs/verification.md.
 import os from 'node:os';
-import { createImage, flowFromFixed, flowToColor, flowToColorPreview, flowToSource, planInput, type RgbImage } from '../flow/index.js';
-import { imageFrame } from '../flow/fit.js';
+import { createImage, flowFromFixedToSource, flowToColor, flowToColorPreview, planInput, type RgbImage } from '../flow/index.js';
+import { fitPlanesFromRgb, imageFrame } from '../flow/fit.js';
 import type { SourceFrame } from '../flow/source.js';
 import { rgbToYuyv, yuyvFrame } from '../camera/convert.js';
+import { createMjpegDecoder, type MjpegDecoder, type MjpegDecoderName } from '../camera/mjpeg.js';
+import { encodeJpeg } from '../flow/image.js';
 import { Prng } from '../reference/prng.js';
 import type { FrameEvent } from './runloop.js';
 import { frameJson, statusText } from './status-line.js';
@@ -22,8 +26,10 @@ import { frameJson, statusText } from './status-line.js';
 export interface HostBenchResult {
   net: [number, number];
   source: [number, number];
-  /** Pixel format of the frames: decoded RGB (files, MJPEG) or YUYV from a camera buffer. */
-  format: 'rgb' | 'yuyv';
+  /** Pixel format of the frames: decoded RGB (files), YUYV from a camera buffer, or MJPEG (decoded in the fit stage). */
+  format: BenchFormat;
+  /** MJPEG: the decoder, the median wall / CPU ms of one frame's decode (inside `fit`) and the mean frame's bytes. */
+  mjpeg?: { decoder: MjpegDecoderName; decode_median_ms: number; decode_cpu_median_ms: number; jpeg_bytes: number };
   reps: number;
   /** Per stage and total: median / p90 ms per pair (wall clock). */
   median_ms: Record<string, number>;
@@ -54,16 +60,51 @@ function texture(w: number, h: number, seed: number): RgbImage {
   return img;
 }
 
+export type BenchFormat = 'rgb' | 'yuyv' | 'mjpeg';
+
+/**
+ * An MJPEG camera's frame without the driver: decoded on first use (so inside the timed fitPlanes), into `out` where
+ * the decoder writes into caller memory. Decode times (wall, CPU ms) are appended to `times`.
+ */
+function mjpegFrame(jpeg: Uint8Array, width: number, height: number, index: number, dec: MjpegDecoder, out: Uint8Array, times: number[][]): SourceFrame {
+  let img: RgbImage | undefined;
+  const decoded = (): RgbImage => {
+    if (img) return img;
+    const c0 = process.cpuUsage();
+    const t0 = performance.now();
+    img = dec.decode(jpeg, out);
+    const c = process.cpuUsage(c0);
+    times[0].push(performance.now() - t0);
+    times[1].push((c.user + c.system) / 1000);
+    return img;
+  };
+  return {
+    index,
+    width,
+    height,
+    timestampMs: 0,
+    fitPlanes: (map, dst, offset) => fitPlanesFromRgb(decoded(), map, dst, offset),
+    rgb: () => ({ width, height, data: decoded().data.slice() }),
+    release: () => {},
+  };
+}
+
 const median = (a: number[]): number => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)];
 const p90 = (a: number[]): number => [...a].sort((x, y) => x - y)[Math.min(a.length - 1, Math.floor(a.length * 0.9))];
 
-export function runHostBench(o: { reps?: number; netH?: number; netW?: number; srcW?: number; srcH?: number; format?: 'rgb' | 'yuyv' } = {}): HostBenchResult {
+export function runHostBench(o: { reps?: number; netH?: number; netW?: number; srcW?: number; srcH?: number; format?: BenchFormat } = {}): HostBenchResult {
   const reps = o.reps ?? 40;
   const nh = o.netH ?? 384, nw = o.netW ?? 512, sw = o.srcW ?? nw, sh = o.srcH ?? nh;
   const frames = [0, 1, 2, 3].map((i) => texture(sw, sh, 1 + i));
   // A YUYV camera's frames: fitting converts BT.601 inside the pass, straight from the buffer (src/camera).
   const yuyv = o.format === 'yuyv' ? frames.map((f) => rgbToYuyv(f)) : undefined;
-  const frame = (k: number): SourceFrame => (yuyv ? yuyvFrame(yuyv[k & 3], sw, sh, k) : imageFrame(frames[k & 3], k));
+  // An MJPEG camera's frames: JPEG at q85 (jpeg-js' encoder, once), decoded frame by frame into per-buffer memory.
+  const jpegs = o.format === 'mjpeg' ? frames.map((f) => new Uint8Array(encodeJpeg(f, 85))) : undefined;
+  const decoder = jpegs ? createMjpegDecoder() : undefined;
+  const rgbOut = jpegs ? frames.map(() => new Uint8Array(sw * sh * 3)) : [];
+  const decodeTimes: number[][] = [[], []];
+  const frame = (k: number): SourceFrame =>
+    yuyv ? yuyvFrame(yuyv[k & 3], sw, sh, k) : jpegs ? mjpegFrame(jpegs[k & 3], sw, sh, k, decoder!, rgbOut[k & 3], decodeTimes) : imageFrame(frames[k & 3], k);
   const map = planInput(sw, sh, { mode: 'resize', height: nh, width: nw });
   const input = new Uint8Array(6 * nh * nw);
   const ddr = new Uint8Array(8 * nh * nw);
@@ -104,7 +145,7 @@ export function runHostBench(o: { reps?: number; netH?: number; netW?: number; s
     ddr.set(input, 64);
     const t2 = performance.now();
     const u2 = cpuMs();
-    const flow = flowToSource(flowFromFixed(fixed, nw, nh, 5), map);
+    const flow = flowFromFixedToSource(fixed, nw, nh, 5, map);
     const t3 = performance.now();
     const u3 = cpuMs();
     const wheel = flowToColorPreview(flow);
@@ -134,6 +175,7 @@ export function runHostBench(o: { reps?: number; netH?: number; netW?: number; s
     exactCpu.push(u7 - u6);
   }
   if (sink === -1) console.log(sink);
+  decoder?.close();
   const cpu = process.cpuUsage(c0);
   const share = (cpu.user + cpu.system) / 1000 / (performance.now() - w0);
   const med: Record<string, number> = {};
@@ -145,8 +187,15 @@ export function runHostBench(o: { reps?: number; netH?: number; netW?: number; s
     cmed[k] = Math.round(median(cpuStages[k]) * 1000) / 1000;
   }
   const cpus = os.cpus();
+  const ms3 = (v: number): number => Math.round(v * 1000) / 1000;
+  const mjpeg = jpegs && {
+    decoder: decoder!.name,
+    decode_median_ms: ms3(median(decodeTimes[0])),
+    decode_cpu_median_ms: ms3(median(decodeTimes[1])),
+    jpeg_bytes: Math.round(jpegs.reduce((a, j) => a + j.length, 0) / jpegs.length),
+  };
   return {
-    net: [nh, nw], source: [sh, sw], format: yuyv ? 'yuyv' : 'rgb', reps, median_ms: med, p90_ms: p9, cpu_median_ms: cmed, fit_both_median_ms: Math.round(median(both) * 1000) / 1000,
+    net: [nh, nw], source: [sh, sw], format: o.format ?? 'rgb', ...(mjpeg ? { mjpeg } : {}), reps, median_ms: med, p90_ms: p9, cpu_median_ms: cmed, fit_both_median_ms: Math.round(median(both) * 1000) / 1000,
     wheel_exact_median_ms: Math.round(median(exact) * 1000) / 1000, wheel_exact_cpu_median_ms: Math.round(median(exactCpu) * 1000) / 1000,
     cpu_share: Math.round(share * 100) / 100,
     machine: { cpus: cpus[0]?.model ?? 'unknown', cores: cpus.length, loadavg: os.loadavg().map((x) => Math.round(x * 100) / 100), node: process.version },
@@ -160,6 +209,9 @@ export function formatHostBench(r: HostBenchResult): string {
   return [
     `host work per pair, network ${r.net[0]}x${r.net[1]}, frames ${r.source[1]}x${r.source[0]} ${r.format.toUpperCase()}, engine excluded; median of ${r.reps} (wall, and CPU time of this process):`,
     ...rows,
+    ...(r.mjpeg
+      ? [`  (MJPEG decoded by ${r.mjpeg.decoder} inside fit: ${r.mjpeg.decode_median_ms.toFixed(2)} ms a frame, cpu ${r.mjpeg.decode_cpu_median_ms.toFixed(2)} ms; q85 frames of ${(r.mjpeg.jpeg_bytes / 1024).toFixed(0)} kB)`]
+      : []),
     `  (fitting both frames from their buffers instead of moving planes: ${r.fit_both_median_ms.toFixed(2)} ms)`,
     `  (wheel: the live page's display table; the byte-exact Middlebury wheel of the written PNG files: ${r.wheel_exact_median_ms.toFixed(2)} ms, cpu ${r.wheel_exact_cpu_median_ms.toFixed(2)} ms)`,
     `  machine: ${r.machine.cpus}, ${r.machine.cores} cores, load average ${r.machine.loadavg.join(' ')}, node ${r.machine.node}; this process got ${Math.round(r.cpu_share * 100)} % of a core`,

@@ -255,10 +255,18 @@ function colourTarget(flow: FlowField, opts: FlowColorOptions): { u: Float32Arra
   if (opts.maxMotion !== undefined && !(opts.maxMotion >= 0 && Number.isFinite(opts.maxMotion))) {
     throw new UserError(`invalid max motion ${opts.maxMotion}`, 'give a non-negative number of pixels (0 = automatic)');
   }
-  let maxrad = maxKnownRadius(u, v, n);
-  if (opts.maxMotion !== undefined && opts.maxMotion > 0) maxrad = f32(opts.maxMotion);
+  // A given radius makes the largest vector irrelevant: no pass over the field for it.
+  let maxrad = opts.maxMotion !== undefined && opts.maxMotion > 0 ? f32(opts.maxMotion) : maxKnownRadius(u, v, n);
   if (maxrad === 0) maxrad = 1;
-  return { u, v, n, maxrad, image: createImage(width, height) };
+  return { u, v, n, maxrad, image: unfilledImage(width, height) };
+}
+
+/** An image both wheels write every byte of (unknown pixels too): no zero fill. Buffer.allocUnsafeSlow gives an
+ *  ArrayBuffer of its own, never Node's shared pool, so the image can be transferred like createImage()'s. */
+function unfilledImage(width: number, height: number): RgbImage {
+  if (!Number.isInteger(width) || !Number.isInteger(height) || width < 1 || height < 1) return createImage(width, height); // its error
+  const b = Buffer.allocUnsafeSlow(3 * width * height);
+  return { width, height, data: new Uint8Array(b.buffer, b.byteOffset, 3 * width * height) };
 }
 
 /** MotionToColor: unknown pixels (|u| or |v| > 1e9, NaN) are black. */
@@ -275,24 +283,42 @@ export function flowToColor(flow: FlowField, opts: FlowColorOptions = {}): FlowC
 /**
  * Largest float32 length of a known vector (-1 when none). The float32 chain runs only for vectors whose double
  * length is within 1e-6 (relative, in squares) of the largest so far: its three roundings move the length by less than
- * 2e-7, so no other vector can exceed the maximum.
+ * 2e-7, so no other vector can exceed the maximum. A vector below that floor is skipped before the unknown test: an
+ * unknown one is skipped either way, and NaN fails the comparison into the full test. Four vectors a step, one branch
+ * for the common case that none of them comes near the maximum (≈ 1.6x the one-at-a-time loop).
  */
 function maxKnownRadius(u: Float32Array, v: Float32Array, n: number): number {
   let maxrad = -1;
   let floor = -1; // squared double lengths below this cannot beat maxrad
-  for (let i = 0; i < n; i++) {
-    const fx = u[i];
-    const fy = v[i];
-    if (!(Math.abs(fx) <= UNKNOWN_FLOW_THRESH && Math.abs(fy) <= UNKNOWN_FLOW_THRESH)) continue;
-    const r2 = fx * fx + fy * fy;
-    if (r2 < floor) continue;
-    const rad = f32(Math.sqrt(f32(f32(fx * fx) + f32(fy * fy))));
+  let i = 0;
+  for (const m = n - 3; i < m; i += 4) {
+    const x0 = u[i], y0 = v[i], x1 = u[i + 1], y1 = v[i + 1], x2 = u[i + 2], y2 = v[i + 2], x3 = u[i + 3], y3 = v[i + 3];
+    if (x0 * x0 + y0 * y0 < floor && x1 * x1 + y1 * y1 < floor && x2 * x2 + y2 * y2 < floor && x3 * x3 + y3 * y3 < floor) continue;
+    for (let j = i; j < i + 4; j++) {
+      const fx = u[j];
+      const fy = v[j];
+      if (fx * fx + fy * fy < floor) continue;
+      const rad = knownRadius(fx, fy);
+      if (rad > maxrad) {
+        maxrad = rad;
+        floor = rad * rad * (1 - 1e-6);
+      }
+    }
+  }
+  for (; i < n; i++) {
+    const rad = knownRadius(u[i], v[i]);
     if (rad > maxrad) {
       maxrad = rad;
       floor = rad * rad * (1 - 1e-6);
     }
   }
   return maxrad;
+}
+
+/** The Middlebury float32 length of (fx, fy); -1 when the vector is unknown. */
+function knownRadius(fx: number, fy: number): number {
+  if (!(Math.abs(fx) <= UNKNOWN_FLOW_THRESH && Math.abs(fy) <= UNKNOWN_FLOW_THRESH)) return -1;
+  return f32(Math.sqrt(f32(f32(fx * fx) + f32(fy * fy))));
 }
 
 /** RGB of every pixel into d, chunk by chunk: positions, then bytes. */
@@ -366,21 +392,55 @@ export function flowToColorPreview(flow: FlowField, opts: FlowColorOptions = {})
   return { image, maxRadius: maxrad < 0 ? 0 : maxrad };
 }
 
+/** Little-endian hosts (x86, ARM as Linux runs it) can write four RGB pixels as three 32-bit words. */
+const LITTLE_ENDIAN = new Uint8Array(Uint32Array.of(1).buffer)[0] === 1;
+
 function previewPixels(u: Float32Array, v: Float32Array, n: number, maxrad: number, lut: Int32Array, d: Uint8Array): void {
   const half = PREVIEW_N / 2;
-  const inv = 1 / maxrad;
-  const edge = (1 - 2 / half) * (1 - 2 / half); // squared radius from which a cell may reach the unit circle
-  for (let i = 0, o = 0; i < n; i++, o += 3) {
-    const fx = u[i] * inv;
-    const fy = v[i] * inv;
-    let c: number;
-    // NaN fails every comparison: unknown vectors take the exact path (black). fy = ±0 too: along +x the Middlebury
-    // wheel does not close (colour 54 against colour 0, 43 levels of blue) and the sign of zero picks the side.
-    if (fx * fx + fy * fy < edge && fy !== 0) c = lut[(((fy + 1) * half) | 0) * PREVIEW_N + (((fx + 1) * half) | 0)];
-    else if (!(Math.abs(u[i]) <= UNKNOWN_FLOW_THRESH && Math.abs(v[i]) <= UNKNOWN_FLOW_THRESH)) c = 0;
-    else c = colorPacked(u[i], v[i], maxrad);
+  // Per frame: the vector in cells from the table's centre is (u, v) * k, and the squared radius in cells from which a
+  // cell may reach the unit circle (two cells inside it).
+  const k = half / maxrad;
+  const edge = (half - 2) * (half - 2);
+  let i = 0;
+  if (LITTLE_ENDIAN && d.byteOffset % 4 === 0) {
+    i = n - (n % 4);
+    previewWords(u, v, i, k, maxrad, lut, new Int32Array(d.buffer, d.byteOffset, (3 * i) / 4), half, edge);
+  }
+  for (let o = 3 * i; i < n; i++, o += 3) {
+    const c = previewColour(u[i], v[i], k, maxrad, lut, half, edge);
     d[o] = c & 255;
     d[o + 1] = (c >>> 8) & 255;
     d[o + 2] = (c >>> 16) & 255;
   }
+}
+
+/**
+ * Pixels [0, n) (n a multiple of 4), four at a time: R0 G0 B0 R1 | G1 B1 R2 G2 | B2 R3 G3 B3 as three little-endian
+ * words — three stores instead of twelve (≈ 1.5x the byte loop).
+ */
+function previewWords(u: Float32Array, v: Float32Array, n: number, k: number, maxrad: number, lut: Int32Array, w: Int32Array, half: number, edge: number): void {
+  for (let i = 0, o = 0; i < n; i += 4, o += 3) {
+    const c0 = previewColour(u[i], v[i], k, maxrad, lut, half, edge);
+    const c1 = previewColour(u[i + 1], v[i + 1], k, maxrad, lut, half, edge);
+    const c2 = previewColour(u[i + 2], v[i + 2], k, maxrad, lut, half, edge);
+    const c3 = previewColour(u[i + 3], v[i + 3], k, maxrad, lut, half, edge);
+    w[o] = c0 | (c1 << 24);
+    w[o + 1] = (c1 >>> 8) | (c2 << 16);
+    w[o + 2] = (c2 >>> 16) | (c3 << 8);
+  }
+}
+
+/** 0x00BBGGRR of one vector: the table's cell, or the exact colour where the table may not serve (see above). */
+function previewColour(uu: number, vv: number, k: number, maxrad: number, lut: Int32Array, half: number, edge: number): number {
+  const x = uu * k;
+  const y = vv * k;
+  // NaN fails every comparison: unknown vectors take the exact path (black). y = ±0 too: along +x the Middlebury
+  // wheel does not close (colour 54 against colour 0, 43 levels of blue) and the sign of zero picks the side.
+  if (x * x + y * y < edge && y !== 0) return lut[((y + half) | 0) * PREVIEW_N + ((x + half) | 0)];
+  return previewExact(uu, vv, maxrad);
+}
+
+function previewExact(uu: number, vv: number, maxrad: number): number {
+  if (!(Math.abs(uu) <= UNKNOWN_FLOW_THRESH && Math.abs(vv) <= UNKNOWN_FLOW_THRESH)) return 0;
+  return colorPacked(uu, vv, maxrad) & 0xffffff;
 }
