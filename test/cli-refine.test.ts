@@ -3,11 +3,15 @@
 // reference bit for bit, verification covers both passes, and --refine off is the one-pass flow.
 import t from 'tap';
 import { spawnSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createFlow, createImage, decodeFlo } from '../src/flow/index.js';
 import { warpImage } from '../src/flow/warp.js';
-import { AUTO_REFINE_RATIO, checkRefine, parseRefine, refineLine, refineSize } from '../src/cli/refine.js';
+import { AUTO_REFINE_RATIO, checkRefine, parseCoarse, parseRefine, refineLine, refineSize } from '../src/cli/refine.js';
+import { coarsePartner } from '../src/model/registry.js';
+import { flownetsQ } from '../src/model/arch.js';
+import { encodeModel, loadModelFile } from '../src/model/format.js';
+import { randomModel } from '../src/reference/index.js';
 import { Prng } from '../src/reference/prng.js';
 import { runCli } from './helpers/cli.js';
 import { tinyModelFile } from './helpers/tiny-model.js';
@@ -128,4 +132,61 @@ t.test('eval: refined by default on large frames, announced on stderr; --refine 
   t.match(two.err, /^eval: refinement: frames 256x192 get a second pass at 128x128/m);
   t.notMatch(one.err, /refinement: frames/);
   t.not(two.j.epe, one.j.epe, 'a different flow');
+});
+
+t.test('a coarse-pass partner (models/<name>-coarse.ffq, meta.coarse_for) runs the first pass of refined pairs', async (t) => {
+  // A models folder with the tiny model and a partner of other weights.
+  const models = join(dir, 'models');
+  mkdirSync(models, { recursive: true });
+  copyFileSync(modelPath, join(models, 'tiny.ffq'));
+  const c = randomModel(flownetsQ({ width: 1 / 16 }), 5);
+  c.name = 'tiny-coarse';
+  c.nativeSize = [64, 64];
+  c.meta = { coarse_for: 'tiny' };
+  writeFileSync(join(models, 'tiny-coarse.ffq'), encodeModel(c));
+  const tiny = loadModelFile(modelPath);
+  t.equal(coarsePartner(tiny, models)?.name, 'tiny-coarse');
+  t.equal(coarsePartner(loadModelFile(join(models, 'tiny-coarse.ffq')), models), undefined, 'the partner has none');
+  c.meta = { coarse_for: 'other' };
+  writeFileSync(join(models, 'tiny-x-coarse.ffq'), encodeModel({ ...c, name: 'tiny-x-coarse' }));
+  t.equal(coarsePartner({ ...tiny, name: 'tiny-x' }, models), undefined, 'a -coarse file for another model is not a partner');
+  t.equal(parseCoarse('same', tiny, 'auto'), undefined);
+  t.throws(() => parseCoarse(join(models, 'tiny-coarse.ffq'), tiny, 'off'), { name: 'UserError', message: /--refine off refines none/ });
+  t.equal(parseCoarse(join(models, 'tiny-coarse.ffq'), tiny, 'auto')?.name, 'tiny-coarse');
+  t.equal(parseCoarse(modelPath, tiny, 'auto'), undefined, 'the model itself is no coarse model');
+  t.match(refineLine('auto', [64, 64], 'resize', 'tiny-coarse'), /first pass runs tiny-coarse \(--refine off: one pass; --coarse-model same: one model for both\)$/);
+
+  const prev = process.env.FLOWFPGA_MODELS;
+  process.env.FLOWFPGA_MODELS = models;
+  t.teardown(() => (prev === undefined ? delete process.env.FLOWFPGA_MODELS : (process.env.FLOWFPGA_MODELS = prev)));
+  const run = async (board: string, out: string, extra: string[] = []): Promise<{ out: string; err: string; lines: Record<string, unknown>[] }> => {
+    const r = await runCli(['run', '--board', board, '--model', 'tiny', '--out', join(dir, out), '--limit', '2', '--no-png', '--json', ...extra]);
+    t.equal(r.code, 0, r.stderr);
+    return { out, err: r.stderr, lines: r.stdout.trim().split('\n').map((l) => JSON.parse(l)) };
+  };
+  const ref = await run('ref', 'c-ref');
+  const emu = await run('emu', 'c-emu', ['--verify', 'full']);
+  const same = await run('ref', 'c-same', ['--coarse-model', 'same']);
+  const named = await run('ref', 'c-named', ['--coarse-model', 'tiny-coarse']);
+  t.match(ref.err, /^refinement: frames 256x192 get a second pass at 128x128 on the frames warped by the first, whose first pass runs tiny-coarse/m);
+  t.ok(ref.lines.slice(0, -1).every((l) => l.coarse_model === 'tiny-coarse'), 'frame lines name the first pass\'s model');
+  t.equal(ref.lines.at(-1)!.coarse_model, 'tiny-coarse', 'and the summary');
+  t.ok(same.lines.slice(0, -1).every((l) => l.coarse_model === null));
+  t.ok(emu.lines.slice(0, -1).every((l) => (l.verify as { mismatches: number }).mismatches === 0));
+  const flo = (d: string, id: string): Buffer => readFileSync(join(dir, d, `${id}.flo`));
+  for (const id of ['00001', '00002']) {
+    t.ok(flo('c-emu', id).equals(flo('c-ref', id)), `${id}: emu == ref with the coarse-pass model`);
+    t.ok(flo('c-named', id).equals(flo('c-ref', id)), `${id}: --coarse-model NAME == the shipped partner`);
+    t.ok(flo('c-same', id).equals(flo('ref', id)), `${id}: --coarse-model same == one model for both passes`);
+    t.notOk(flo('c-same', id).equals(flo('c-ref', id)), `${id}: the partner changes the flow`);
+  }
+  const off = await run('ref', 'c-off', ['--refine', 'off']);
+  t.ok(off.lines.slice(0, -1).every((l) => l.refine_net === null && l.coarse_model === null), 'no refinement, no coarse model');
+  const bad = await runCli(['run', '--board', 'ref', '--model', 'tiny', '--out', join(dir, 'c-bad'), '--refine', 'off', '--coarse-model', 'tiny-coarse']);
+  t.equal(bad.code, 2);
+  t.match(bad.stderr, /^flowfpga: --coarse-model runs the first pass of a refined pair, and --refine off refines none \(hint: /);
+  const ev = await runCli(['eval', '--dataset', 'chairs:samples', '--board', 'ref', '--model', 'tiny', '--limit', '2', '--json']);
+  t.equal(ev.code, 0, ev.stderr);
+  t.equal(JSON.parse(ev.stdout).coarse_model, 'tiny-coarse');
+  t.match(ev.stderr, /whose first pass runs tiny-coarse/);
 });

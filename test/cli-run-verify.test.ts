@@ -79,3 +79,22 @@ t.test('rerun: the engine keeps failing → the reference computes the pair; out
   }
   t.notOk(existsSync(join(dir, 'rerun', '00003.flo')));
 });
+
+t.test('rerun with a coarse-pass model: the first pass is recomputed on that model; outputs equal --board ref', async (t) => {
+  const coarse = randomModel(flownetsQ({ width: 1 / 16 }), 7);
+  coarse.name = 'tiny-other';
+  coarse.nativeSize = [64, 64];
+  const coarsePath = join(dir, 'tiny-other.ffq');
+  writeFileSync(coarsePath, encodeModel(coarse));
+  const r = await run('rerun-coarse', '--on-mismatch', 'rerun', '--json', '--coarse-model', coarsePath);
+  t.equal(r.code, 3, r.stderr);
+  const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+  t.equal(lines.at(-1).recomputed, 2);
+  t.ok(lines.slice(0, -1).every((l) => l.verify.state === 'recomputed' && l.coarse_model === 'tiny-other'));
+  const ref = await runCli(['run', '--board', 'ref', '--model', modelPath, '--out', join(dir, 'ref-coarse'), '--limit', '2', '--no-png', '--coarse-model', coarsePath]);
+  t.equal(ref.code, 0, ref.stderr);
+  for (const f of ['00001.flo', '00002.flo']) {
+    t.ok(readFileSync(join(dir, 'rerun-coarse', f)).equals(readFileSync(join(dir, 'ref-coarse', f))), `${f} identical to --board ref`);
+    t.notOk(readFileSync(join(dir, 'rerun-coarse', f)).equals(readFileSync(join(dir, 'ref', f))), `${f}: not the one-model flow`);
+  }
+});

@@ -162,12 +162,17 @@ def main(argv=None) -> int:
     p.add_argument('checkpoint')
     p.add_argument('out')
     p.add_argument('--name', help='model name (default from width and bits)')
+    p.add_argument('--coarse-for', help='meta.coarse_for: the shipped model whose refined runs use this one for the '
+                                        'first pass (src/model/registry.ts coarsePartner)')
     p.add_argument('--val-count', type=int, default=16, help='held-out synthetic pairs for the EPE gap report')
     p.add_argument('--val-seed', type=int, default=None)
     p.add_argument('--threads', type=int, default=2)
     args = p.parse_args(argv)
     torch.set_num_threads(max(1, args.threads))
-    _, rep = export_checkpoint(args.checkpoint, args.out, args.name, args.val_count, args.val_seed)
+    qm, rep = export_checkpoint(args.checkpoint, args.out, args.name, args.val_count, args.val_seed)
+    if args.coarse_for:
+        qm.meta['coarse_for'] = args.coarse_for
+        MF.save(qm, args.out)
     print(f'wrote {args.out} ({rep["bytes"]} bytes): EPE fake-quant {rep["epe_fakequant"]:.4f}, integer '
           f'{rep["epe_int"]:.4f} (gap {rep["gap"]:+.5f}), fq-vs-int mean diff {rep["mean_fq_int_diff"]:.5f} px, '
           f'identical on {rep["identical_pairs"]}/{rep["pairs"]} pairs; L1 fake-quant {rep["l1_fakequant"]:.4f}, '

@@ -140,13 +140,11 @@ def flow_to_source(flow: torch.Tensor, h: int, w: int) -> torch.Tensor:
     return torch.stack([y[0] * (w / nw), y[1] * (h / nh)])
 
 
-@torch.no_grad()
-def eval_checkpoint(path: str, frames: torch.Tensor, flow: torch.Tensor, size=None, refine='auto') -> float:
-    """Fake-quantized (or float) checkpoint or .ffq file, run at its trained size with `flowfpga eval`'s default
-    refinement (train/refine.py: a second pass at up to twice that size when the frames are >= 1.5x it)."""
-    from . import refine as R
+def _load_net(path: str, frames: torch.Tensor):
+    """(net, trained (h, w)) for a fake-quantized (or float) checkpoint or a .ffq file (dequantized: the same
+    function as the integer file, train/ffqinit.py)."""
     from . import train as T
-    if path.endswith('.ffq'):  # dequantized: the same function as the integer file (train/ffqinit.py)
+    if path.endswith('.ffq'):
         from . import ffqinit, modelfile as MF
         qm = MF.load(path)
         net = ffqinit.model_for(qm)
@@ -156,13 +154,41 @@ def eval_checkpoint(path: str, frames: torch.Tensor, flow: torch.Tensor, size=No
         net, targs, _ = T.load_model(path)
         h, w = T.parse_size(targs.size)
     net.eval()
+    return net, (h, w)
+
+
+def coarse_partner(path: str, models_dir: str = 'models') -> str | None:
+    """models/<name>-coarse.ffq when its meta.coarse_for names `path`'s model: `flowfpga eval`'s default first pass
+    of a refined pair (src/model/registry.ts coarsePartner); None for checkpoints and models without one."""
+    if not path.endswith('.ffq'):
+        return None
+    from . import modelfile as MF
+    name = MF.load(path).name
+    cand = os.path.join(models_dir, f'{name}-coarse.ffq')
+    if os.path.exists(cand) and MF.load(cand).meta.get('coarse_for') == name:
+        return cand
+    return None
+
+
+@torch.no_grad()
+def eval_checkpoint(path: str, frames: torch.Tensor, flow: torch.Tensor, size=None, refine='auto',
+                    coarse='auto') -> float:
+    """Fake-quantized (or float) checkpoint or .ffq file, run at its trained size with `flowfpga eval`'s default
+    refinement (train/refine.py: a second pass at up to twice that size when the frames are >= 1.5x it). When the
+    refinement applies, the first pass runs `coarse` (a path; 'auto': the shipped partner, coarse_partner; None:
+    the model itself), as `--coarse-model` does."""
+    from . import refine as R
+    net, (h, w) = _load_net(path, frames)
     if size is not None:
         h, w = size
     e = []
     fh, fw = flow.shape[-2:]
     rs = R.refine_size((h, w), fh, fw, refine)
+    if coarse == 'auto':
+        coarse = coarse_partner(path)
+    first = _load_net(coarse, frames)[0] if (rs and coarse) else net
     for i in range(frames.shape[0]):
-        p = flow_to_source(net(resize_pair(frames[i], h, w)[None])[0], fh, fw)
+        p = flow_to_source(first(resize_pair(frames[i], h, w)[None])[0], fh, fw)
         if rs:
             p = R.refined_flow(net, frames[i], p, rs, resize_pair, flow_to_source)
         e.append(M.epe(p[None], flow[i:i + 1]).item())

@@ -3,6 +3,7 @@
   /usr/bin/python3 -m train.reproduce 8bit               # -> train/runs/repro/flownets-q-w0.25-8bit.ffq
   /usr/bin/python3 -m train.reproduce 6bit --install     # ... and copy it into models/
   /usr/bin/python3 -m train.reproduce mixed --dry-run    # print the stage commands only
+  /usr/bin/python3 -m train.reproduce 8bit-coarse        # the 8-bit model's coarse-pass partner (below)
 
 Stages (docs/accuracy.md "Shipped models"; every stage is a train.train run with its own progress lines and ETA):
   1. float FlowNetS-Q pretrain P   (seed 1, lr 1e-3)
@@ -12,6 +13,10 @@ Stages (docs/accuracy.md "Shipped models"; every stage is a train.train run with
   5. (targets in ROBUST_STEPS) export the stage-3 model as <name>-base.ffq, fine-tune it on the robust data
      (heavy-tailed motion, training texture packages, camera and zoom augmentation; docs/accuracy.md
      "Training that covers its use"), initialised from that file (--init-ffq), and export the result
+  8bit-coarse: stages 1-4 of 8bit (shared run folders), then two robust fine-tunes of that export: A (1875 steps,
+     lr 2e-4) and B (from A, lr 1e-4 on a 40,000-step schedule stopped at step 5250, as the shipped run was), exported
+     with meta.coarse_for = the 8-bit model: `run`/`eval` use it for the first pass of a refined pair
+     (docs/accuracy.md "Refinement").
 Stages that finished (result.json at their step count) are skipped; an interrupted stage resumes from its last.pt.
 Budgets are step counts, so a rerun does the same number of updates whatever the machine's speed. The shipped runs
 used wall-clock budgets for stages 1 and 2 (a cosine schedule over minutes); the step counts here are the steps
@@ -37,6 +42,9 @@ TARGETS = {'8bit': '8', '6bit': '6', 'mixed': MIXED_BITS}
 ROBUST_ARGS = ['--motion', 'heavy', '--sources', 'train', '--camera', '0.7', '--zoom', '1.6', '--lr', '2e-4',
                '--seed', '11', '--eval-every', '500']
 ROBUST_STEPS: dict[str, int] = {}
+# The coarse-pass model: base target, then (steps, extra train.train args) per robust stage, as shipped.
+COARSE = {'8bit-coarse': ('8bit', [(1875, []), (40000, ['--lr', '1e-4', '--seed', '12', '--eval-every', '1000',
+                                                         '--stop-at', '5250'])])}
 
 
 def stages(target: str, out_dir: str, steps=(PRETRAIN_STEPS, CONTINUE_STEPS, QAT_STEPS), width: float = 0.25,
@@ -64,7 +72,7 @@ def finished(out: str, steps: int) -> bool:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument('model', choices=sorted(TARGETS), help='which shipped model to reproduce')
+    ap.add_argument('model', choices=sorted([*TARGETS, *COARSE]), help='which shipped model to reproduce')
     ap.add_argument('--out-dir', default='train/runs/repro', help='run folders and the .ffq go here')
     ap.add_argument('--install', action='store_true', help='copy the exported .ffq into models/')
     ap.add_argument('--dry-run', action='store_true', help='print the stage commands and exit')
@@ -76,33 +84,50 @@ def main(argv=None) -> int:
     ap.add_argument('--width', type=float, default=0.25, help=argparse.SUPPRESS)
     ap.add_argument('--size', default='192x256', help=argparse.SUPPRESS)
     ap.add_argument('--val-count', type=int, default=64, help=argparse.SUPPRESS)
-    ap.add_argument('--robust-steps', type=int, default=None, help=argparse.SUPPRESS)
+    ap.add_argument('--robust-steps', default=None, help=argparse.SUPPRESS)  # N, or A,B,STOP for 8bit-coarse
     a = ap.parse_args(argv)
     steps = tuple(int(s) for s in a.steps.split(',')) if a.steps else (PRETRAIN_STEPS, CONTINUE_STEPS, QAT_STEPS)
     if len(steps) != 3 or min(steps) < 1:
         raise SystemExit('--steps: three positive step counts, e.g. 2585,14036,1200')
     extra = ['--threads', str(a.threads), '--device', a.device, '--nproc', str(a.nproc)]
-    plan = stages(a.model, a.out_dir, steps, a.width, a.size, extra)
+    base = COARSE[a.model][0] if a.model in COARSE else a.model
+    plan = stages(base, a.out_dir, steps, a.width, a.size, extra)
     if a.val_count != 64:
         plan = [(o, [*argv_, '--val-count', str(a.val_count)], n) for o, argv_, n in plan]
     name = f'flownets-q-w{a.width:g}-{a.model}'
     ffq = os.path.join(a.out_dir, f'{name}.ffq')
-    robust = a.robust_steps if a.robust_steps is not None else ROBUST_STEPS.get(a.model)
-    base_ffq = os.path.join(a.out_dir, f'{name}-base.ffq') if robust else ffq
-    rstage = None
-    if robust:
-        ro = os.path.join(a.out_dir, f'{a.model}-robust')
-        rstage = (ro, ['--model', 'q', '--bits', TARGETS[a.model], '--steps', str(robust), '--init-ffq', base_ffq,
-                       '--out', ro, '--width', str(a.width), '--size', a.size, '--batch', '8',
-                       '--val-count', str(a.val_count), *ROBUST_ARGS, *extra], robust)
-    exp = lambda ck, dst: [ck, dst, '--name', name, '--val-count', str(a.val_count)]  # noqa: E731
+    # robust stages: (steps of the schedule, extra args, steps to stop at)
+    if a.model in COARSE:
+        rs = COARSE[a.model][1]
+        if a.robust_steps:
+            n, m, stop = (int(x) for x in a.robust_steps.split(','))
+            rs = [(n, []), (m, [*rs[1][1][:-2], '--stop-at', str(stop)])]
+        robust = [(n, x, int(x[x.index('--stop-at') + 1]) if '--stop-at' in x else n) for n, x in rs]
+        base_ffq = os.path.join(a.out_dir, f'flownets-q-w{a.width:g}-{base}.ffq')
+    else:
+        n = int(a.robust_steps) if a.robust_steps is not None else ROBUST_STEPS.get(a.model)
+        robust = [(n, [], n)] if n else []
+        base_ffq = os.path.join(a.out_dir, f'{name}-base.ffq') if robust else ffq
+    rstages = []
+    for i, (n, x, stop) in enumerate(robust):
+        ro = os.path.join(a.out_dir, f'{a.model}-robust' + ('' if len(robust) == 1 else '-' + 'ab'[i]))
+        init = ['--init-ffq', base_ffq] if i == 0 else ['--init', os.path.join(rstages[-1][0], 'last.pt')]
+        rstages.append((ro, ['--model', 'q', '--bits', TARGETS[base], '--steps', str(n), *init,
+                             '--out', ro, '--width', str(a.width), '--size', a.size, '--batch', '8',
+                             '--val-count', str(a.val_count), *ROBUST_ARGS, *x, *extra], stop))
+    exp = lambda ck, dst, nm=name: [ck, dst, '--name', nm, '--val-count', str(a.val_count)]  # noqa: E731
+    base_exp = exp(os.path.join(plan[-1][0], 'last.pt'), base_ffq, f'flownets-q-w{a.width:g}-{base}')
+    final_exp = exp(os.path.join(rstages[-1][0], 'last.pt'), ffq) if rstages else None
+    if final_exp and a.model in COARSE:
+        final_exp += ['--coarse-for', f'flownets-q-w{a.width:g}-{base}']
     if a.dry_run:
         for _, argv_, _ in plan:
             print('/usr/bin/python3 -m train.train ' + ' '.join(argv_))
-        print('/usr/bin/python3 -m train.export ' + ' '.join(exp(os.path.join(plan[-1][0], 'last.pt'), base_ffq)))
-        if rstage:
-            print('/usr/bin/python3 -m train.train ' + ' '.join(rstage[1]))
-            print('/usr/bin/python3 -m train.export ' + ' '.join(exp(os.path.join(rstage[0], 'last.pt'), ffq)))
+        print('/usr/bin/python3 -m train.export ' + ' '.join(base_exp))
+        for _, argv_, _ in rstages:
+            print('/usr/bin/python3 -m train.train ' + ' '.join(argv_))
+        if final_exp:
+            print('/usr/bin/python3 -m train.export ' + ' '.join(final_exp))
         return 0
     for i, (out, argv_, n) in enumerate(plan, 1):
         if finished(out, n):
@@ -112,17 +137,17 @@ def main(argv=None) -> int:
         print(f'stage {i}/3: {out} ({n} steps{", resuming" if resume else ""})', flush=True)
         T.main([*argv_, '--resume'] if resume else argv_)
     print('stage 4: export', flush=True)
-    X.main([*exp(os.path.join(plan[-1][0], 'last.pt'), base_ffq), '--threads', str(a.threads)])
-    if rstage:
-        out, argv_, n = rstage
+    X.main([*base_exp, '--threads', str(a.threads)])
+    for i, (out, argv_, n) in enumerate(rstages, 5):
         if finished(out, n):
-            print(f'stage 5: {out} already at {n} steps, skipped', flush=True)
-        else:
-            resume = os.path.exists(os.path.join(out, 'last.pt'))
-            print(f'stage 5: {out} (robust fine-tune, {n} steps{", resuming" if resume else ""})', flush=True)
-            T.main([*argv_, '--resume'] if resume else argv_)
-        print('stage 6: export', flush=True)
-        X.main([*exp(os.path.join(out, 'last.pt'), ffq), '--threads', str(a.threads)])
+            print(f'stage {i}: {out} already at {n} steps, skipped', flush=True)
+            continue
+        resume = os.path.exists(os.path.join(out, 'last.pt'))
+        print(f'stage {i}: {out} (robust fine-tune, {n} steps{", resuming" if resume else ""})', flush=True)
+        T.main([*argv_, '--resume'] if resume else argv_)
+    if final_exp:
+        print(f'stage {5 + len(rstages)}: export', flush=True)
+        X.main([*final_exp, '--threads', str(a.threads)])
     if not (a.steps or a.width != 0.25 or a.size != '192x256' or a.val_count != 64 or a.robust_steps is not None):
         from . import modelfile as MF
         qm = MF.load(ffq)

@@ -44,6 +44,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('--size', default='192x256', help='training crop HxW (multiples of 64)')
     p.add_argument('--steps', type=int, default=100000, help='max steps (also the LR schedule length without --minutes)')
     p.add_argument('--minutes', type=float, default=0, help='wall-clock budget; the LR schedule follows it')
+    p.add_argument('--stop-at', type=int, default=0,
+                   help='stop after this step without changing the LR schedule (a run stopped early, reproduced)')
     p.add_argument('--batch', type=int, default=8)
     p.add_argument('--lr', type=float, default=1e-3)
     p.add_argument('--threads', type=int, default=2)
@@ -298,7 +300,7 @@ def train(args, rank: int = 0, world: int = 1) -> dict:
     net.train()
     while True:
         p = progress()
-        stop = torch.tensor([1.0 if (p >= 1.0 or step >= args.steps) else 0.0])
+        stop = torch.tensor([1.0 if (p >= 1.0 or step >= args.steps or 0 < args.stop_at <= step) else 0.0])
         if world > 1:  # all ranks stop together (the time budget is measured per process)
             torch.distributed.all_reduce(stop.to(device) if device.startswith('cuda') else stop)
         if stop.item() > 0:

@@ -3,8 +3,7 @@
 import type { FlowDevice, InferResult } from '../device/index.js';
 import {
   FlowErrorAccumulator,
-  flowFromFixed,
-  flowToSource,
+  flowFromFixedToSource,
   prepareInput,
   type ErrorSummary,
   type FitMode,
@@ -24,8 +23,9 @@ export interface PairOutcome {
   errors?: PairErrors;
   netSize: [number, number];
   infer: InferResult;
-  /** The refinement pass's network size and device result, when it ran. */
-  refine?: { netSize: [number, number]; infer: InferResult };
+  /** The refinement pass's network size and device result, when it ran; coarseModel names the first pass's model
+   *  when it was not the job's model (--coarse-model). */
+  refine?: { netSize: [number, number]; infer: InferResult; coarseModel?: string };
 }
 
 export interface FlowJobOptions {
@@ -34,6 +34,8 @@ export interface FlowJobOptions {
   size?: [number, number];
   /** Coarse-to-fine second pass (refine.ts); default off. */
   refine?: RefineSpec;
+  /** The first pass's model on pairs that get the second pass (refine.ts parseCoarse); default the model. */
+  coarse?: QModel;
   limit?: number;
   onPair?: (o: PairOutcome) => Promise<void> | void;
 }
@@ -59,16 +61,17 @@ export async function runFlowJob(device: FlowDevice, model: QModel, data: PairDa
     const pair = await data.load(i);
     const size = o.size ?? model.nativeSize;
     const input = prepareInput(pair.img1, pair.img2, { mode: o.fit, height: size[0], width: size[1] });
-    await device.load(model, input.height, input.width); // a resident plan: selected, not planned again
+    const rs = refineSize(o.refine ?? 'off', [input.height, input.width], o.fit, pair.img1.width, pair.img1.height);
+    const first = rs && o.coarse ? o.coarse : model; // refined pairs: the coarse-pass model first, when there is one
+    await device.load(first, input.height, input.width); // a resident plan: selected, not planned again
     const r = await device.infer(input.data);
     inferMs += r.timings.totalMs;
-    let flow = flowToSource(flowFromFixed(r.flow, r.w, r.h, r.fracBits), input.mapping);
+    let flow = flowFromFixedToSource(r.flow, r.w, r.h, r.fracBits, input.mapping);
     let refine: PairOutcome['refine'];
-    const rs = refineSize(o.refine ?? 'off', [input.height, input.width], o.fit, pair.img1.width, pair.img1.height);
     if (rs) {
       const f = await refinePass(device, model, pair.img1, pair.img2, flow, rs, o.fit);
       flow = f.flow;
-      refine = { netSize: f.netSize, infer: f.infer };
+      refine = { netSize: f.netSize, infer: f.infer, coarseModel: first === model ? undefined : first.name };
       inferMs += f.infer.timings.totalMs;
       refined++;
     }

@@ -1,13 +1,16 @@
 // Coarse-to-fine refinement: the network first runs at its trained resolution (where the motions it was trained on
 // fit), then once more at (up to twice) that size on the first frame and the second frame warped by the coarse flow;
 // what is left to find is a small residual, inside the trained range, and the larger size brings back the detail the
-// coarse pass lost. No extra training: the same model runs both passes. docs/accuracy.md "Refinement" has the numbers.
+// coarse pass lost. The same model can run both passes; a shipped model may have a coarse-pass partner trained on
+// heavy-tailed motion (models/<name>-coarse.ffq), which then runs the first pass of refined pairs (`--coarse-model`).
+// docs/accuracy.md "Refinement" has the numbers.
 import type { FlowDevice, InferResult } from '../device/index.js';
 import { UserError } from '../errors.js';
-import { createFlow, flowFromFixed, flowToSource, prepareInput, type FitMode, type FlowField, type InputMapping, type RgbImage } from '../flow/index.js';
+import { createFlow, flowFromFixedToSource, prepareInput, type FitMode, type FlowField, type InputMapping, type RgbImage } from '../flow/index.js';
 import { NET_MULTIPLE } from '../flow/netinput.js';
 import { warpImage } from '../flow/warp.js';
 import type { QModel } from '../model/types.js';
+import { coarsePartner, resolveModel } from '../model/registry.js';
 import { parseSize } from './parse.js';
 
 /** `--refine`: auto (when frames are much larger than the network size), off, or an explicit network size. */
@@ -25,6 +28,31 @@ export function checkRefine(spec: RefineSpec, fit: FitMode): void {
   if (Array.isArray(spec) && fit === 'crop') {
     throw new UserError('--refine needs the whole frame\'s flow, which --fit crop does not give', 'use --fit resize or pad, or --refine off');
   }
+}
+
+/**
+ * `--coarse-model`: the model of a refined pair's first pass. auto (default): the model's shipped partner
+ * (coarsePartner) if it has one; same: the model itself; else a shipped name or .ffq file. Undefined = the model.
+ */
+export function parseCoarse(arg: string | undefined, model: QModel, spec: RefineSpec): QModel | undefined {
+  if (arg === undefined || arg === 'auto') return spec === 'off' ? undefined : coarsePartner(model);
+  if (arg === 'same') return undefined;
+  if (spec === 'off') throw new UserError('--coarse-model runs the first pass of a refined pair, and --refine off refines none', 'drop --refine off, or --coarse-model');
+  const c = resolveModel(arg);
+  return c.name === model.name ? undefined : c;
+}
+
+/** `--refine` and `--coarse-model` of run and eval, parsed and checked before any frame is computed. */
+export interface RefineSetup {
+  spec: RefineSpec;
+  /** First-pass model of refined pairs when not the model itself. */
+  coarse?: QModel;
+}
+
+export function refineSetup(refineArg: string | undefined, coarseArg: string | undefined, model: QModel, fit: FitMode): RefineSetup {
+  const spec = parseRefine(refineArg);
+  checkRefine(spec, fit);
+  return { spec, coarse: parseCoarse(coarseArg, model, spec) };
 }
 
 /** Frames at least this many times the network size in both dimensions get the refinement pass under `auto`. */
@@ -47,35 +75,38 @@ export function refineSize(spec: RefineSpec, net: [number, number], fit: FitMode
 }
 
 /** The announcing line for the refinement setting. */
-export function refineLine(spec: RefineSpec, net: [number, number], fit: FitMode): string {
+export function refineLine(spec: RefineSpec, net: [number, number], fit: FitMode, coarse?: string): string {
   if (spec === 'off') return 'refinement off (--refine): one pass at the network size';
-  if (Array.isArray(spec)) return `refinement: a second pass at ${spec[0]}x${spec[1]} on the frames warped by the first (--refine)`;
+  if (Array.isArray(spec)) return `refinement: a second pass at ${spec[0]}x${spec[1]} on the frames warped by the first${firstPass(coarse)} (--refine${sameHint(coarse)})`;
   if (fit !== 'resize') return 'refinement off: --refine auto needs --fit resize';
-  return `refinement auto: frames of at least ${Math.ceil(AUTO_REFINE_RATIO * net[1])}x${Math.ceil(AUTO_REFINE_RATIO * net[0])} get a second pass at up to ${2 * net[0]}x${2 * net[1]} on the frames warped by the first (--refine off: one pass)`;
+  return `refinement auto: frames of at least ${Math.ceil(AUTO_REFINE_RATIO * net[1])}x${Math.ceil(AUTO_REFINE_RATIO * net[0])} get a second pass at up to ${2 * net[0]}x${2 * net[1]} on the frames warped by the first${firstPass(coarse)} (--refine off: one pass${sameHint(coarse)})`;
 }
 
 /** Said once under auto, when the first pair gets the second pass. */
-export function refinedLine(srcW: number, srcH: number, size: [number, number]): string {
-  return `refinement: frames ${srcW}x${srcH} get a second pass at ${size[0]}x${size[1]} on the frames warped by the first (--refine off: one pass)`;
+export function refinedLine(srcW: number, srcH: number, size: [number, number], coarse?: string): string {
+  return `refinement: frames ${srcW}x${srcH} get a second pass at ${size[0]}x${size[1]} on the frames warped by the first${firstPass(coarse)} (--refine off: one pass${sameHint(coarse)})`;
 }
+
+const firstPass = (coarse: string | undefined): string => (coarse ? `, whose first pass runs ${coarse}` : '');
+const sameHint = (coarse: string | undefined): string => (coarse ? '; --coarse-model same: one model for both' : '');
 
 /**
  * Says the refinement setting once through `say`: at the start when it is explicit (or auto cannot apply), else when
  * the first pair gets the second pass (most inputs are not large enough for it).
  */
-export function refineAnnouncer(spec: RefineSpec, net: [number, number], fit: FitMode, say: (line: string) => void):
+export function refineAnnouncer(spec: RefineSpec, net: [number, number], fit: FitMode, say: (line: string) => void, coarse?: string):
   { start(): void; pair(srcW: number, srcH: number, size: [number, number] | undefined): void } {
   let said = false;
   return {
     start() {
       if (spec === 'auto' && fit === 'resize') return;
       said = true;
-      say(refineLine(spec, net, fit));
+      say(refineLine(spec, net, fit, coarse));
     },
     pair(srcW, srcH, size) {
       if (said || !size) return;
       said = true;
-      say(refinedLine(srcW, srcH, size));
+      say(refinedLine(srcW, srcH, size, coarse));
     },
   };
 }
@@ -107,7 +138,7 @@ export async function refinePass(device: FlowDevice, model: QModel, img1: RgbIma
 /** coarse + the residual pass's int16 flow brought back to the frames' size (float32 sums, as train/refine.py). */
 export function addResidual(coarse: FlowField, fixed: Int16Array, r: { w: number; h: number; fracBits: number },
   mapping: InputMapping): FlowField {
-  const res = flowToSource(flowFromFixed(fixed, r.w, r.h, r.fracBits), mapping);
+  const res = flowFromFixedToSource(fixed, r.w, r.h, r.fracBits, mapping);
   const out = createFlow(coarse.width, coarse.height);
   sumPlanes(coarse.u, res.u, out.u);
   sumPlanes(coarse.v, res.v, out.v);

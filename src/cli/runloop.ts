@@ -11,8 +11,7 @@
 import type { FlowDevice, InferResult } from '../device/index.js';
 import {
   FlowErrorAccumulator,
-  flowFromFixed,
-  flowToSource,
+  flowFromFixedToSource,
   planInput,
   type ErrorSummary,
   type FitMode,
@@ -169,8 +168,9 @@ export interface FrameEvent {
   timings: FrameTimings;
   verify: { mode: 'off' | 'sample' | 'full'; state: VerifyState; mismatches: number; reruns: number; regions: number };
   infer: InferResult;
-  /** The refinement pass's network size and device result, when it ran. */
-  refine?: { netSize: [number, number]; infer: InferResult };
+  /** The refinement pass's network size and device result, when it ran; coarseModel names the first pass's model
+   *  when it was not the run's model (--coarse-model). */
+  refine?: { netSize: [number, number]; infer: InferResult; coarseModel?: string };
   /** Output files written for this pair (filled by the writer observer). */
   files: string[];
 }
@@ -214,6 +214,8 @@ export interface RunLoopOptions {
   size: [number, number];
   /** Coarse-to-fine second pass (refine.ts); default off. */
   refine?: RefineSpec;
+  /** The first pass's model on pairs that get the second pass (refine.ts parseCoarse); default the model. */
+  coarse?: QModel;
   /** What the device was told to do on a verification mismatch; 'rerun' falls back to the reference here. */
   policy: MismatchPolicy;
   observers?: RunObserver[];
@@ -236,7 +238,7 @@ export async function runLoop(device: FlowDevice, model: QModel, feed: PairFeed,
   let mapping: InputMapping | undefined;
   let lastSecond: SourceFrame | undefined;
   let lastMapping: InputMapping | undefined;
-  let loaded = false;
+  let loaded: QModel | undefined;
   const aborted = new Promise<null>((res) => {
     if (o.signal?.aborted) res(null);
     o.signal?.addEventListener('abort', () => res(null), { once: true });
@@ -264,9 +266,12 @@ export async function runLoop(device: FlowDevice, model: QModel, feed: PairFeed,
         lastSecond = p.second;
         lastMapping = mapping;
         const tFit = performance.now();
-        if (!loaded) {
-          await device.load(model, nh, nw);
-          loaded = true;
+        // A pair that gets the refinement pass runs its first pass on the coarse-pass model when there is one.
+        const rs = refineSize(o.refine ?? 'off', [nh, nw], o.fit, p.first.width, p.first.height);
+        const first = rs && o.coarse ? o.coarse : model;
+        if (loaded !== first) {
+          await device.load(first, nh, nw);
+          loaded = first;
         }
         const tLoad = performance.now();
         const r = await device.infer(input);
@@ -283,7 +288,7 @@ export async function runLoop(device: FlowDevice, model: QModel, feed: PairFeed,
           if (o.policy === 'rerun') {
             // The engine failed its re-run too: the reference computes the pair (bit-exact by the contract).
             const tr = performance.now();
-            fixed = forward(model, input, nh, nw).flow;
+            fixed = forward(first, input, nh, nw).flow;
             recomputeMs = performance.now() - tr;
             state = 'recomputed';
             s.recomputed++;
@@ -301,13 +306,12 @@ export async function runLoop(device: FlowDevice, model: QModel, feed: PairFeed,
         let refineMs = 0;
         let v2: InferResult['verify'];
         if (state !== 'dropped') {
-          flow = flowToSource(flowFromFixed(fixed, r.w, r.h, r.fracBits), mapping);
-          const rs = refineSize(o.refine ?? 'off', [nh, nw], o.fit, p.first.width, p.first.height);
+          flow = flowFromFixedToSource(fixed, r.w, r.h, r.fracBits, mapping); // fresh planes: observers may keep e.flow
           if (rs) {
             const tr = performance.now();
             let refineRecomputeMs = 0;
             const f = await refinePass(device, model, p.first.rgb(), p.second.rgb(), flow, rs, o.fit);
-            refine = { netSize: f.netSize, infer: f.infer };
+            refine = { netSize: f.netSize, infer: f.infer, coarseModel: first === model ? undefined : first.name };
             v2 = f.infer.verify;
             if (v2?.mismatches) {
               if (!v?.mismatches) s.mismatchPairs++;
@@ -331,7 +335,7 @@ export async function runLoop(device: FlowDevice, model: QModel, feed: PairFeed,
                 s.recomputed++;
               }
             }
-            await device.load(model, nh, nw); // select the coarse plan again (resident: no re-plan)
+            await device.load(first, nh, nw); // select the first pass's plan again (resident: no re-plan)
             // the pass's own reference recompute counts as recompute, not refinement (the coarse one is already in it)
             refineMs = performance.now() - tr - refineRecomputeMs;
             recomputeMs += refineRecomputeMs;

@@ -57,6 +57,22 @@ export function resolveModel(arg: string | undefined, dir = modelsDir()): QModel
   return loadModelFile(hit.path);
 }
 
+/** What a coarse-pass model file names in meta.coarse_for: the model whose refined runs it starts. */
+export function coarseFor(m: QModel): string | undefined {
+  return typeof m.meta.coarse_for === 'string' ? m.meta.coarse_for : undefined;
+}
+
+/**
+ * The shipped coarse-pass partner of `model`: models/<name>-coarse.ffq when its meta.coarse_for names the model
+ * (train/heldout.py coarse_partner is the Python twin). Refined pairs run their first pass on it.
+ */
+export function coarsePartner(model: QModel, dir = modelsDir()): QModel | undefined {
+  const hit = listModels(dir).find((m) => m.name === `${model.name}-coarse`);
+  if (!hit) return undefined;
+  const c = loadModelFile(hit.path);
+  return coarseFor(c) === model.name ? c : undefined;
+}
+
 /** Summary line data for `flowfpga models`. */
 export function describeModel(m: QModel): { bits: string; macs: number; epe: number | undefined; size: [number, number] } {
   const ls = m.arch.layers;

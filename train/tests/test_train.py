@@ -102,6 +102,24 @@ class TestReproduce(unittest.TestCase):
             with open(os.path.join(d, '8bit-robust', 'log.txt')) as f:
                 self.assertIn('initialised from ' + base, f.read())
 
+    def test_coarse_target_chains_two_robust_stages_and_names_its_partner(self):
+        from train import reproduce as R
+        from train import modelfile as MF
+        with tempfile.TemporaryDirectory() as d:
+            args = ['8bit-coarse', '--out-dir', d, '--steps', '1,1,1', '--width', '0.0625', '--size', '64x64',
+                    '--val-count', '1', '--robust-steps', '1,6,2']
+            self.assertEqual(R.main(args), 0)
+            final = MF.load(os.path.join(d, 'flownets-q-w0.0625-8bit-coarse.ffq'))
+            self.assertEqual(final.name, 'flownets-q-w0.0625-8bit-coarse')
+            self.assertEqual(final.meta['coarse_for'], 'flownets-q-w0.0625-8bit')
+            self.assertEqual(final.meta['steps'], 2)  # stopped at 2 of a 6-step schedule
+            self.assertEqual(MF.load(os.path.join(d, 'flownets-q-w0.0625-8bit.ffq')).name, 'flownets-q-w0.0625-8bit')
+            self.assertTrue(R.finished(os.path.join(d, '8bit-coarse-robust-b'), 2))
+            with open(os.path.join(d, '8bit-coarse-robust-b', 'log.txt')) as f:
+                log = f.read()
+            self.assertIn('initialised from ' + os.path.join(d, '8bit-coarse-robust-a', 'last.pt'), log)
+            self.assertIn('lr 1.00e-04', log)  # B's own learning rate, not A's
+
     def test_dry_run_prints_the_shipped_chain(self):
         import contextlib
         import io

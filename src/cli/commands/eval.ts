@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 import { flyingChairs, mpiSintel, type PairDataset } from '../../flow/index.js';
 import { resolveModel } from '../../model/registry.js';
 import { networkSize, runFlowJob } from '../flowjob.js';
-import { checkRefine, parseRefine, refineAnnouncer } from '../refine.js';
+import { refineAnnouncer, refineSetup } from '../refine.js';
 import { addDeviceOptions, openDevice, type DeviceCliOptions } from '../device-options.js';
 import { parseIntOpt, parseSize } from '../parse.js';
 import { UserError } from '../../errors.js';
@@ -16,6 +16,7 @@ interface EvalOpts extends DeviceCliOptions {
   size?: string;
   fit: string;
   refine?: string;
+  coarseModel?: string;
   pass: string;
   split: string;
   json?: boolean;
@@ -31,6 +32,7 @@ export function register(program: Command): void {
     .option('--size <HxW>', 'network input size (multiple of 64; default: the model\'s trained resolution)')
     .option('--fit <mode>', 'resize | pad | crop (flow is always scaled back to the folder resolution)', 'resize')
     .option('--refine <mode>', 'second pass on frames warped by the first: auto (frames >= 1.5x the network size) | off | HxW', 'auto')
+    .option('--coarse-model <name|file>', 'first pass of refined pairs: auto (the model\'s shipped coarse-pass partner, if any) | same | a shipped name or .ffq file', 'auto')
     .option('--pass <pass>', 'Sintel pass: clean | final', 'clean')
     .option('--split <split>', 'FlyingChairs split when FlyingChairs_train_val.txt is present: all | train | val', 'all')
     .option('--json', 'print one JSON object');
@@ -39,11 +41,10 @@ export function register(program: Command): void {
     const data = await openEvalDataset(opts);
     const model = resolveModel(opts.model);
     const net = networkSize(model, opts.size ? parseSize(opts.size) : undefined);
-    const refine = parseRefine(opts.refine);
     const fit = opts.fit as 'resize' | 'pad' | 'crop';
-    checkRefine(refine, fit);
+    const refine = refineSetup(opts.refine, opts.coarseModel, model, fit);
     process.stderr.write(`eval: ${net.line}\n`);
-    const announce = refineAnnouncer(refine, net.size, fit, (l) => void process.stderr.write(`eval: ${l}\n`));
+    const announce = refineAnnouncer(refine.spec, net.size, fit, (l) => void process.stderr.write(`eval: ${l}\n`), refine.coarse?.name);
     announce.start();
     const limit = opts.limit ? parseIntOpt('--limit', opts.limit, 1, 1e9) : undefined;
     const total = Math.min(data.length, limit ?? Infinity);
@@ -54,7 +55,8 @@ export function register(program: Command): void {
       const s = await runFlowJob(device, model, data, {
         fit,
         size: net.size,
-        refine,
+        refine: refine.spec,
+        coarse: refine.coarse,
         limit,
         onPair: (o) => {
           announce.pair(o.pair.img1.width, o.pair.img1.height, o.refine?.netSize);
@@ -73,7 +75,7 @@ export function register(program: Command): void {
       if (opts.json) {
         process.stdout.write(JSON.stringify({
           epe: e.epe, l1: e.l1, fl_all: e.fl, pairs: e.pairs, epe_pixel: e.epePixel, dataset: data.name, root: data.root,
-          model: model.name, device: device.caps.description, mean_infer_ms: s.meanInferMs, refined_pairs: s.refined,
+          model: model.name, device: device.caps.description, mean_infer_ms: s.meanInferMs, refined_pairs: s.refined, coarse_model: s.refined && refine.coarse ? refine.coarse.name : null,
         }) + '\n');
       } else {
         process.stdout.write(

@@ -1,7 +1,7 @@
 // flowfpga models [--json]: the shipped models with bits, MACs at native size and measured EPE.
 import { printable } from '../../text.js';
 import type { Command } from 'commander';
-import { defaultModelName, describeModel, listModels } from '../../model/registry.js';
+import { coarseFor, defaultModelName, describeModel, listModels } from '../../model/registry.js';
 import { loadModelFile } from '../../model/format.js';
 
 export function register(program: Command): void {
@@ -12,8 +12,9 @@ export function register(program: Command): void {
     .action((opts: { json?: boolean }) => {
       const def = defaultModelName();
       const rows = listModels().map((e) => {
-        const d = describeModel(loadModelFile(e.path));
-        return { name: e.name, default: e.name === def, bits: d.bits, size: d.size, macs: d.macs, epe: d.epe ?? null, bytes: e.bytes };
+        const m = loadModelFile(e.path);
+        const d = describeModel(m);
+        return { name: e.name, default: e.name === def, bits: d.bits, size: d.size, macs: d.macs, epe: d.epe ?? null, bytes: e.bytes, coarse_for: coarseFor(m) ?? null };
       });
       if (opts.json) {
         process.stdout.write(JSON.stringify({ models: rows }) + '\n');
@@ -26,7 +27,8 @@ export function register(program: Command): void {
       for (const r of rows) {
         process.stdout.write(
           `${r.default ? '*' : ' '} ${printable(r.name).padEnd(28)} bits ${r.bits.padEnd(14)} ${r.size[0]}x${r.size[1]}  ` +
-            `${(r.macs / 1e9).toFixed(3)} GMAC  EPE ${r.epe === null ? 'n/a' : r.epe.toFixed(2)}  ${(r.bytes / 1024).toFixed(0)} KiB\n`,
+            `${(r.macs / 1e9).toFixed(3)} GMAC  EPE ${r.epe === null ? 'n/a' : r.epe.toFixed(2)}  ${(r.bytes / 1024).toFixed(0)} KiB` +
+            `${r.coarse_for ? `  (first pass of ${printable(r.coarse_for)}'s refined pairs)` : ''}\n`,
         );
       }
     });

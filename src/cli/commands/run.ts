@@ -16,7 +16,7 @@ import { FRAME_FILE_RE, openFolderSource } from '../../flow/folder-source.js';
 import { VIDEO_FILE_RE, openVideoSource } from '../../flow/video-source.js';
 import { resolveModel } from '../../model/registry.js';
 import { networkSize } from '../flowjob.js';
-import { checkRefine, parseRefine, refineAnnouncer } from '../refine.js';
+import { refineAnnouncer, refineSetup, type RefineSetup } from '../refine.js';
 import { openDevice, type DeviceCliOptions, addDeviceOptions } from '../device-options.js';
 import { parseIntOpt, parseSize } from '../parse.js';
 import { UserError } from '../../errors.js';
@@ -40,6 +40,7 @@ interface RunOpts extends DeviceCliOptions {
   size?: string;
   fit: string;
   refine?: string;
+  coarseModel?: string;
   limit?: string;
   frames?: string;
   json?: boolean;
@@ -66,6 +67,7 @@ export function register(program: Command): void {
     .option('--size <HxW>', 'network input size (multiple of 64; default: the model\'s trained resolution)')
     .option('--fit <mode>', 'how frames are fitted to the network size: resize | pad | crop', 'resize')
     .option('--refine <mode>', 'second pass on frames warped by the first: auto (frames >= 1.5x the network size) | off | HxW', 'auto')
+    .option('--coarse-model <name|file>', 'first pass of refined pairs: auto (the model\'s shipped coarse-pass partner, if any) | same | a shipped name or .ffq file', 'auto')
     .option('--limit <n>', 'process at most n pairs')
     .option('--frames <n>', 'take at most n frames of a camera, video or frame folder (n-1 pairs)')
     .option('--no-png', 'do not write color-wheel PNGs')
@@ -80,7 +82,7 @@ export function register(program: Command): void {
     const policyExplicit = command.getOptionValueSource('onMismatch') === 'cli';
     const model = resolveModel(opts.model);
     const net = networkSize(model, opts.size ? parseSize(opts.size) : undefined);
-    checkRefine(parseRefine(opts.refine), opts.fit as FitMode);
+    const refine = refineSetup(opts.refine, opts.coarseModel, model, opts.fit as FitMode);
     const input = await openInput(opts, limit, maxFrames);
     let device;
     let live: LiveServer | undefined;
@@ -91,7 +93,7 @@ export function register(program: Command): void {
       live = await startLive(opts.serve, opts.host);
       if (live) process.stdout.write(opts.json ? JSON.stringify({ type: 'live', url: live.url }) + '\n' : `live page: ${live.url}\n`);
       device = await openDevice(opts);
-      await runOn(device, input.feed, outDir, input.files, opts, model, net, policyExplicit, live);
+      await runOn(device, input.feed, outDir, input.files, opts, model, net, refine, policyExplicit, live);
     } finally {
       try {
         await input.feed.close();
@@ -109,7 +111,7 @@ export function register(program: Command): void {
 const safeId = (id: string): string => id.replace(/[^\w.-]+/g, '_');
 
 async function runOn(device: Awaited<ReturnType<typeof openDevice>>, feed: PairFeed, outDir: string, inputFiles: string[], opts: RunOpts,
-  model: ReturnType<typeof resolveModel>, net: ReturnType<typeof networkSize>, policyExplicit: boolean, live?: LiveServer): Promise<void> {
+  model: ReturnType<typeof resolveModel>, net: ReturnType<typeof networkSize>, refine: RefineSetup, policyExplicit: boolean, live?: LiveServer): Promise<void> {
   const policy = opts.onMismatch as MismatchPolicy;
   const out = (l: string): void => void process.stdout.write(l + '\n');
   const tty = !opts.json && process.stdout.isTTY === true;
@@ -152,9 +154,8 @@ async function runOn(device: Awaited<ReturnType<typeof openDevice>>, feed: PairF
     };
   // The refinement setting is announced after the header (or with the first refined pair); under --json on stderr:
   // stdout stays JSON lines.
-  const refine = parseRefine(opts.refine);
   const fit = opts.fit as FitMode;
-  const announce = refineAnnouncer(refine, net.size, fit, (l) => (opts.json ? void process.stderr.write(l + '\n') : line(l)));
+  const announce = refineAnnouncer(refine.spec, net.size, fit, (l) => (opts.json ? void process.stderr.write(l + '\n') : line(l)), refine.coarse?.name);
   const announceSetting: RunObserver = { onStart: () => announce.start() };
   const announceFirst: RunObserver = { onFrame: (e) => announce.pair(e.first.width, e.first.height, e.refine?.netSize) };
   // Extra observers (live page, service notify) go here, after the writer so that e.files is complete.
@@ -180,7 +181,7 @@ async function runOn(device: Awaited<ReturnType<typeof openDevice>>, feed: PairF
   process.on('SIGTERM', onSignal);
   let s: RunSummary;
   try {
-    s = await runLoop(device, model, feed, { fit, size: net.size, refine, policy, observers, signal: ac.signal });
+    s = await runLoop(device, model, feed, { fit, size: net.size, refine: refine.spec, coarse: refine.coarse, policy, observers, signal: ac.signal });
   } catch (e) {
     if (e instanceof VerifyError) {
       process.stderr.write(`flowfpga: verification failed (--on-mismatch stop): ${e.message}\n`);
@@ -196,7 +197,7 @@ async function runOn(device: Awaited<ReturnType<typeof openDevice>>, feed: PairF
   const verdict = verdictLine(s, policy, policyExplicit);
   if (opts.json) {
     out(JSON.stringify({
-      type: 'summary', model: model.name, device: device.caps.description, source: feed.description, out: outDir,
+      type: 'summary', model: model.name, coarse_model: refine.coarse?.name ?? null, device: device.caps.description, source: feed.description, out: outDir,
       pairs: s.pairs, computed: s.computed, dropped: s.dropped, recomputed: s.recomputed, mismatch_pairs: s.mismatchPairs,
       mismatches: s.mismatches, epe: s.errors?.epe ?? null, fl_all: s.errors?.fl ?? null, mean_infer_ms: s.meanInferMs,
       stopped_by: s.stoppedBy ?? null, verdict: verdict.text,
@@ -242,7 +243,9 @@ async function openInput(opts: RunOpts, limit: number | undefined, maxFrames: nu
     if (!m) throw new UserError(`bad --camera-size '${opts.cameraSize}'`, 'write it as WxH, e.g. --camera-size 640x480');
     const format = opts.cameraFormat;
     if (format !== undefined && format !== 'yuyv' && format !== 'mjpeg') throw new UserError(`unknown --camera-format '${format}'`, 'use yuyv or mjpeg');
-    const src = await openCameraSource(opts.camera, { buffers: 4, width: Number(m[1]), height: Number(m[2]), format });
+    // An MJPEG camera names its decoder in the source's description; falling back to jpeg-js is one line on stderr.
+    const onNote = (l: string): void => void process.stderr.write(`flowfpga: ${l}\n`);
+    const src = await openCameraSource(opts.camera, { buffers: 4, width: Number(m[1]), height: Number(m[2]), format, onNote });
     return { feed: sequenceFeed(src, { maxFrames, maxPairs: limit }), files: [] };
   }
   if (opts.pair) {
