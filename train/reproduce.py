@@ -17,6 +17,7 @@ Stages (docs/accuracy.md "Shipped models"; every stage is a train.train run with
      lr 2e-4) and B (from A, lr 1e-4 on a 40,000-step schedule stopped at step 5250, as the shipped run was), exported
      with meta.coarse_for = the 8-bit model: `run`/`eval` use it for the first pass of a refined pair
      (docs/accuracy.md "Refinement").
+  6bit-coarse: the same A and B (same folders), then 800 steps of 6-bit QAT from B; meta.coarse_for = the 6-bit model.
 Stages that finished (result.json at their step count) are skipped; an interrupted stage resumes from its last.pt.
 Budgets are step counts, so a rerun does the same number of updates whatever the machine's speed. The shipped runs
 used wall-clock budgets for stages 1 and 2 (a cosine schedule over minutes); the step counts here are the steps
@@ -42,9 +43,15 @@ TARGETS = {'8bit': '8', '6bit': '6', 'mixed': MIXED_BITS}
 ROBUST_ARGS = ['--motion', 'heavy', '--sources', 'train', '--camera', '0.7', '--zoom', '1.6', '--lr', '2e-4',
                '--seed', '11', '--eval-every', '500']
 ROBUST_STEPS: dict[str, int] = {}
-# The coarse-pass model: base target, then (steps, extra train.train args) per robust stage, as shipped.
-COARSE = {'8bit-coarse': ('8bit', [(1875, []), (40000, ['--lr', '1e-4', '--seed', '12', '--eval-every', '1000',
-                                                         '--stop-at', '5250'])])}
+# Coarse-pass partners (models/<name>-coarse.ffq): base target, then (run folder, schedule steps, extra
+# train.train args) per robust stage, as shipped. Partners share the stages they have in common (same folders).
+COARSE_A = ('coarse-a', 1875, [])
+COARSE_B = ('coarse-b', 40000, ['--lr', '1e-4', '--seed', '12', '--eval-every', '1000', '--stop-at', '5250'])
+COARSE = {
+    '8bit-coarse': ('8bit', [COARSE_A, COARSE_B]),
+    '6bit-coarse': ('8bit', [COARSE_A, COARSE_B, ('coarse-6bit', 800, ['--bits', '6', '--lr', '1e-4', '--seed', '13',
+                                                                       '--eval-every', '400'])]),
+}
 
 
 def stages(target: str, out_dir: str, steps=(PRETRAIN_STEPS, CONTINUE_STEPS, QAT_STEPS), width: float = 0.25,
@@ -99,18 +106,19 @@ def main(argv=None) -> int:
     # robust stages: (steps of the schedule, extra args, steps to stop at)
     if a.model in COARSE:
         rs = COARSE[a.model][1]
-        if a.robust_steps:
-            n, m, stop = (int(x) for x in a.robust_steps.split(','))
-            rs = [(n, []), (m, [*rs[1][1][:-2], '--stop-at', str(stop)])]
-        robust = [(n, x, int(x[x.index('--stop-at') + 1]) if '--stop-at' in x else n) for n, x in rs]
+        if a.robust_steps:  # tests: A,B,STOP[,C...]: steps of A, B's schedule and stop, then later stages' steps
+            n, m, stop, *more = (int(x) for x in a.robust_steps.split(','))
+            rs = [(rs[0][0], n, []), (rs[1][0], m, [*rs[1][2][:-2], '--stop-at', str(stop)]),
+                  *[(f, k, x) for (f, _, x), k in zip(rs[2:], more)]]
+        robust = [(f, n, x, int(x[x.index('--stop-at') + 1]) if '--stop-at' in x else n) for f, n, x in rs]
         base_ffq = os.path.join(a.out_dir, f'flownets-q-w{a.width:g}-{base}.ffq')
     else:
         n = int(a.robust_steps) if a.robust_steps is not None else ROBUST_STEPS.get(a.model)
-        robust = [(n, [], n)] if n else []
+        robust = [(f'{a.model}-robust', n, [], n)] if n else []
         base_ffq = os.path.join(a.out_dir, f'{name}-base.ffq') if robust else ffq
     rstages = []
-    for i, (n, x, stop) in enumerate(robust):
-        ro = os.path.join(a.out_dir, f'{a.model}-robust' + ('' if len(robust) == 1 else '-' + 'ab'[i]))
+    for i, (folder, n, x, stop) in enumerate(robust):
+        ro = os.path.join(a.out_dir, folder)
         init = ['--init-ffq', base_ffq] if i == 0 else ['--init', os.path.join(rstages[-1][0], 'last.pt')]
         rstages.append((ro, ['--model', 'q', '--bits', TARGETS[base], '--steps', str(n), *init,
                              '--out', ro, '--width', str(a.width), '--size', a.size, '--batch', '8',
@@ -119,7 +127,7 @@ def main(argv=None) -> int:
     base_exp = exp(os.path.join(plan[-1][0], 'last.pt'), base_ffq, f'flownets-q-w{a.width:g}-{base}')
     final_exp = exp(os.path.join(rstages[-1][0], 'last.pt'), ffq) if rstages else None
     if final_exp and a.model in COARSE:
-        final_exp += ['--coarse-for', f'flownets-q-w{a.width:g}-{base}']
+        final_exp += ['--coarse-for', f'flownets-q-w{a.width:g}-{a.model.removesuffix("-coarse")}']
     if a.dry_run:
         for _, argv_, _ in plan:
             print('/usr/bin/python3 -m train.train ' + ' '.join(argv_))

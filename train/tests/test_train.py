@@ -114,11 +114,18 @@ class TestReproduce(unittest.TestCase):
             self.assertEqual(final.meta['coarse_for'], 'flownets-q-w0.0625-8bit')
             self.assertEqual(final.meta['steps'], 2)  # stopped at 2 of a 6-step schedule
             self.assertEqual(MF.load(os.path.join(d, 'flownets-q-w0.0625-8bit.ffq')).name, 'flownets-q-w0.0625-8bit')
-            self.assertTrue(R.finished(os.path.join(d, '8bit-coarse-robust-b'), 2))
-            with open(os.path.join(d, '8bit-coarse-robust-b', 'log.txt')) as f:
+            self.assertTrue(R.finished(os.path.join(d, 'coarse-b'), 2))
+            with open(os.path.join(d, 'coarse-b', 'log.txt')) as f:
                 log = f.read()
-            self.assertIn('initialised from ' + os.path.join(d, '8bit-coarse-robust-a', 'last.pt'), log)
+            self.assertIn('initialised from ' + os.path.join(d, 'coarse-a', 'last.pt'), log)
             self.assertIn('lr 1.00e-04', log)  # B's own learning rate, not A's
+            # The 6-bit partner reuses A and B (finished: skipped) and adds its 6-bit stage.
+            mtime = os.path.getmtime(os.path.join(d, 'coarse-b', 'last.pt'))
+            self.assertEqual(R.main(['6bit-coarse', *args[1:-1], '1,6,2,1']), 0)
+            self.assertEqual(os.path.getmtime(os.path.join(d, 'coarse-b', 'last.pt')), mtime)
+            six = MF.load(os.path.join(d, 'flownets-q-w0.0625-6bit-coarse.ffq'))
+            self.assertEqual(six.meta['coarse_for'], 'flownets-q-w0.0625-6bit')
+            self.assertEqual({l['name']: l['bits'] for l in six.layers}['conv3'], 6)
 
     def test_dry_run_prints_the_shipped_chain(self):
         import contextlib
