@@ -1,7 +1,7 @@
 // Captured pixels to the network input planes in one pass over the capture buffer (issue #10's copy rule): each
 // output row converts the (at most two) source rows it samples into a one-row RGB scratch line and interpolates from
-// there — no full-frame intermediate. The sampling is src/flow/netinput.ts's (bilinear, half-pixel centres, edge
-// clamp; pad/crop a shifted copy with edge replication) with the same float expressions in the same order, so
+// there — no full-frame intermediate (a same-size YUYV frame goes straight into the planes, yuyvToPlanes). The
+// sampling is src/flow/netinput.ts's (bilinear, half-pixel centres, edge clamp; pad/crop a shifted copy with edge replication) with the same float expressions in the same order, so
 // fitPlanes(...) equals stackPair-style planes of fitImage(rgb(), map) bit for bit (test/camera/convert.test.ts).
 //
 // YUYV (YUV 4:2:2, bytes Y0 U Y1 V per pixel pair) is converted with ITU-R BT.601 *limited range* (Y 16..235,
@@ -23,29 +23,134 @@ export interface RowSource {
   width: number;
   height: number;
   row: RowReader;
+  /** Optional: the whole frame as planes (row y's R at dst[to + y·width], G and B `stride` and 2·`stride` after),
+   *  the bytes of `row` split — what a same-size fit does, without the interleaved row. */
+  planes?: (dst: Uint8Array, to: number, stride: number) => void;
 }
 
-// (value >> 8) + 512 → value clamped to 0..255; YUYV sums stay within (−300, 540) after the shift.
-const CLAMP = new Uint8Array(1024);
-for (let i = 0; i < 1024; i++) CLAMP[i] = Math.min(255, Math.max(0, i - 512));
+// CLAMP[(v + (512 << 8)) >> 8] = v >> 8 clamped to 0..255. YUYV sums v lie within [−70688, 136882] (Y, U, V anywhere in
+// 0..255, out of the nominal range included), so the index lies within [235, 1046]. (Until 2026-12-04 the table had
+// 1024 entries and an index past 1023 — Y ≥ 237 with U ≥ 244, blue beyond 511 before the clamp — read undefined, i.e.
+// stored 0 instead of 255.)
+const CLAMP = new Uint8Array(1280);
+for (let i = 0; i < 1280; i++) CLAMP[i] = Math.min(255, Math.max(0, i - 512));
+// The rounding term and the table's bias, folded into the chroma terms.
+const K = 128 + (512 << 8);
+
+/** Little-endian hosts (x86, ARM as Linux runs it) can read two pixel pairs and write four pixels as 32-bit words. */
+const LITTLE_ENDIAN = new Uint8Array(Uint32Array.of(1).buffer)[0] === 1;
 
 /** BT.601 limited-range YUYV row → RGB. `src` holds the row at `offset` (width even, 2·width bytes). */
 export function yuyvRowToRgb(src: Uint8Array, offset: number, width: number, d: Uint8Array): void {
   const pairs = width >> 1;
-  for (let p = 0, s = offset, o = 0; p < pairs; p++, s += 4, o += 6) {
+  let p = 0;
+  const sa = src.byteOffset + offset;
+  if (LITTLE_ENDIAN && pairs >= 2 && sa % 4 === 0 && d.byteOffset % 4 === 0) {
+    // Four pixels a step: two words in, R0 G0 B0 R1 | G1 B1 R2 G2 | B2 R3 G3 B3 out.
+    const q = pairs >> 1;
+    rowToRgbWords(new Int32Array(src.buffer, sa, 2 * q), new Int32Array(d.buffer, d.byteOffset, 3 * q), q);
+    p = 2 * q;
+  }
+  for (let s = offset + 4 * p, o = 6 * p; p < pairs; p++, s += 4, o += 6) {
     const dU = src[s + 1] - 128;
     const eV = src[s + 3] - 128;
-    const r = 409 * eV + 128;
-    const g = -100 * dU - 208 * eV + 128;
-    const b = 516 * dU + 128;
+    const r = 409 * eV + K;
+    const g = -100 * dU - 208 * eV + K;
+    const b = 516 * dU + K;
     const c0 = 298 * (src[s] - 16);
     const c1 = 298 * (src[s + 2] - 16);
-    d[o] = CLAMP[((c0 + r) >> 8) + 512];
-    d[o + 1] = CLAMP[((c0 + g) >> 8) + 512];
-    d[o + 2] = CLAMP[((c0 + b) >> 8) + 512];
-    d[o + 3] = CLAMP[((c1 + r) >> 8) + 512];
-    d[o + 4] = CLAMP[((c1 + g) >> 8) + 512];
-    d[o + 5] = CLAMP[((c1 + b) >> 8) + 512];
+    d[o] = CLAMP[(c0 + r) >> 8];
+    d[o + 1] = CLAMP[(c0 + g) >> 8];
+    d[o + 2] = CLAMP[(c0 + b) >> 8];
+    d[o + 3] = CLAMP[(c1 + r) >> 8];
+    d[o + 4] = CLAMP[(c1 + g) >> 8];
+    d[o + 5] = CLAMP[(c1 + b) >> 8];
+  }
+}
+
+function rowToRgbWords(s: Int32Array, d: Int32Array, q: number): void {
+  for (let j = 0, i = 0, o = 0; j < q; j++, i += 2, o += 3) {
+    const w0 = s[i], w1 = s[i + 1];
+    let dU = ((w0 >>> 8) & 255) - 128, eV = (w0 >>> 24) - 128;
+    let r = 409 * eV + K, g = -100 * dU - 208 * eV + K, b = 516 * dU + K;
+    let c0 = 298 * ((w0 & 255) - 16), c1 = 298 * (((w0 >>> 16) & 255) - 16);
+    const a0 = CLAMP[(c0 + r) >> 8] | (CLAMP[(c0 + g) >> 8] << 8) | (CLAMP[(c0 + b) >> 8] << 16) | (CLAMP[(c1 + r) >> 8] << 24);
+    const a1 = CLAMP[(c1 + g) >> 8] | (CLAMP[(c1 + b) >> 8] << 8);
+    dU = ((w1 >>> 8) & 255) - 128;
+    eV = (w1 >>> 24) - 128;
+    r = 409 * eV + K;
+    g = -100 * dU - 208 * eV + K;
+    b = 516 * dU + K;
+    c0 = 298 * ((w1 & 255) - 16);
+    c1 = 298 * (((w1 >>> 16) & 255) - 16);
+    d[o] = a0;
+    d[o + 1] = a1 | (CLAMP[(c0 + r) >> 8] << 16) | (CLAMP[(c0 + g) >> 8] << 24);
+    d[o + 2] = CLAMP[(c0 + b) >> 8] | (CLAMP[(c1 + r) >> 8] << 8) | (CLAMP[(c1 + g) >> 8] << 16) | (CLAMP[(c1 + b) >> 8] << 24);
+  }
+}
+
+/**
+ * A whole YUYV frame (rows `bytesPerLine` apart from src[offset]) straight into planes: row y's R at dst[to + y·width],
+ * G `stride` bytes after it, B 2·`stride` after it — the bytes of yuyvRowToRgb + splitRgb without the interleaved row.
+ * Rows whose source and destination start on a 4-byte boundary (little-endian hosts, stride a multiple of 4) go four
+ * pixels a step: two 32-bit loads, one 32-bit store per plane.
+ */
+export function yuyvToPlanes(src: Uint8Array, offset: number, bytesPerLine: number, width: number, height: number, dst: Uint8Array, to: number, stride: number): void {
+  const pairs = width >> 1;
+  const sBase = src.byteOffset & ~3;
+  const dBase = dst.byteOffset & ~3;
+  const words = LITTLE_ENDIAN && pairs >= 2 && stride % 4 === 0;
+  const s32 = words ? new Int32Array(src.buffer, sBase, (src.byteOffset + src.length - sBase) >> 2) : undefined;
+  const d32 = words ? new Int32Array(dst.buffer, dBase, (dst.byteOffset + dst.length - dBase) >> 2) : undefined;
+  for (let y = 0; y < height; y++) {
+    const s0 = offset + y * bytesPerLine;
+    const o0 = to + y * width;
+    let p = 0;
+    const sa = src.byteOffset + s0, da = dst.byteOffset + o0;
+    if (words && sa % 4 === 0 && da % 4 === 0) {
+      const q = pairs >> 1;
+      const ro = (da - dBase) >> 2;
+      rowToPlaneWords(s32!, (sa - sBase) >> 2, d32!, ro, ro + (stride >> 2), ro + (stride >> 1), q);
+      p = 2 * q;
+    }
+    const g0 = o0 + stride, b0 = o0 + 2 * stride;
+    for (let s = s0 + 4 * p, o = 2 * p; p < pairs; p++, s += 4, o += 2) {
+      const dU = src[s + 1] - 128;
+      const eV = src[s + 3] - 128;
+      const r = 409 * eV + K;
+      const g = -100 * dU - 208 * eV + K;
+      const b = 516 * dU + K;
+      const c0 = 298 * (src[s] - 16);
+      const c1 = 298 * (src[s + 2] - 16);
+      dst[o0 + o] = CLAMP[(c0 + r) >> 8];
+      dst[o0 + o + 1] = CLAMP[(c1 + r) >> 8];
+      dst[g0 + o] = CLAMP[(c0 + g) >> 8];
+      dst[g0 + o + 1] = CLAMP[(c1 + g) >> 8];
+      dst[b0 + o] = CLAMP[(c0 + b) >> 8];
+      dst[b0 + o + 1] = CLAMP[(c1 + b) >> 8];
+    }
+  }
+}
+
+function rowToPlaneWords(s: Int32Array, i: number, d: Int32Array, ro: number, go: number, bo: number, q: number): void {
+  for (let j = 0; j < q; j++, i += 2) {
+    const w0 = s[i], w1 = s[i + 1];
+    let dU = ((w0 >>> 8) & 255) - 128, eV = (w0 >>> 24) - 128;
+    let r = 409 * eV + K, g = -100 * dU - 208 * eV + K, b = 516 * dU + K;
+    let c0 = 298 * ((w0 & 255) - 16), c1 = 298 * (((w0 >>> 16) & 255) - 16);
+    const R = CLAMP[(c0 + r) >> 8] | (CLAMP[(c1 + r) >> 8] << 8);
+    const G = CLAMP[(c0 + g) >> 8] | (CLAMP[(c1 + g) >> 8] << 8);
+    const B = CLAMP[(c0 + b) >> 8] | (CLAMP[(c1 + b) >> 8] << 8);
+    dU = ((w1 >>> 8) & 255) - 128;
+    eV = (w1 >>> 24) - 128;
+    r = 409 * eV + K;
+    g = -100 * dU - 208 * eV + K;
+    b = 516 * dU + K;
+    c0 = 298 * ((w1 & 255) - 16);
+    c1 = 298 * (((w1 >>> 16) & 255) - 16);
+    d[ro + j] = R | (CLAMP[(c0 + r) >> 8] << 16) | (CLAMP[(c1 + r) >> 8] << 24);
+    d[go + j] = G | (CLAMP[(c0 + g) >> 8] << 16) | (CLAMP[(c1 + g) >> 8] << 24);
+    d[bo + j] = B | (CLAMP[(c0 + b) >> 8] << 16) | (CLAMP[(c1 + b) >> 8] << 24);
   }
 }
 
@@ -62,6 +167,7 @@ export function yuyvRows(buf: Uint8Array, width: number, height: number, bytesPe
       yuyvRowToRgb(buf, y * bytesPerLine, width, scratch);
       return scratch;
     },
+    planes: (dst, to, stride) => yuyvToPlanes(buf, 0, bytesPerLine, width, height, dst, to, stride),
   };
 }
 
@@ -154,7 +260,12 @@ export class PlaneFitter {
       return;
     }
     if (!this.#xs) {
-      // Same size (fitImage returns the frame itself): each converted row split into the planes as it is.
+      // Same size (fitImage returns the frame itself): each converted row split into the planes as it is — for YUYV
+      // in one pass, straight into the planes.
+      if (src.planes) {
+        src.planes(dst, pR, n);
+        return;
+      }
       for (let y = 0; y < H; y++) splitRgb(this.#row(src, y), 0, dst, pR + y * W, W, n);
       return;
     }
