@@ -75,7 +75,7 @@ export function register(program: Command): void {
       if (opts.json) {
         process.stdout.write(JSON.stringify({
           epe: e.epe, l1: e.l1, fl_all: e.fl, pairs: e.pairs, epe_pixel: e.epePixel, dataset: data.name, root: data.root,
-          model: model.name, device: device.caps.description, mean_infer_ms: s.meanInferMs, refined_pairs: s.refined, coarse_model: s.refined && refine.coarse ? refine.coarse.name : null,
+          model: model.name, device: device.caps.description, mean_infer_ms: s.meanInferMs, refined_pairs: s.refined, coarse_model: refine.coarse?.name ?? null,
         }) + '\n');
       } else {
         process.stdout.write(
