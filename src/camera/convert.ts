@@ -9,7 +9,7 @@
 // usual 8-bit fixed point: C = Y−16, D = U−128, E = V−128; R = (298C + 409E + 128) >> 8, G = (298C − 100D − 208E +
 // 128) >> 8, B = (298C + 516D + 128) >> 8, clamped to 0..255. Both pixels of a pair use the pair's U and V (no chroma
 // interpolation, as libv4lconvert).
-import { createImage, type RgbImage } from '../flow/image.js';
+import { createImage, LITTLE_ENDIAN, type RgbImage } from '../flow/image.js';
 import { taps, type InputMapping, type Taps } from '../flow/netinput.js';
 import { splitRgb } from '../flow/fit.js';
 import type { SourceFrame } from '../flow/source.js';
@@ -37,9 +37,6 @@ for (let i = 0; i < 1280; i++) CLAMP[i] = Math.min(255, Math.max(0, i - 512));
 // The rounding term and the table's bias, folded into the chroma terms.
 const K = 128 + (512 << 8);
 
-/** Little-endian hosts (x86, ARM as Linux runs it) can read two pixel pairs and write four pixels as 32-bit words. */
-const LITTLE_ENDIAN = new Uint8Array(Uint32Array.of(1).buffer)[0] === 1;
-
 /** BT.601 limited-range YUYV row → RGB. `src` holds the row at `offset` (width even, 2·width bytes). */
 export function yuyvRowToRgb(src: Uint8Array, offset: number, width: number, d: Uint8Array): void {
   const pairs = width >> 1;
@@ -51,7 +48,16 @@ export function yuyvRowToRgb(src: Uint8Array, offset: number, width: number, d: 
     rowToRgbWords(new Int32Array(src.buffer, sa, 2 * q), new Int32Array(d.buffer, d.byteOffset, 3 * q), q);
     p = 2 * q;
   }
-  for (let s = offset + 4 * p, o = 6 * p; p < pairs; p++, s += 4, o += 6) {
+  pairsToRgb(src, offset + 4 * p, pairs - p, d, 6 * p, 3, 1);
+}
+
+/**
+ * `count` YUYV pixel pairs from src[s] one byte at a time (unaligned rows, the last pairs of a row, big-endian
+ * hosts): pixel k's R at d[o + k·px], its G `ch` bytes after that, its B 2·`ch` after — interleaved rows are px 3,
+ * ch 1; planes px 1, ch the plane stride.
+ */
+function pairsToRgb(src: Uint8Array, s: number, count: number, d: Uint8Array, o: number, px: number, ch: number): void {
+  for (let p = 0; p < count; p++, s += 4, o += 2 * px) {
     const dU = src[s + 1] - 128;
     const eV = src[s + 3] - 128;
     const r = 409 * eV + K;
@@ -60,11 +66,11 @@ export function yuyvRowToRgb(src: Uint8Array, offset: number, width: number, d: 
     const c0 = 298 * (src[s] - 16);
     const c1 = 298 * (src[s + 2] - 16);
     d[o] = CLAMP[(c0 + r) >> 8];
-    d[o + 1] = CLAMP[(c0 + g) >> 8];
-    d[o + 2] = CLAMP[(c0 + b) >> 8];
-    d[o + 3] = CLAMP[(c1 + r) >> 8];
-    d[o + 4] = CLAMP[(c1 + g) >> 8];
-    d[o + 5] = CLAMP[(c1 + b) >> 8];
+    d[o + ch] = CLAMP[(c0 + g) >> 8];
+    d[o + 2 * ch] = CLAMP[(c0 + b) >> 8];
+    d[o + px] = CLAMP[(c1 + r) >> 8];
+    d[o + px + ch] = CLAMP[(c1 + g) >> 8];
+    d[o + px + 2 * ch] = CLAMP[(c1 + b) >> 8];
   }
 }
 
@@ -113,22 +119,7 @@ export function yuyvToPlanes(src: Uint8Array, offset: number, bytesPerLine: numb
       rowToPlaneWords(s32!, (sa - sBase) >> 2, d32!, ro, ro + (stride >> 2), ro + (stride >> 1), q);
       p = 2 * q;
     }
-    const g0 = o0 + stride, b0 = o0 + 2 * stride;
-    for (let s = s0 + 4 * p, o = 2 * p; p < pairs; p++, s += 4, o += 2) {
-      const dU = src[s + 1] - 128;
-      const eV = src[s + 3] - 128;
-      const r = 409 * eV + K;
-      const g = -100 * dU - 208 * eV + K;
-      const b = 516 * dU + K;
-      const c0 = 298 * (src[s] - 16);
-      const c1 = 298 * (src[s + 2] - 16);
-      dst[o0 + o] = CLAMP[(c0 + r) >> 8];
-      dst[o0 + o + 1] = CLAMP[(c1 + r) >> 8];
-      dst[g0 + o] = CLAMP[(c0 + g) >> 8];
-      dst[g0 + o + 1] = CLAMP[(c1 + g) >> 8];
-      dst[b0 + o] = CLAMP[(c0 + b) >> 8];
-      dst[b0 + o + 1] = CLAMP[(c1 + b) >> 8];
-    }
+    pairsToRgb(src, s0 + 4 * p, pairs - p, dst, o0 + 2 * p, 1, stride);
   }
 }
 

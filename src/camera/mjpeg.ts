@@ -62,7 +62,11 @@ export function scanMarkers(buf: Uint8Array): { sos: number; hasDht: boolean } |
  * when that is large enough); else the input.
  */
 export function withHuffmanTables(buf: Uint8Array, scratch?: Uint8Array): Uint8Array {
-  const s = scanMarkers(buf);
+  return tablesFor(buf, scanMarkers(buf), scratch);
+}
+
+/** withHuffmanTables() for a frame whose markers the caller has scanned already. */
+function tablesFor(buf: Uint8Array, s: ReturnType<typeof scanMarkers>, scratch?: Uint8Array): Uint8Array {
   if (!s || s.hasDht) return buf;
   const n = buf.length + STANDARD_DHT.length;
   const out = scratch && scratch.length >= n ? scratch.subarray(0, n) : new Uint8Array(n);
@@ -129,8 +133,9 @@ const JS_OPTIONS = { useTArray: true, formatAsRGBA: false, tolerantDecoding: fal
 class JsDecoder implements MjpegDecoder {
   readonly name = 'jpeg-js';
   decode(buf: Uint8Array): RgbImage {
-    if (!scanMarkers(buf)) throw new Error('not a JPEG frame (no SOI … SOS)');
-    const img = jpeg.decode(withHuffmanTables(buf), JS_OPTIONS);
+    const s = scanMarkers(buf);
+    if (!s) throw new Error('not a JPEG frame (no SOI … SOS)');
+    const img = jpeg.decode(tablesFor(buf, s), JS_OPTIONS);
     return { width: img.width, height: img.height, data: img.data as Uint8Array };
   }
   close(): void {}
@@ -147,12 +152,8 @@ class TurboDecoder implements MjpegDecoder {
   decode(buf: Uint8Array, out?: Uint8Array): RgbImage {
     const s = scanMarkers(buf);
     if (!s) throw new Error('not a JPEG frame (no SOI … SOS)');
-    let src = buf;
-    if (!s.hasDht) {
-      if (this.#scratch.length < buf.length + STANDARD_DHT.length) this.#scratch = new Uint8Array(2 * buf.length + STANDARD_DHT.length);
-      src = withHuffmanTables(buf, this.#scratch);
-    }
-    return this.#tj.decode(src, out);
+    if (!s.hasDht && this.#scratch.length < buf.length + STANDARD_DHT.length) this.#scratch = new Uint8Array(2 * buf.length + STANDARD_DHT.length);
+    return this.#tj.decode(tablesFor(buf, s, this.#scratch), out);
   }
   close(): void {
     this.#tj.close();

@@ -4,7 +4,7 @@
 import { UserError } from '../errors.js';
 import type { FlowField } from './flo.js';
 import { UNKNOWN_FLOW_THRESH } from './flo.js';
-import { createImage, writePng, type RgbImage } from './image.js';
+import { createImage, LITTLE_ENDIAN, writePng, type RgbImage } from './image.js';
 
 const f32 = Math.fround;
 
@@ -391,9 +391,6 @@ export function flowToColorPreview(flow: FlowField, opts: FlowColorOptions = {})
   previewPixels(u, v, n, maxrad, previewLut(), image.data);
   return { image, maxRadius: maxrad < 0 ? 0 : maxrad };
 }
-
-/** Little-endian hosts (x86, ARM as Linux runs it) can write four RGB pixels as three 32-bit words. */
-const LITTLE_ENDIAN = new Uint8Array(Uint32Array.of(1).buffer)[0] === 1;
 
 function previewPixels(u: Float32Array, v: Float32Array, n: number, maxrad: number, lut: Int32Array, d: Uint8Array): void {
   const half = PREVIEW_N / 2;

@@ -1,7 +1,7 @@
 // One-pass fitting of an RGB frame straight into the network input planes (the copy rule of source.ts): the same
 // samples as fitImage() followed by stackPair() — bit for bit (tested) — without the intermediate fitted image.
 import { UserError } from '../errors.js';
-import type { RgbImage } from './image.js';
+import { LITTLE_ENDIAN, type RgbImage } from './image.js';
 import type { InputMapping } from './netinput.js';
 import type { SourceFrame } from './source.js';
 
@@ -111,9 +111,6 @@ export function fitPlanesFromRgb(img: RgbImage, map: InputMapping, dst: Uint8Arr
     }
   }
 }
-
-/** Little-endian hosts (x86, ARM as Linux runs it) can move four pixels' bytes as 32-bit words. */
-const LITTLE_ENDIAN = new Uint8Array(Uint32Array.of(1).buffer)[0] === 1;
 
 /**
  * `count` interleaved RGB pixels from src[from] to three planes `stride` bytes apart: R at dst[to], G at dst[to +

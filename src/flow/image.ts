@@ -23,6 +23,9 @@ export interface GrayImage {
   data: Uint8Array;
 }
 
+/** Little-endian hosts (x86, ARM as Linux runs it): the pixel loops that move bytes as 32-bit words rely on it. */
+export const LITTLE_ENDIAN = new Uint8Array(Uint32Array.of(1).buffer)[0] === 1;
+
 export function createImage(width: number, height: number): RgbImage {
   if (!Number.isInteger(width) || !Number.isInteger(height) || width < 1 || height < 1) {
     throw new UserError(`invalid image size ${width}x${height}`, 'width and height must be positive integers');
