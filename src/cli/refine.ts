@@ -6,7 +6,7 @@
 // docs/accuracy.md "Refinement" has the numbers.
 import type { FlowDevice, InferResult } from '../device/index.js';
 import { UserError } from '../errors.js';
-import { createFlow, flowFromFixedToSource, prepareInput, type FitMode, type FlowField, type InputMapping, type RgbImage } from '../flow/index.js';
+import { flowFromFixedToSource, prepareInput, type FitMode, type FlowField, type InputMapping, type RgbImage } from '../flow/index.js';
 import { NET_MULTIPLE } from '../flow/netinput.js';
 import { warpImage } from '../flow/warp.js';
 import type { QModel } from '../model/types.js';
@@ -138,11 +138,11 @@ export async function refinePass(device: FlowDevice, model: QModel, img1: RgbIma
 /** coarse + the residual pass's int16 flow brought back to the frames' size (float32 sums, as train/refine.py). */
 export function addResidual(coarse: FlowField, fixed: Int16Array, r: { w: number; h: number; fracBits: number },
   mapping: InputMapping): FlowField {
+  // The residual's planes are fresh and the frames' size (refinement refuses --fit crop): the sum goes into them.
   const res = flowFromFixedToSource(fixed, r.w, r.h, r.fracBits, mapping);
-  const out = createFlow(coarse.width, coarse.height);
-  sumPlanes(coarse.u, res.u, out.u);
-  sumPlanes(coarse.v, res.v, out.v);
-  return out;
+  sumPlanes(coarse.u, res.u, res.u);
+  sumPlanes(coarse.v, res.v, res.v);
+  return res;
 }
 
 function sumPlanes(a: Float32Array, b: Float32Array, d: Float32Array): void {
