@@ -61,3 +61,20 @@ t.test('where the colour jumps the display path is exact: unit circle, +x axis w
   t.same(Array.from(flowToColorPreview(unk).image.data), [0, 0, 0, 0, 0, 0, 255, 255, 255], 'unknown black, zero flow white');
   t.throws(() => flowToColorPreview(unk, { maxMotion: -1 }), { name: 'UserError' });
 });
+
+t.test('into: the same bytes written into a reused image, for both wheels; a wrong size is refused', async (t) => {
+  const r = new Prng(5);
+  const f = createFlow(37, 11); // 407 pixels: the four-pixel words and the byte tail
+  for (let i = 0; i < f.u.length; i++) ((f.u[i] = r.int(-400, 400) / 40), (f.v[i] = r.int(-400, 400) / 40));
+  f.u[3] = NaN;
+  const into = { width: 37, height: 11, data: new Uint8Array(3 * 407).fill(7) };
+  for (const wheel of [flowToColorPreview, flowToColor]) {
+    const fresh = wheel(f);
+    const reused = wheel(f, { into });
+    t.equal(reused.image, into, 'the given image is returned');
+    t.same(Buffer.compare(Buffer.from(reused.image.data), Buffer.from(fresh.image.data)), 0, `${wheel.name}: every byte written`);
+    t.equal(reused.maxRadius, fresh.maxRadius);
+    into.data.fill(7);
+  }
+  t.throws(() => flowToColorPreview(f, { into: { width: 11, height: 37, data: new Uint8Array(3 * 407) } }), /colour image is 11x37, the flow 37x11/);
+});

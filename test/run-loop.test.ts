@@ -5,7 +5,7 @@ import t from 'tap';
 import { flownetsQ } from '../src/model/arch.js';
 import { randomModel } from '../src/reference/index.js';
 import { RefFlowDevice, type FlowDevice, type InferResult } from '../src/device/index.js';
-import { createImage, fitImage, planInput, stackPair, prepareInput, type InputMapping, type RgbImage } from '../src/flow/index.js';
+import { createImage, fitImage, flowFromFixed, flowToSource, planInput, stackPair, prepareInput, type InputMapping, type RgbImage } from '../src/flow/index.js';
 import { fitPlanesFromRgb, imageFrame } from '../src/flow/fit.js';
 import type { FrameSource, SourceFrame } from '../src/flow/source.js';
 import { runLoop, sequenceFeed, type FrameEvent } from '../src/cli/runloop.js';
@@ -181,8 +181,10 @@ t.test('policies: drop delivers nothing, rerun recomputes on the reference, log 
   const frames = [0, 1, 2].map((i) => noise(64, 64, 40 + i));
   for (const policy of ['drop', 'rerun', 'log'] as const) {
     const got: FrameEvent[] = [];
+    // e.flow is valid during onFrame only (its planes take the next pair's flow): keep a copy
+    const copy = (e: FrameEvent): FrameEvent => ({ ...e, flow: e.flow && { ...e.flow, u: e.flow.u.slice(), v: e.flow.v.slice() } });
     const s = await runLoop(new FailingDevice(policy), model, sequenceFeed(new FakeSource(frames)), {
-      fit: 'resize', size: [64, 64], policy, observers: [{ onFrame: (e) => void got.push(e) }],
+      fit: 'resize', size: [64, 64], policy, observers: [{ onFrame: (e) => void got.push(copy(e)) }],
     });
     t.equal(s.computed, 2, policy);
     t.equal(s.mismatchPairs, 2, policy);
@@ -203,4 +205,26 @@ t.test('policies: drop delivers nothing, rerun recomputes on the reference, log 
       t.equal(got[0].verify.state, 'mismatch');
     }
   }
+});
+
+t.test("e.flow's planes take the next pair's flow once the observers have returned (no fresh planes per pair)", async (t) => {
+  const frames = [0, 1, 2, 3].map((i) => noise(80, 60, 300 + i));
+  const planes: Float32Array[] = [];
+  const s = await runLoop(new RefFlowDevice(), model, sequenceFeed(new FakeSource(frames)), {
+    fit: 'resize', size: [64, 64], policy: 'log',
+    observers: [{
+      onFrame: (e) => {
+        planes.push(e.flow!.u);
+        // the values are this pair's, whatever the planes held before
+        const inp = prepareInput(frames[e.first.index], frames[e.second.index], { mode: 'resize', height: 64, width: 64 });
+        const ref = forward(model, inp.data, 64, 64);
+        const want = flowToSource(flowFromFixed(ref.flow, 64, 64, model.arch.flowFracBits), planInput(80, 60, { mode: 'resize', height: 64, width: 64 }));
+        t.same(Buffer.compare(Buffer.from(e.flow!.u.buffer, e.flow!.u.byteOffset, 4 * 80 * 60), Buffer.from(want.u.buffer, want.u.byteOffset, 4 * 80 * 60)), 0, `pair ${e.id} u`);
+        t.same(Buffer.compare(Buffer.from(e.flow!.v.buffer, e.flow!.v.byteOffset, 4 * 80 * 60), Buffer.from(want.v.buffer, want.v.byteOffset, 4 * 80 * 60)), 0, `pair ${e.id} v`);
+      },
+    }],
+  });
+  t.equal(s.pairs, 3);
+  t.equal(planes[1], planes[0], 'the second pair reuses the first pair\'s planes');
+  t.equal(planes[2], planes[0]);
 });

@@ -184,7 +184,8 @@ export function sourceFlowSize(map: InputMapping): { width: number; height: numb
  * (pad), or at the network size (crop, and resize to the same size). The values are the two-step path's bit for bit:
  * code * 2^-fracBits is exact both as a double and as a float32, so every later operation sees the same operands in
  * the same order (test/flow-fixed-source.test.ts). The result is fresh planes, or `out`'s when given (it must have
- * sourceFlowSize(map)) — only for a caller that owns the previous result: run-loop observers may keep `e.flow`.
+ * sourceFlowSize(map)) — for a caller that is done with the previous result, as the run loop is once its observers
+ * have returned (e.flow is valid during onFrame only).
  */
 export function flowFromFixedToSource(codes: Int16Array, width: number, height: number, fracBits: number, map: InputMapping,
   o: { offset?: number; out?: FlowField } = {}): FlowField {

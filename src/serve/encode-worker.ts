@@ -3,10 +3,13 @@
 // thread. The loop only copies the frame (and flow) into fresh buffers and transfers them here.
 import { parentPort } from 'node:worker_threads';
 import { flowToColorPreview } from '../flow/colorwheel.js';
-import { encodeJpeg, encodePng } from '../flow/image.js';
+import { createImage, encodeJpeg, encodePng, type RgbImage } from '../flow/image.js';
 import { inputs, isJpegFrame, type EncodeJob, type EncodeResult } from './encoder.js';
 
 const port = parentPort;
+// The colour image is encoded to PNG before the next job arrives: one image per flow size is reused (no fresh 0.6 MB
+// per 384x512 frame).
+let colourImage: RgbImage | undefined;
 if (!port) throw new Error('encode-worker must run on a worker thread');
 
 port.on('message', (job: EncodeJob) => {
@@ -16,7 +19,9 @@ port.on('message', (job: EncodeJob) => {
     let maxRadius = job.maxRadius;
     if (!colour) {
       // the display table: within 2 levels of the exact Middlebury bytes, ≈ 5x cheaper (colorwheel.ts)
-      const c = flowToColorPreview({ width: job.flow!.width, height: job.flow!.height, u: job.flow!.u, v: job.flow!.v });
+      const { width, height, u, v } = job.flow!;
+      if (colourImage?.width !== width || colourImage.height !== height) colourImage = createImage(width, height);
+      const c = flowToColorPreview({ width, height, u, v }, { into: colourImage });
       colour = c.image;
       maxRadius = c.maxRadius;
     }
