@@ -7,8 +7,8 @@
 // `onFrame(e)` gets one FrameEvent per computed pair: `e.first.rgb()` / `e.second.rgb()` give the frames' pixels
 // (valid only during the call: the frame is released afterwards — copy what you keep), `e.flow` the flow in pixels
 // at the frames' resolution (undefined when the pair was dropped; valid only during the call too: its planes receive
-// the next pair's flow, which spares 1.5 MB of fresh memory per 384x512 pair — copy what you keep), `e.timings` per stage in ms, `e.verify` the
-// verification state. The file writer is the first observer and appends what it wrote to `e.files`.
+// the next pair's flow, which spares 1.5 MB of fresh memory per 384x512 pair — copy what you keep), `e.timings` per
+// stage in ms, `e.verify` the verification state. The file writer is the first observer and appends what it wrote to `e.files`.
 import type { FlowDevice, InferResult } from '../device/index.js';
 import {
   FlowErrorAccumulator,

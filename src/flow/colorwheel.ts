@@ -258,13 +258,13 @@ function colourTarget(flow: FlowField, opts: FlowColorOptions): { u: Float32Arra
   if (opts.maxMotion !== undefined && !(opts.maxMotion >= 0 && Number.isFinite(opts.maxMotion))) {
     throw new UserError(`invalid max motion ${opts.maxMotion}`, 'give a non-negative number of pixels (0 = automatic)');
   }
-  // A given radius makes the largest vector irrelevant: no pass over the field for it.
-  let maxrad = opts.maxMotion !== undefined && opts.maxMotion > 0 ? f32(opts.maxMotion) : maxKnownRadius(u, v, n);
-  if (maxrad === 0) maxrad = 1;
   const into = opts.into;
   if (into && (into.width !== width || into.height !== height || into.data.length < 3 * n)) {
     throw new Error(`colour image is ${into.width}x${into.height}, the flow ${width}x${height}`);
   }
+  // A given radius makes the largest vector irrelevant: no pass over the field for it.
+  let maxrad = opts.maxMotion !== undefined && opts.maxMotion > 0 ? f32(opts.maxMotion) : maxKnownRadius(u, v, n);
+  if (maxrad === 0) maxrad = 1;
   return { u, v, n, maxrad, image: into ?? unfilledImage(width, height) };
 }
 
