@@ -3,11 +3,17 @@
 // training loop. Each module is its own subtest so a failure names the area.
 import t from 'tap';
 import { spawnSync } from 'node:child_process';
+import { readdirSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
-const MODULES = ['test_data', 'test_model', 'test_intsim', 'test_modelfile', 'test_train', 'test_study', 'test_robust'];
+// Every train/tests/test_*.py, so a new module cannot be left out of `npm test`.
+const MODULES = readdirSync(join(ROOT, 'train', 'tests'))
+  .filter((f) => /^test_\w+\.py$/.test(f))
+  .map((f) => f.slice(0, -3))
+  .sort();
+t.ok(MODULES.length >= 8, `found the Python test modules: ${MODULES.join(', ')}`);
 
 for (const mod of MODULES) {
   t.test(`python train.tests.${mod}`, async (t) => {

@@ -17,6 +17,8 @@ Independence, by construction:
 'large' sets have large motions, 'mild' sets moderate motions on photographs only, 'mild-cam' adds a fixed camera
 model (vignetting, gamma, noise, JPEG) that no training option produces.
 The 'indist' set is the original validation set (seed 900001): in-distribution for the shipped models.
+The 'real-stereo' sets are real photographs with measured ground truth: two Middlebury stereo scenes that Debian
+packages ship (train/realpairs.py), 4 pairs per size; pixels without ground truth are skipped.
 """
 from __future__ import annotations
 
@@ -34,6 +36,7 @@ import torch.nn.functional as F
 
 from . import data as D
 from . import model as M
+from . import realpairs as RP
 
 DEFAULT_OUT = 'train/runs/heldout'
 
@@ -80,9 +83,56 @@ SETS = {
     'indist-192x256': (lambda: D.ChairsConfig(height=192, width=256), 900001, 64,
                        'shipped models (the original training validation set)', False),
 }
+# real pairs (train/realpairs.py): name -> (height, width)
+REAL_SETS = {'real-stereo-192x256': (192, 256), 'real-stereo-384x512': (384, 512)}
+ALL_SETS = [*SETS, *REAL_SETS]
+
+
+def known(flow: torch.Tensor) -> torch.Tensor:
+    """Pixels with ground truth (Middlebury: |u|, |v| <= 1e9), as src/flow/metrics.ts counts them."""
+    return (flow.abs() <= 1e9).all(-3)
+
+
+def epe_known(pred: torch.Tensor, gt: torch.Tensor) -> float:
+    """Mean end-point error over the pixels with ground truth (all of them in the synthetic sets)."""
+    k = known(gt)
+    e = torch.sqrt(((pred - torch.where(k[:, None], gt, torch.zeros_like(gt))) ** 2).sum(1) + 1e-12)
+    return (e[k].mean()).item()
+
+
+def _write_pair(stem: str, frames: np.ndarray, flow: np.ndarray) -> None:
+    for t in range(2):
+        img = np.ascontiguousarray(frames[3 * t:3 * t + 3].transpose(1, 2, 0))
+        with open(f'{stem}_img{t + 1}.ppm', 'wb') as fh:
+            fh.write(b'P6\n%d %d\n255\n' % (img.shape[1], img.shape[0]) + img.tobytes())
+    D.write_flo(f'{stem}_flow.flo', flow)
+
+
+def _flow_stats(mags: torch.Tensor) -> dict:
+    return dict(mean_flow=round(mags.mean().item(), 3),
+                p95_flow=round(torch.quantile(mags[::17], 0.95).item(), 3), max_flow=round(mags.max().item(), 3))
+
+
+def build_real(name: str, out_dir: str) -> str:
+    h, w = REAL_SETS[name]
+    d = os.path.join(out_dir, name)
+    os.makedirs(d, exist_ok=True)
+    notes, mags = [], []
+    for i, (pid, frames, flow, note) in enumerate(RP.pairs(h, w)):
+        _write_pair(os.path.join(d, f'{i + 1:05d}'), frames, flow)
+        f = torch.from_numpy(flow)
+        mags.append(f.norm(dim=0)[known(f)])
+        notes.append(dict(id=pid, source=note, known=round(known(f).float().mean().item(), 4)))
+    manifest = dict(name=name, pairs=len(notes), height=h, width=w, in_distribution='no model', real=True,
+                    items=notes, **_flow_stats(torch.cat(mags)))
+    with open(os.path.join(d, 'manifest.json'), 'w') as fh:
+        json.dump(manifest, fh, indent=1)
+    return d
 
 
 def build(name: str, out_dir: str, count: int | None = None) -> str:
+    if name in REAL_SETS:
+        return build_real(name, out_dir)
     cfg_fn, seed, n, indist, cam = SETS[name]
     cfg = cfg_fn()
     n = count or n
@@ -100,19 +150,13 @@ def build(name: str, out_dir: str, count: int | None = None) -> str:
         frames, flow = ds[i]
         if cam:
             frames = heldout_camera(frames, np.random.default_rng([seed, i, 0xCA3]))
-        stem = os.path.join(d, f'{i + 1:05d}')
-        for t in range(2):
-            img = frames[3 * t:3 * t + 3].permute(1, 2, 0).numpy()
-            with open(f'{stem}_img{t + 1}.ppm', 'wb') as fh:
-                fh.write(b'P6\n%d %d\n255\n' % (img.shape[1], img.shape[0]) + img.tobytes())
-        D.write_flo(f'{stem}_flow.flo', flow.numpy())
+        _write_pair(os.path.join(d, f'{i + 1:05d}'), frames.numpy(), flow.numpy())
         mags.append(flow.norm(dim=0))
     m = torch.stack(mags)
     manifest = dict(name=name, seed=seed, pairs=n, height=cfg.height, width=cfg.width, in_distribution=indist,
                     heldout_camera=cam,
                     config={k: (list(v) if isinstance(v, tuple) else v) for k, v in vars(cfg).items()},
-                    texture_files=sources, mean_flow=round(m.mean().item(), 3),
-                    p95_flow=round(torch.quantile(m.flatten()[::17], 0.95).item(), 3), max_flow=round(m.max().item(), 3))
+                    texture_files=sources, **_flow_stats(m.flatten()))
     with open(os.path.join(d, 'manifest.json'), 'w') as fh:
         json.dump(manifest, fh, indent=1)
     return d
@@ -191,13 +235,13 @@ def eval_checkpoint(path: str, frames: torch.Tensor, flow: torch.Tensor, size=No
         p = flow_to_source(first(resize_pair(frames[i], h, w)[None])[0], fh, fw)
         if rs:
             p = R.refined_flow(net, frames[i], p, rs, resize_pair, flow_to_source)
-        e.append(M.epe(p[None], flow[i:i + 1]).item())
+        e.append(epe_known(p[None], flow[i:i + 1]))
     return float(np.mean(e))
 
 
 def eval_dis(frames: torch.Tensor, flow: torch.Tensor, preset: str) -> float:
     from .baseline import dis_flow
-    return float(np.mean([M.epe(torch.from_numpy(dis_flow(frames[i].numpy(), preset))[None], flow[i:i + 1]).item()
+    return float(np.mean([epe_known(torch.from_numpy(dis_flow(frames[i].numpy(), preset))[None], flow[i:i + 1])
                           for i in range(frames.shape[0])]))
 
 
@@ -213,7 +257,7 @@ def eval_ffq_cli(model: str, d: str) -> dict:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('what', choices=['build', 'table'])
-    p.add_argument('--sets', default=','.join(SETS))
+    p.add_argument('--sets', default=','.join(ALL_SETS))
     p.add_argument('--out', default=DEFAULT_OUT)
     p.add_argument('--count', type=int, default=None, help='pairs per set (default per set)')
     p.add_argument('--models', nargs='*', default=None, help='.ffq files, evaluated with flowfpga eval')
@@ -227,8 +271,8 @@ def main(argv=None) -> int:
     torch.set_num_threads(max(1, a.threads))
     names = [s for s in a.sets.split(',') if s]
     for s in names:
-        if s not in SETS:
-            raise SystemExit(f'--sets: unknown set {s!r} (known: {", ".join(SETS)})')
+        if s not in ALL_SETS:
+            raise SystemExit(f'--sets: unknown set {s!r} (known: {", ".join(ALL_SETS)})')
     if a.what == 'build':
         for s in names:
             t0 = time.time()
@@ -247,7 +291,8 @@ def main(argv=None) -> int:
         with open(os.path.join(d, 'manifest.json')) as fh:
             info[s] = json.load(fh)
         frames, flow = load_set(d)
-        rows.setdefault('zero flow', {})[s] = M.epe(torch.zeros_like(flow), flow).item()
+        rows.setdefault('zero flow', {})[s] = float(np.mean([epe_known(torch.zeros_like(f[None]), f[None])
+                                                             for f in flow]))
         if not a.no_dis:
             for preset in ('fast', 'medium'):
                 rows.setdefault(f'DIS {preset}', {})[s] = eval_dis(frames, flow, preset)
