@@ -152,21 +152,10 @@ export function convTileWindow(
   validate(spec, params);
   const [H, W] = convInputSize(spec, inH, inW);
   const [Ho, Wo] = convOutSize(spec, inH, inW);
-  const { y0, y1, x0, x1, m0, m1 } = tile;
-  if (!(0 <= y0 && y0 <= y1 && y1 <= Ho && 0 <= x0 && x0 <= x1 && x1 <= Wo && 0 <= m0 && m0 <= m1 && m1 <= spec.cout)) {
-    throw new RangeError(`tile rows ${y0}..${y1} cols ${x0}..${x1} ch ${m0}..${m1} outside ${spec.cout}x${Ho}x${Wo}`);
-  }
-  const oh = place.h ?? Ho;
+  const outBase = placeTile('conv', tile, spec.cout, Ho, Wo, out, place);
   const ow = place.w ?? Wo;
-  const oy = place.originY ?? 0;
-  const ox = place.originX ?? 0;
-  const total = place.channelsTotal ?? spec.cout;
-  const off = place.channelOffset ?? 0;
-  if (off + m0 < 0 || off + m1 > total) throw new RangeError(`channels ${off + m0}..${off + m1} outside 0..${total}`);
-  if (y0 - oy < 0 || y1 - oy > oh || x0 - ox < 0 || x1 - ox > ow) {
-    throw new RangeError('tile does not fit the output placement');
-  }
-  if (out.length < total * oh * ow) throw new RangeError(`conv output has ${out.length} elements, needs ${total * oh * ow}`);
+  const plane = (place.h ?? Ho) * ow;
+  const { y0, y1, x0, x1, m0, m1 } = tile;
   if (y0 === y1 || x0 === x1 || m0 === m1) return;
   if ((spec.mode === 'linear') !== out instanceof Int16Array) {
     throw new TypeError(`conv output must be ${spec.mode === 'linear' ? 'Int16Array' : 'Uint8Array'} for mode ${spec.mode}`);
@@ -178,9 +167,8 @@ export function convTileWindow(
     win.base + (spec.cin - 1) * win.plane + (wy1 - 1) * win.row + wx1 > win.data.length) {
     throw new RangeError(`conv input window does not hold rows ${need.y0}..${need.y1} cols ${need.x0}..${need.x1} of all ${spec.cin} channels`);
   }
-  const outBase = (off + m0) * oh * ow + (y0 - oy) * ow + (x0 - ox);
   if (!spec.upsampleInput) {
-    convCore(spec, params, win.data, win.base, win.plane, win.row, win.y0, win.x0, H, W, tile, out, outBase, oh * ow, ow);
+    convCore(spec, params, win.data, win.base, win.plane, win.row, win.y0, win.x0, H, W, tile, out, outBase, plane, ow);
     return;
   }
   // Fused up2: materialize only the up-sampled rows/cols this tile's windows touch.
@@ -196,7 +184,31 @@ export function convTileWindow(
   const patch = patchBuf;
   upsampleRegion(2, spec.cin, { data: win.data, base: win.base, plane: win.plane, row: win.row, y0: win.y0, x0: win.x0, h: inH, w: inW },
     r0, r1, c0, c1, { data: patch, base: 0, plane: ph * pw, row: pw });
-  convCore(spec, params, patch, 0, ph * pw, pw, r0, c0, H, W, tile, out, outBase, oh * ow, ow);
+  convCore(spec, params, patch, 0, ph * pw, pw, r0, c0, H, W, tile, out, outBase, plane, ow);
+}
+
+/**
+ * Checks `tile` against a layer output of cout × Ho × Wo and `place` against `out` (`what` names the layer kind in
+ * the errors); returns the index in `out` of the tile's first output (channel m0, row y0, col x0). A number, not an
+ * object: tiles run in the hot loop, which allocates nothing once warm.
+ */
+export function placeTile(
+  what: string, tile: Tile, cout: number, Ho: number, Wo: number, out: { length: number }, place: OutPlacement,
+): number {
+  const { y0, y1, x0, x1, m0, m1 } = tile;
+  if (!(0 <= y0 && y0 <= y1 && y1 <= Ho && 0 <= x0 && x0 <= x1 && x1 <= Wo && 0 <= m0 && m0 <= m1 && m1 <= cout)) {
+    throw new RangeError(`tile rows ${y0}..${y1} cols ${x0}..${x1} ch ${m0}..${m1} outside ${cout}x${Ho}x${Wo}`);
+  }
+  const oh = place.h ?? Ho;
+  const ow = place.w ?? Wo;
+  const oy = place.originY ?? 0;
+  const ox = place.originX ?? 0;
+  const total = place.channelsTotal ?? cout;
+  const off = place.channelOffset ?? 0;
+  if (off + m0 < 0 || off + m1 > total) throw new RangeError(`channels ${off + m0}..${off + m1} outside 0..${total}`);
+  if (y0 - oy < 0 || y1 - oy > oh || x0 - ox < 0 || x1 - ox > ow) throw new RangeError('tile does not fit the output placement');
+  if (out.length < total * oh * ow) throw new RangeError(`${what} output has ${out.length} elements, needs ${total * oh * ow}`);
+  return (off + m0) * oh * ow + (y0 - oy) * ow + (x0 - ox);
 }
 
 // Interior row kernels: n outputs, every tap in range, all k taps of one kernel row fused into one accumulator

@@ -3,7 +3,7 @@ import { FRAMES, INPUT_CHANNELS, SIZE_MULTIPLE, layerShapes } from '../model/arc
 import type { Decoder, LayerSpec } from '../model/arch.js';
 import type { QLayerParams, QModel } from '../model/types.js';
 import { UserError } from '../errors.js';
-import { convOutSize, convTile } from './conv.js';
+import { convOutSize, convTile, placeTile } from './conv.js';
 import type { ConvSpec, OutPlacement, Tile } from './conv.js';
 import { up4, upsampleRegion } from './upsample.js';
 
@@ -51,21 +51,11 @@ export function layerTile(
   const [ch, cw] = convOutSize(spec, inH, inW);
   const Ho = 2 * ch;
   const Wo = 2 * cw;
+  const outBase = placeTile('upconv', tile, spec.cout, Ho, Wo, out, place);
+  const ow = place.w ?? Wo;
   const { y0, y1, x0, x1, m0, m1 } = tile;
-  if (!(0 <= y0 && y0 <= y1 && y1 <= Ho && 0 <= x0 && x0 <= x1 && x1 <= Wo && 0 <= m0 && m0 <= m1 && m1 <= spec.cout)) {
-    throw new RangeError(`tile rows ${y0}..${y1} cols ${x0}..${x1} ch ${m0}..${m1} outside ${spec.cout}x${Ho}x${Wo}`);
-  }
   if (y0 === y1 || x0 === x1 || m0 === m1) return;
   if (!(out instanceof Uint8Array)) throw new TypeError('upconv output must be a Uint8Array');
-  const oh = place.h ?? Ho;
-  const ow = place.w ?? Wo;
-  const oy = place.originY ?? 0;
-  const ox = place.originX ?? 0;
-  const total = place.channelsTotal ?? spec.cout;
-  const off = place.channelOffset ?? 0;
-  if (off + m0 < 0 || off + m1 > total) throw new RangeError(`channels ${off + m0}..${off + m1} outside 0..${total}`);
-  if (y0 - oy < 0 || y1 - oy > oh || x0 - ox < 0 || x1 - ox > ow) throw new RangeError('tile does not fit the output placement');
-  if (out.length < total * oh * ow) throw new RangeError(`upconv output has ${out.length} elements, needs ${total * oh * ow}`);
   // up2 output row i reads conv rows ⌊i/2⌋−1 .. ⌊i/2⌋+1 (edge-clamped).
   const cr0 = Math.max(0, Math.floor(y0 / 2) - 1);
   const cr1 = Math.min(ch, Math.floor((y1 - 1) / 2) + 2);
@@ -80,7 +70,7 @@ export function layerTile(
   convTile(spec, params, input, inH, inW, { y0: cr0, y1: cr1, x0: cc0, x1: cc1, m0, m1 }, mid,
     { channelsTotal: nm, channelOffset: -m0, h: mh, w: mw, originY: cr0, originX: cc0 });
   upsampleRegion(2, nm, { data: mid, base: 0, plane: mh * mw, row: mw, y0: cr0, x0: cc0, h: ch, w: cw },
-    y0, y1, x0, x1, { data: out, base: (off + m0) * oh * ow + (y0 - oy) * ow + (x0 - ox), plane: oh * ow, row: ow });
+    y0, y1, x0, x1, { data: out, base: outBase, plane: (place.h ?? Ho) * ow, row: ow });
 }
 
 /** Whole layer into `out` (allocated when omitted), optionally at a channel offset of a concatenation buffer. */
