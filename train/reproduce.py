@@ -18,6 +18,10 @@ Stages (docs/accuracy.md "Shipped models"; every stage is a train.train run with
      with meta.coarse_for = the 8-bit model: `run`/`eval` use it for the first pass of a refined pair
      (docs/accuracy.md "Refinement").
   6bit-coarse: the same A and B (same folders), then 800 steps of 6-bit QAT from B; meta.coarse_for = the 6-bit model.
+  8bit-w0.5: the shipped width-0.25 8-bit model widened to width 0.5 (train/widen.py) and fine-tuned with 8-bit QAT
+     on the original data (fresh scenes, seed 4): one stage and an export, instead of the ≈ 15 CPU-hours of the
+     whole chain at width 0.5 (docs/accuracy.md "Capacity vs cost").
+  8bit-coarse-w0.5: its coarse-pass partner, the width-0.25 partner widened and fine-tuned on the robust data.
 Stages that finished (result.json at their step count) are skipped; an interrupted stage resumes from its last.pt.
 Budgets are step counts, so a rerun does the same number of updates whatever the machine's speed. The shipped runs
 used wall-clock budgets for stages 1 and 2 (a cosine schedule over minutes); the step counts here are the steps
@@ -40,8 +44,8 @@ MIXED_BITS = 'w4a5,conv1=w8a8,predict_flow2=w8'
 TARGETS = {'8bit': '8', '6bit': '6', 'mixed': MIXED_BITS}
 # Stage 5: data options of the robust fine-tune and the steps each shipped robust model completed (targets absent
 # here ship the stage-3 model). Needs the training texture packages (data.TRAIN_SOURCES; see train/README.md).
-ROBUST_ARGS = ['--motion', 'heavy', '--sources', 'train', '--camera', '0.7', '--zoom', '1.6', '--lr', '2e-4',
-               '--seed', '11', '--eval-every', '500']
+ROBUST_DATA = ['--motion', 'heavy', '--sources', 'train', '--camera', '0.7', '--zoom', '1.6']
+ROBUST_ARGS = [*ROBUST_DATA, '--lr', '2e-4', '--seed', '11', '--eval-every', '500']
 ROBUST_STEPS: dict[str, int] = {}
 # Coarse-pass partners (models/<name>-coarse.ffq): base target, then (run folder, schedule steps, extra
 # train.train args) per robust stage, as shipped. Partners share the stages they have in common (same folders).
@@ -52,6 +56,64 @@ COARSE = {
     '6bit-coarse': ('8bit', [COARSE_A, COARSE_B, ('coarse-6bit', 800, ['--bits', '6', '--lr', '1e-4', '--seed', '13',
                                                                        '--eval-every', '400'])]),
 }
+# Widened models: target -> (shipped model it starts from, width, steps, train.train args), as shipped.
+WIDE = {
+    '8bit-w0.5': ('models/flownets-q-w0.25-8bit.ffq', 0.5, 6000,
+                  ['--model', 'q', '--bits', '8', '--widen', '--widen-noise', '0.02', '--lr', '1e-4', '--seed', '4',
+                   '--eval-every', '500']),
+    # Its coarse-pass partner: the width-0.25 partner widened, fine-tuned on the robust data it was trained on.
+    '8bit-coarse-w0.5': ('models/flownets-q-w0.25-8bit-coarse.ffq', 0.5, 2000,
+                         ['--model', 'q', '--bits', '8', '--widen', '--widen-noise', '0.02', *ROBUST_DATA, '--lr', '1e-4',
+                          '--seed', '14', '--eval-every', '500']),
+}
+
+
+def reproduce_wide(a, extra) -> int:
+    src, width, n, args = WIDE[a.model]
+    shipped = not (a.steps or a.size != '192x256' or a.val_count != 64 or a.wide_from or a.width is not None)
+    src, width = a.wide_from or src, width if a.width is None else a.width
+    if a.steps:
+        if not a.steps.isdigit() or int(a.steps) < 1:
+            raise SystemExit(f'--steps: {a.model} has one stage: one positive step count')
+        n = int(a.steps)
+    name = f'flownets-q-w{width:g}-{a.model.rsplit("-w", 1)[0]}'
+    out = os.path.join(a.out_dir, name)
+    ffq = os.path.join(a.out_dir, f'{name}.ffq')
+    argv = [*args, '--init-ffq', src, '--width', f'{width:g}', '--steps', str(n), '--size', a.size, '--batch', '8',
+            '--val-count', str(a.val_count), '--out', out, *extra]
+    exp = [os.path.join(out, 'last.pt'), ffq, '--name', name, '--val-count', str(a.val_count)]
+    if '-coarse' in name:
+        exp += ['--coarse-for', name.removesuffix('-coarse')]
+    if a.dry_run:
+        print('/usr/bin/python3 -m train.train ' + ' '.join(argv))
+        print('/usr/bin/python3 -m train.export ' + ' '.join(exp))
+        return 0
+    if finished(out, n):
+        print(f'stage 1/2: {out} already at {n} steps, skipped', flush=True)
+    else:
+        resume = os.path.exists(os.path.join(out, 'last.pt'))
+        print(f'stage 1/2: {out} (widened from {src}, {n} steps{", resuming" if resume else ""})', flush=True)
+        T.main([*argv, '--resume'] if resume else argv)
+    print('stage 2/2: export', flush=True)
+    X.main([*exp, '--threads', str(a.threads)])
+    if shipped:
+        _record(ffq, a.model)
+    _install(a, ffq)
+    return 0
+
+
+def _record(ffq: str, target: str) -> None:
+    from . import modelfile as MF
+    qm = MF.load(ffq)
+    qm.meta['reproduce'] = f'/usr/bin/python3 -m train.reproduce {target}'
+    MF.save(qm, ffq)
+
+
+def _install(a, ffq: str) -> None:
+    if a.install:
+        dst = os.path.join('models', os.path.basename(ffq))
+        shutil.copyfile(ffq, dst)
+        print(f'installed {dst}')
 
 
 def stages(target: str, out_dir: str, steps=(PRETRAIN_STEPS, CONTINUE_STEPS, QAT_STEPS), width: float = 0.25,
@@ -79,7 +141,7 @@ def finished(out: str, steps: int) -> bool:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument('model', choices=sorted([*TARGETS, *COARSE]), help='which shipped model to reproduce')
+    ap.add_argument('model', choices=sorted([*TARGETS, *COARSE, *WIDE]), help='which shipped model to reproduce')
     ap.add_argument('--out-dir', default='train/runs/repro', help='run folders and the .ffq go here')
     ap.add_argument('--install', action='store_true', help='copy the exported .ffq into models/')
     ap.add_argument('--dry-run', action='store_true', help='print the stage commands and exit')
@@ -88,15 +150,21 @@ def main(argv=None) -> int:
     ap.add_argument('--nproc', type=int, default=1)
     # For tests and quick trials: other step counts / width / size than the shipped ones.
     ap.add_argument('--steps', default=None, help=argparse.SUPPRESS)
-    ap.add_argument('--width', type=float, default=0.25, help=argparse.SUPPRESS)
+    ap.add_argument('--width', type=float, default=None, help=argparse.SUPPRESS)
+    ap.add_argument('--wide-from', default=None, help=argparse.SUPPRESS)  # widened targets: another start file
     ap.add_argument('--size', default='192x256', help=argparse.SUPPRESS)
     ap.add_argument('--val-count', type=int, default=64, help=argparse.SUPPRESS)
     ap.add_argument('--robust-steps', default=None, help=argparse.SUPPRESS)  # N, or A,B,STOP for 8bit-coarse
     a = ap.parse_args(argv)
+    extra = ['--threads', str(a.threads), '--device', a.device, '--nproc', str(a.nproc)]
+    if a.model in WIDE:
+        return reproduce_wide(a, extra)
     steps = tuple(int(s) for s in a.steps.split(',')) if a.steps else (PRETRAIN_STEPS, CONTINUE_STEPS, QAT_STEPS)
     if len(steps) != 3 or min(steps) < 1:
         raise SystemExit('--steps: three positive step counts, e.g. 2585,14036,1200')
-    extra = ['--threads', str(a.threads), '--device', a.device, '--nproc', str(a.nproc)]
+    if a.wide_from:
+        raise SystemExit('--wide-from: only for widened targets (' + ', '.join(WIDE) + ')')
+    a.width = 0.25 if a.width is None else a.width
     base = COARSE[a.model][0] if a.model in COARSE else a.model
     plan = stages(base, a.out_dir, steps, a.width, a.size, extra)
     if a.val_count != 64:
@@ -157,14 +225,8 @@ def main(argv=None) -> int:
         print(f'stage {5 + len(rstages)}: export', flush=True)
         X.main([*final_exp, '--threads', str(a.threads)])
     if not (a.steps or a.width != 0.25 or a.size != '192x256' or a.val_count != 64 or a.robust_steps is not None):
-        from . import modelfile as MF
-        qm = MF.load(ffq)
-        qm.meta['reproduce'] = f'/usr/bin/python3 -m train.reproduce {a.model}'
-        MF.save(qm, ffq)
-    if a.install:
-        dst = os.path.join('models', os.path.basename(ffq))
-        shutil.copyfile(ffq, dst)
-        print(f'installed {dst}')
+        _record(ffq, a.model)
+    _install(a, ffq)
     return 0
 
 

@@ -72,6 +72,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('--zoom-prob', type=float, default=0.5, help='share of samples zoomed when --zoom > 1')
     p.add_argument('--init', help='start from this checkpoint\'s weights (float pretrain -> bit fine-tune)')
     p.add_argument('--init-ffq', help='start from a .ffq model file (dequantized; train/ffqinit.py)')
+    p.add_argument('--widen', action='store_true',
+                   help='with --init-ffq: the file is narrower than --width; start from it widened (train/widen.py)')
+    p.add_argument('--widen-noise', type=float, default=0.02,
+                   help='--widen: noise on the extra channels\' weights, as a share of the layer\'s weight spread')
     p.add_argument('--resume', action='store_true')
     p.add_argument('--out', required=True)
     p.add_argument('--device', default='auto', help='auto | cpu | cuda')
@@ -251,10 +255,17 @@ def train(args, rank: int = 0, world: int = 1) -> dict:
         qm = MF.load(args.init_ffq)
         calib = D.batch(D.SyntheticChairs(args.seed * 1000 + 777, config=data_config(args, size)), range(16))[0]
         try:
-            ffqinit.load_ffq(model, qm, calib.to(device))
+            if args.widen:
+                from . import widen as W
+                narrow = ffqinit.model_for(qm, quant=model.quant).to(device)
+                ffqinit.load_ffq(narrow, qm, calib.to(device))
+                W.widen(narrow, model, args.widen_noise, args.seed)
+            else:
+                ffqinit.load_ffq(model, qm, calib.to(device))
         except ValueError as e:
             raise SystemExit(f'--init-ffq {args.init_ffq}: {e}')
-        log(f'initialised from {args.init_ffq} (dequantized; meta.epe {qm.meta.get("epe")})')
+        how = f'widened from width {qm.width:g}, noise {args.widen_noise:g}; ' if args.widen else ''
+        log(f'initialised from {args.init_ffq} ({how}dequantized; meta.epe {qm.meta.get("epe")})')
     elif args.init:
         ck = torch.load(args.init, map_location=device)
         missing, unexpected = model.load_state_dict(ck['model'], strict=False)
@@ -363,6 +374,8 @@ def main(argv=None) -> int:
         raise SystemExit(f'bad model options: {e}')
     if args.init_ffq and not os.path.isfile(args.init_ffq):
         raise SystemExit(f'--init-ffq {args.init_ffq}: no such model file')
+    if args.widen and not args.init_ffq:
+        raise SystemExit('--widen: needs --init-ffq (the narrower model file to start from)')
     if args.init and not os.path.isfile(args.init):
         raise SystemExit(f'--init {args.init}: no such checkpoint (a <out>/last.pt of an earlier run)')
     if args.nproc > 1 and args.device != 'cpu' and torch.cuda.is_available() and args.nproc > torch.cuda.device_count():

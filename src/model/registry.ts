@@ -28,11 +28,34 @@ export function listModels(dir = modelsDir()): ModelEntry[] {
     .map((f) => ({ name: basename(f, '.ffq'), path: join(dir, f), bytes: statSync(join(dir, f)).size }));
 }
 
-/** The default model for `flowfpga run`: the name in models/DEFAULT, else the first shipped model. */
-export function defaultModelName(dir = modelsDir()): string | undefined {
+/**
+ * models/DEFAULT: a line `NAME` names the default model, and lines `BOARD NAME` override it on one board (the most
+ * accurate model a board runs at a usable frame rate differs: docs/accuracy.md "Capacity vs cost"); `#` starts a
+ * comment. Without the file, the first shipped model is the default.
+ */
+export interface DefaultModels {
+  all?: string;
+  /** Board name (src/driver/boards.ts; checked there, this layer does not know boards) → model name. */
+  boards: Record<string, string>;
+}
+
+export function readDefaults(dir = modelsDir()): DefaultModels {
   const f = join(dir, 'DEFAULT');
-  if (existsSync(f)) return readFileSync(f, 'utf8').trim();
-  return listModels(dir)[0]?.name;
+  if (!existsSync(f)) return { all: listModels(dir)[0]?.name, boards: {} };
+  const out: DefaultModels = { boards: {} };
+  readFileSync(f, 'utf8').split('\n').forEach((raw, i) => {
+    const words = raw.replace(/#.*/, '').trim().split(/\s+/).filter(Boolean);
+    if (words.length === 1 && out.all === undefined) out.all = words[0];
+    else if (words.length === 2 && !(words[0] in out.boards)) out.boards[words[0]] = words[1];
+    else if (words.length) throw new UserError(`${f}:${i + 1}: '${raw.trim()}' is not a first 'NAME' line or a new 'BOARD NAME' line`, 'models/DEFAULT: one line NAME (the default), then at most one line BOARD NAME per board');
+  });
+  return out;
+}
+
+/** The default model on `board` (undefined: the reference, or no board named): its own line, else the NAME line. */
+export function defaultModelName(dir = modelsDir(), board?: string): string | undefined {
+  const d = readDefaults(dir);
+  return (board !== undefined && Object.hasOwn(d.boards, board) ? d.boards[board] : undefined) ?? d.all;
 }
 
 /** Architecture-only names accepted where weights don't matter (info, plan). */
@@ -44,9 +67,9 @@ export function archByName(name: string): ArchSpec | undefined {
   return undefined;
 }
 
-/** A path (contains a slash or ends in .ffq) or a shipped model name. */
-export function resolveModel(arg: string | undefined, dir = modelsDir()): QModel {
-  const name = arg ?? defaultModelName(dir);
+/** A path (contains a slash or ends in .ffq), a shipped model name, or the default (undefined or 'default') on `board`. */
+export function resolveModel(arg: string | undefined, dir = modelsDir(), board?: string): QModel {
+  const name = arg === undefined || arg === 'default' ? defaultModelName(dir, board) : arg;
   if (!name) throw new UserError('no model given and no shipped models found in ' + dir, 'pass --model FILE.ffq');
   if (name.includes('/') || name.endsWith('.ffq')) return loadModelFile(name);
   const hit = listModels(dir).find((m) => m.name === name);

@@ -2,7 +2,7 @@
 import { printable } from '../../text.js';
 import type { Command } from 'commander';
 import { flyingChairs, mpiSintel, type PairDataset } from '../../flow/index.js';
-import { resolveModel } from '../../model/registry.js';
+import { chooseModel } from '../model-choice.js';
 import { networkSize, runFlowJob } from '../flowjob.js';
 import { refineAnnouncer, refineSetup } from '../refine.js';
 import { addDeviceOptions, openDevice, type DeviceCliOptions } from '../device-options.js';
@@ -27,7 +27,7 @@ export function register(program: Command): void {
     .command('eval')
     .description('mean EPE, L1 and Fl-all of a model over a FlyingChairs- or Sintel-layout folder')
     .requiredOption('--dataset <kind:dir>', 'chairs:DIR or sintel:DIR')
-    .option('--model <name|file>', 'shipped model name or .ffq file (default: the default shipped model)')
+    .option('--model <name|file>', 'shipped model name or .ffq file (default: the board\'s default model, `flowfpga models`)')
     .option('--limit <n>', 'evaluate at most n pairs')
     .option('--size <HxW>', 'network input size (multiple of 64; default: the model\'s trained resolution)')
     .option('--fit <mode>', 'resize | pad | crop (flow is always scaled back to the folder resolution)', 'resize')
@@ -39,7 +39,8 @@ export function register(program: Command): void {
   addDeviceOptions(cmd);
   cmd.action(async (opts: EvalOpts) => {
     const data = await openEvalDataset(opts);
-    const model = resolveModel(opts.model);
+    const { model, note } = chooseModel(opts.model, opts.board);
+    if (note) process.stderr.write(`eval: ${note}\n`);
     const net = networkSize(model, opts.size ? parseSize(opts.size) : undefined);
     const fit = opts.fit as 'resize' | 'pad' | 'crop';
     const refine = refineSetup(opts.refine, opts.coarseModel, model, fit);

@@ -14,7 +14,8 @@ import { basename, join } from 'node:path';
 import { filePair, openDataset, detectDataset, writeFlo, writeFlowPng, type FitMode } from '../../flow/index.js';
 import { FRAME_FILE_RE, openFolderSource } from '../../flow/folder-source.js';
 import { VIDEO_FILE_RE, openVideoSource } from '../../flow/video-source.js';
-import { resolveModel } from '../../model/registry.js';
+import { chooseModel } from '../model-choice.js';
+import type { QModel } from '../../model/types.js';
 import { networkSize } from '../flowjob.js';
 import { refineAnnouncer, refineSetup, type RefineSetup } from '../refine.js';
 import { openDevice, type DeviceCliOptions, addDeviceOptions } from '../device-options.js';
@@ -57,7 +58,7 @@ export function register(program: Command): void {
   const cmd = program
     .command('run')
     .description('compute optical flow for frame pairs and write .flo + color-coded PNG files')
-    .option('--model <name|file>', 'shipped model name or .ffq file (default: the default shipped model)')
+    .option('--model <name|file>', 'shipped model name or .ffq file (default: the board\'s default model, `flowfpga models`)')
     .option('--input <dir|video>', 'FlyingChairs or Sintel folder, a folder of frames, or a video file (default: the bundled samples/)')
     .option('--pair <images...>', 'two image files (and optionally a ground-truth .flo)')
     .option('--camera <device>', 'V4L2 camera, e.g. /dev/video0, or sim: / sim:DIR, the simulated camera (consecutive frames are paired)')
@@ -80,7 +81,8 @@ export function register(program: Command): void {
     const maxFrames = opts.frames !== undefined ? parseIntOpt('--frames', opts.frames, 2, 1e9) : undefined;
     if (!['resize', 'pad', 'crop'].includes(opts.fit)) throw new UserError(`unknown --fit mode '${opts.fit}'`, 'use resize, pad or crop');
     const policyExplicit = command.getOptionValueSource('onMismatch') === 'cli';
-    const model = resolveModel(opts.model);
+    const { model, note } = chooseModel(opts.model, opts.board);
+    if (note) process.stderr.write(`flowfpga: ${note}\n`);
     const net = networkSize(model, opts.size ? parseSize(opts.size) : undefined);
     const refine = refineSetup(opts.refine, opts.coarseModel, model, opts.fit as FitMode);
     const input = await openInput(opts, limit, maxFrames);
@@ -111,7 +113,7 @@ export function register(program: Command): void {
 const safeId = (id: string): string => id.replace(/[^\w.-]+/g, '_');
 
 async function runOn(device: Awaited<ReturnType<typeof openDevice>>, feed: PairFeed, outDir: string, inputFiles: string[], opts: RunOpts,
-  model: ReturnType<typeof resolveModel>, net: ReturnType<typeof networkSize>, refine: RefineSetup, policyExplicit: boolean, live?: LiveServer): Promise<void> {
+  model: QModel, net: ReturnType<typeof networkSize>, refine: RefineSetup, policyExplicit: boolean, live?: LiveServer): Promise<void> {
   const policy = opts.onMismatch as MismatchPolicy;
   const out = (l: string): void => void process.stdout.write(l + '\n');
   const tty = !opts.json && process.stdout.isTTY === true;
