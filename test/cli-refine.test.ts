@@ -150,6 +150,11 @@ t.test('a coarse-pass partner (models/<name>-coarse.ffq, meta.coarse_for) runs t
   c.meta = { coarse_for: 'other' };
   writeFileSync(join(models, 'tiny-x-coarse.ffq'), encodeModel({ ...c, name: 'tiny-x-coarse' }));
   t.equal(coarsePartner({ ...tiny, name: 'tiny-x' }, models), undefined, 'a -coarse file for another model is not a partner');
+  // A model may name its partner itself (meta.coarse_model): a partner trained for another model, reused.
+  const wide = { ...tiny, name: 'tiny-wide', meta: { coarse_model: 'tiny-coarse' } };
+  t.equal(coarsePartner(wide, models)?.name, 'tiny-coarse', 'meta.coarse_model names the partner');
+  t.throws(() => coarsePartner({ ...wide, meta: { coarse_model: 'gone' } }, models),
+    { name: 'UserError', message: /^model tiny-wide runs its refined pairs' first pass on gone \(meta.coarse_model\), which is not in / });
   t.equal(parseCoarse('same', tiny, 'auto'), undefined);
   t.throws(() => parseCoarse(join(models, 'tiny-coarse.ffq'), tiny, 'off'), { name: 'UserError', message: /--refine off refines none/ });
   t.equal(parseCoarse(join(models, 'tiny-coarse.ffq'), tiny, 'auto')?.name, 'tiny-coarse');

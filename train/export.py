@@ -142,8 +142,9 @@ def export_checkpoint(checkpoint: str, out: str, name: str | None = None, val_co
     name = name or f'flownets-q-w{targs.width:g}-{tag}'
     meta = {'dataset': 'synthetic-chairs', 'trained': datetime.date.today().isoformat(), 'steps': ck['step'],
             'train_minutes': round(ck.get('elapsed', 0) / 60, 1), 'val_epe_fakequant': ck.get('val_epe'),
-            'command': 'python3 -m train.train ' + ' '.join(f'--{k.replace("_", "-")} {v}' for k, v in
-                                                               vars(targs).items() if v not in (None, False))}
+            'command': 'python3 -m train.train ' + ' '.join(
+                f'--{k.replace("_", "-")}' + ('' if v is True else f' {v}')  # store_true flags have no value
+                for k, v in vars(targs).items() if v is not None and v is not False)}
     qm = export_model(net, name, size, meta)
     vs = val_seed if val_seed is not None else targs.val_seed
     frames, flow = T.validation_set(size, vs, val_count)
@@ -164,6 +165,8 @@ def main(argv=None) -> int:
     p.add_argument('--name', help='model name (default from width and bits)')
     p.add_argument('--coarse-for', help='meta.coarse_for: the shipped model whose refined runs use this one for the '
                                         'first pass (src/model/registry.ts coarsePartner)')
+    p.add_argument('--coarse-model', help='meta.coarse_model: the shipped model that runs the first pass of this '
+                                          'one\'s refined pairs (a partner trained for another model)')
     p.add_argument('--val-count', type=int, default=16, help='held-out synthetic pairs for the EPE gap report')
     p.add_argument('--val-seed', type=int, default=None)
     p.add_argument('--threads', type=int, default=2)
@@ -172,6 +175,9 @@ def main(argv=None) -> int:
     qm, rep = export_checkpoint(args.checkpoint, args.out, args.name, args.val_count, args.val_seed)
     if args.coarse_for:
         qm.meta['coarse_for'] = args.coarse_for
+    if args.coarse_model:
+        qm.meta['coarse_model'] = args.coarse_model
+    if args.coarse_for or args.coarse_model:
         MF.save(qm, args.out)
     print(f'wrote {args.out} ({rep["bytes"]} bytes): EPE fake-quant {rep["epe_fakequant"]:.4f}, integer '
           f'{rep["epe_int"]:.4f} (gap {rep["gap"]:+.5f}), fq-vs-int mean diff {rep["mean_fq_int_diff"]:.5f} px, '

@@ -202,12 +202,19 @@ def _load_net(path: str, frames: torch.Tensor):
 
 
 def coarse_partner(path: str, models_dir: str = 'models') -> str | None:
-    """models/<name>-coarse.ffq when its meta.coarse_for names `path`'s model: `flowfpga eval`'s default first pass
-    of a refined pair (src/model/registry.ts coarsePartner); None for checkpoints and models without one."""
+    """The shipped model `path`'s meta.coarse_model names, else models/<name>-coarse.ffq when its meta.coarse_for
+    names `path`'s model: `flowfpga eval`'s default first pass of a refined pair (src/model/registry.ts
+    coarsePartner); None for checkpoints and models without one."""
     if not path.endswith('.ffq'):
         return None
     from . import modelfile as MF
-    name = MF.load(path).name
+    qm = MF.load(path)
+    name = qm.name
+    if isinstance(qm.meta.get('coarse_model'), str):
+        cand = os.path.join(models_dir, f'{qm.meta["coarse_model"]}.ffq')
+        if not os.path.exists(cand):
+            raise SystemExit(f'{path}: its meta.coarse_model {qm.meta["coarse_model"]} is not in {models_dir}')
+        return cand
     cand = os.path.join(models_dir, f'{name}-coarse.ffq')
     if os.path.exists(cand) and MF.load(cand).meta.get('coarse_for') == name:
         return cand

@@ -21,7 +21,7 @@ Stages (docs/accuracy.md "Shipped models"; every stage is a train.train run with
   8bit-w0.5: the shipped width-0.25 8-bit model widened to width 0.5 (train/widen.py) and fine-tuned with 8-bit QAT
      on the original data (fresh scenes, seed 4): one stage and an export, instead of the ≈ 15 CPU-hours of the
      whole chain at width 0.5 (docs/accuracy.md "Capacity vs cost").
-  8bit-coarse-w0.5: its coarse-pass partner, the width-0.25 partner widened and fine-tuned on the robust data.
+     Its refined pairs start on the width-0.25 8-bit partner (meta.coarse_model = flownets-q-w0.25-8bit-coarse).
 Stages that finished (result.json at their step count) are skipped; an interrupted stage resumes from its last.pt.
 Budgets are step counts, so a rerun does the same number of updates whatever the machine's speed. The shipped runs
 used wall-clock budgets for stages 1 and 2 (a cosine schedule over minutes); the step counts here are the steps
@@ -44,8 +44,8 @@ MIXED_BITS = 'w4a5,conv1=w8a8,predict_flow2=w8'
 TARGETS = {'8bit': '8', '6bit': '6', 'mixed': MIXED_BITS}
 # Stage 5: data options of the robust fine-tune and the steps each shipped robust model completed (targets absent
 # here ship the stage-3 model). Needs the training texture packages (data.TRAIN_SOURCES; see train/README.md).
-ROBUST_DATA = ['--motion', 'heavy', '--sources', 'train', '--camera', '0.7', '--zoom', '1.6']
-ROBUST_ARGS = [*ROBUST_DATA, '--lr', '2e-4', '--seed', '11', '--eval-every', '500']
+ROBUST_ARGS = ['--motion', 'heavy', '--sources', 'train', '--camera', '0.7', '--zoom', '1.6', '--lr', '2e-4',
+               '--seed', '11', '--eval-every', '500']
 ROBUST_STEPS: dict[str, int] = {}
 # Coarse-pass partners (models/<name>-coarse.ffq): base target, then (run folder, schedule steps, extra
 # train.train args) per robust stage, as shipped. Partners share the stages they have in common (same folders).
@@ -56,20 +56,17 @@ COARSE = {
     '6bit-coarse': ('8bit', [COARSE_A, COARSE_B, ('coarse-6bit', 800, ['--bits', '6', '--lr', '1e-4', '--seed', '13',
                                                                        '--eval-every', '400'])]),
 }
-# Widened models: target -> (shipped model it starts from, width, steps, train.train args), as shipped.
+# Widened models: target -> (shipped model it starts from, width, steps, train.train args, train.export args), as
+# shipped. 8bit-w0.5's refined pairs start on the width-0.25 partner (docs/accuracy.md "Width 0.5, shipped").
 WIDE = {
     '8bit-w0.5': ('models/flownets-q-w0.25-8bit.ffq', 0.5, 6000,
                   ['--model', 'q', '--bits', '8', '--widen', '--widen-noise', '0.02', '--lr', '1e-4', '--seed', '4',
-                   '--eval-every', '500']),
-    # Its coarse-pass partner: the width-0.25 partner widened, fine-tuned on the robust data it was trained on.
-    '8bit-coarse-w0.5': ('models/flownets-q-w0.25-8bit-coarse.ffq', 0.5, 2000,
-                         ['--model', 'q', '--bits', '8', '--widen', '--widen-noise', '0.02', *ROBUST_DATA, '--lr', '1e-4',
-                          '--seed', '14', '--eval-every', '500']),
+                   '--eval-every', '500'], ['--coarse-model', 'flownets-q-w0.25-8bit-coarse']),
 }
 
 
 def reproduce_wide(a, extra) -> int:
-    src, width, n, args = WIDE[a.model]
+    src, width, n, args, export_args = WIDE[a.model]
     shipped = not (a.steps or a.size != '192x256' or a.val_count != 64 or a.wide_from or a.width is not None)
     src, width = a.wide_from or src, width if a.width is None else a.width
     if a.steps:
@@ -81,9 +78,7 @@ def reproduce_wide(a, extra) -> int:
     ffq = os.path.join(a.out_dir, f'{name}.ffq')
     argv = [*args, '--init-ffq', src, '--width', f'{width:g}', '--steps', str(n), '--size', a.size, '--batch', '8',
             '--val-count', str(a.val_count), '--out', out, *extra]
-    exp = [os.path.join(out, 'last.pt'), ffq, '--name', name, '--val-count', str(a.val_count)]
-    if '-coarse' in name:
-        exp += ['--coarse-for', name.removesuffix('-coarse')]
+    exp = [os.path.join(out, 'last.pt'), ffq, '--name', name, '--val-count', str(a.val_count), *export_args]
     if a.dry_run:
         print('/usr/bin/python3 -m train.train ' + ' '.join(argv))
         print('/usr/bin/python3 -m train.export ' + ' '.join(exp))

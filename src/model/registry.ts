@@ -85,11 +85,23 @@ export function coarseFor(m: QModel): string | undefined {
   return typeof m.meta.coarse_for === 'string' ? m.meta.coarse_for : undefined;
 }
 
+/** The coarse-pass partner a model names itself (meta.coarse_model): a partner trained for another model it reuses. */
+export function coarseModelOf(m: QModel): string | undefined {
+  return typeof m.meta.coarse_model === 'string' ? m.meta.coarse_model : undefined;
+}
+
 /**
- * The shipped coarse-pass partner of `model`: models/<name>-coarse.ffq when its meta.coarse_for names the model
- * (train/heldout.py coarse_partner is the Python twin). Refined pairs run their first pass on it.
+ * The shipped coarse-pass partner of `model`: the shipped model its meta.coarse_model names, else
+ * models/<name>-coarse.ffq when that file's meta.coarse_for names the model (train/heldout.py coarse_partner is the
+ * Python twin). Refined pairs run their first pass on it.
  */
 export function coarsePartner(model: QModel, dir = modelsDir()): QModel | undefined {
+  const named = coarseModelOf(model);
+  if (named !== undefined) {
+    const hit = listModels(dir).find((m) => m.name === named);
+    if (!hit) throw new UserError(`model ${model.name} runs its refined pairs' first pass on ${named} (meta.coarse_model), which is not in ${dir}`, 'install that model, or pass --coarse-model same (one model for both passes)');
+    return loadModelFile(hit.path);
+  }
   const hit = listModels(dir).find((m) => m.name === `${model.name}-coarse`);
   if (!hit) return undefined;
   const c = loadModelFile(hit.path);

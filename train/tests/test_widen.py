@@ -34,13 +34,17 @@ class TestWiden(unittest.TestCase):
         torch.manual_seed(0)
         self.frames = torch.randint(0, 256, (2, 6, 64, 64)).float()
 
-    def test_float_function_is_preserved_and_replicas_differ(self):
-        narrow = trained_like(1 / 16, quant=False)
-        wide = M.make_model('qfloat', 1 / 8, 8)
+    def widened(self, quant: bool):
+        """A width-1/16 network, its width-1/8 widening (noise 0), and the flow of each on the same frames."""
+        narrow = trained_like(1 / 16, quant=quant)
+        wide = M.make_model('q' if quant else 'qfloat', 1 / 8, 8)
         W.widen(narrow, wide, noise=0.0, seed=1)
         wide.eval()
         with torch.no_grad():
-            a, b = narrow(self.frames), wide(self.frames)
+            return narrow, wide, narrow(self.frames), wide(self.frames)
+
+    def test_float_function_is_preserved_and_replicas_differ(self):
+        narrow, wide, a, b = self.widened(quant=False)
         self.assertGreater(a.abs().max().item(), 0.1)
         self.assertLess((a - b).abs().max().item(), 1e-4 * a.abs().max().item() + 1e-5)
         # conv2's two replicas of conv1 channel 0 split its weights differently; their sum is the narrow weight.
@@ -53,12 +57,7 @@ class TestWiden(unittest.TestCase):
         self.assertEqual(wide.convs['predict_flow2'].weight.shape[0], 2)
 
     def test_quantized_widening_stays_close_and_noise_moves_only_the_extra_channels(self):
-        narrow = trained_like(1 / 16, quant=True)
-        wide = M.make_model('q', 1 / 8, 8)
-        W.widen(narrow, wide, noise=0.0, seed=1)
-        wide.eval()
-        with torch.no_grad():
-            a, b = narrow(self.frames), wide(self.frames)
+        narrow, wide, a, b = self.widened(quant=True)
         # Split weights round to other codes; the flow moves by a fraction of its range, not more.
         self.assertLess((a - b).abs().mean().item(), 0.1 * a.abs().mean().item())
         noisy = M.make_model('q', 1 / 8, 8)
@@ -90,6 +89,13 @@ class TestWiden(unittest.TestCase):
             self.assertEqual(m.name, 'flownets-q-w0.125-8bit')
             self.assertEqual(m.width, 0.125)
             self.assertNotIn('reproduce', m.meta)  # test settings are not the shipped command
+            # Its refined pairs start on the shipped width-0.25 partner, as in flowfpga eval (registry.ts).
+            from train import heldout as H
+            self.assertEqual(m.meta['coarse_model'], 'flownets-q-w0.25-8bit-coarse')
+            ffq = os.path.join(d, 'flownets-q-w0.125-8bit.ffq')
+            self.assertEqual(H.coarse_partner(ffq, 'models'), os.path.join('models', 'flownets-q-w0.25-8bit-coarse.ffq'))
+            with self.assertRaisesRegex(SystemExit, 'meta.coarse_model flownets-q-w0.25-8bit-coarse is not in'):
+                H.coarse_partner(ffq, d)
             with open(os.path.join(d, 'flownets-q-w0.125-8bit', 'log.txt')) as f:
                 self.assertIn(f'initialised from {src} (widened from width 0.0625, noise 0.02;', f.read())
             with self.assertRaises(SystemExit):
