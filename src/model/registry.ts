@@ -28,6 +28,11 @@ export function listModels(dir = modelsDir()): ModelEntry[] {
     .map((f) => ({ name: basename(f, '.ffq'), path: join(dir, f), bytes: statSync(join(dir, f)).size }));
 }
 
+/** The shipped model called `name`, or undefined. */
+function shippedEntry(name: string, dir: string): ModelEntry | undefined {
+  return listModels(dir).find((m) => m.name === name);
+}
+
 /**
  * models/DEFAULT: a line `NAME` names the default model, and lines `BOARD NAME` override it on one board (the most
  * accurate model a board runs at a usable frame rate differs: docs/accuracy.md "Capacity vs cost"); `#` starts a
@@ -72,7 +77,7 @@ export function resolveModel(arg: string | undefined, dir = modelsDir(), board?:
   const name = arg === undefined || arg === 'default' ? defaultModelName(dir, board) : arg;
   if (!name) throw new UserError('no model given and no shipped models found in ' + dir, 'pass --model FILE.ffq');
   if (name.includes('/') || name.endsWith('.ffq')) return loadModelFile(name);
-  const hit = listModels(dir).find((m) => m.name === name);
+  const hit = shippedEntry(name, dir);
   if (!hit) {
     const names = listModels(dir).map((m) => m.name);
     throw new UserError(`unknown model '${name}'`, names.length ? `shipped models: ${names.join(', ')}; or give a path to a .ffq file` : 'give a path to a .ffq file');
@@ -98,11 +103,11 @@ export function coarseModelOf(m: QModel): string | undefined {
 export function coarsePartner(model: QModel, dir = modelsDir()): QModel | undefined {
   const named = coarseModelOf(model);
   if (named !== undefined) {
-    const hit = listModels(dir).find((m) => m.name === named);
+    const hit = shippedEntry(named, dir);
     if (!hit) throw new UserError(`model ${model.name} runs its refined pairs' first pass on ${named} (meta.coarse_model), which is not in ${dir}`, 'install that model, or pass --coarse-model same (one model for both passes)');
     return loadModelFile(hit.path);
   }
-  const hit = listModels(dir).find((m) => m.name === `${model.name}-coarse`);
+  const hit = shippedEntry(`${model.name}-coarse`, dir);
   if (!hit) return undefined;
   const c = loadModelFile(hit.path);
   return coarseFor(c) === model.name ? c : undefined;
