@@ -57,7 +57,7 @@ def load_ffq(net: M.FlowNetSQ, qm: MF.QModel, calib_frames: torch.Tensor) -> Non
         o = (P.bias.astype(np.float64) - 2.0 ** (S - 1)) * 2.0 ** -S * s_out
         if conv.bn is None:
             # flow head: r is 1 up to the 15-bit rounding of M; fold any residual into the weights
-            conv.weight.mul_(torch.from_numpy(r).float().view(-1, 1, 1, 1))
+            conv.weight.mul_(torch.from_numpy(r).float().to(conv.weight.device).view(-1, 1, 1, 1))
             conv.bias.copy_(torch.from_numpy(o).float())
         else:
             bn = conv.bn
@@ -86,7 +86,7 @@ def load_ffq(net: M.FlowNetSQ, qm: MF.QModel, calib_frames: torch.Tensor) -> Non
     for name, (r, o) in folded.items():
         bn = net.convs[name].bn
         mu, var = stats[name]
-        rt, ot = torch.from_numpy(r), torch.from_numpy(o)
+        rt, ot = torch.from_numpy(r).to(mu.device), torch.from_numpy(o).to(mu.device)  # the net may be on a GPU
         bn.running_mean.copy_(mu.float())
         bn.running_var.copy_(var.float())
         bn.weight.copy_((rt * torch.sqrt(var + bn.eps)).float())

@@ -99,7 +99,7 @@ def _init_ck(args) -> dict | None:
         if not os.path.isfile(args.init):
             raise SystemExit(f'--init {args.init}: no such checkpoint (the float FlowNetS-Q pretrain P; '
                              'or use --from-scratch)')
-        ck = torch.load(args.init, map_location='cpu')
+        ck = torch.load(args.init, map_location='cpu', weights_only=False)
         if ck['args']['model'] != 'qfloat':
             raise SystemExit(f'--init {args.init}: expected a float FlowNetS-Q (--model qfloat) checkpoint')
         _CK['ck'] = dict(step=ck['step'], elapsed=ck.get('elapsed', 0.0), val_epe=ck.get('val_epe'))

@@ -20,6 +20,7 @@ import torch
 
 from . import data as D
 from . import model as M
+from . import stream as S
 
 
 def parse_size(s: str) -> tuple[int, int]:
@@ -57,6 +58,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('--log-every', type=int, default=25)
     p.add_argument('--pool', type=int, default=1500, help='synthetic samples kept in memory and reused with flips')
     p.add_argument('--fresh', type=float, default=2, help='new synthetic samples generated per step')
+    p.add_argument('--workers', type=int, default=0,
+                   help='synthetic samples rendered by this many worker processes into a --pool ring on the training '
+                        'device (train/stream.py; for GPU machines; not bit-reproducible); 0: in the training process')
     p.add_argument('--data', default='synthetic', help='synthetic | chairs:DIR | sintel:DIR[:clean|final]')
     p.add_argument('--motion', choices=['uniform', 'heavy'], default='uniform',
                    help='synthetic translation: uniform (original) or heavy-tailed up to the caps (train/data.py)')
@@ -115,12 +119,7 @@ class Pool:
         return torch.stack([a for a, _ in out]), torch.stack([b for _, b in out])
 
     def _aug(self, frames, flow):
-        frames, flow = D.augment(frames, flow, self.rng, crop=None, jitter=0.1)
-        if self.zoom > 1 and self.rng.random() < self.zoom_prob:
-            frames, flow = D.zoom(frames, flow, self.rng, self.zoom)
-        if self.camera > 0 and self.rng.random() < self.camera:
-            frames = D.camera(frames, self.rng)
-        return frames, flow
+        return S.augment_sample(frames, flow, self.rng, self.camera, self.zoom, self.zoom_prob)
 
 
 class RealData:
@@ -210,7 +209,7 @@ def make_from_args(args) -> torch.nn.Module:
 
 def load_model(path: str, map_location='cpu'):
     """Rebuild a model (and its args) from a checkpoint."""
-    ck = torch.load(path, map_location=map_location)
+    ck = torch.load(path, map_location=map_location, weights_only=False)
     a = argparse.Namespace(**ck['args'])
     m = make_from_args(a)
     m.load_state_dict(ck['model'])
@@ -227,6 +226,8 @@ def train(args, rank: int = 0, world: int = 1) -> dict:
     if device == 'cuda' and world > 1:
         torch.cuda.set_device(rank)
         device = f'cuda:{rank}'
+    if device.startswith('cuda'):
+        torch.backends.cudnn.benchmark = True  # fixed input size: let cuDNN pick its fastest convolutions
     os.makedirs(args.out, exist_ok=True)
     log_path = os.path.join(args.out, 'log.txt')
     logf = open(log_path, 'a') if rank == 0 else None
@@ -243,7 +244,7 @@ def train(args, rank: int = 0, world: int = 1) -> dict:
     ckpt_path = os.path.join(args.out, 'last.pt')
     opt = torch.optim.Adam(model.parameters(), lr=args.lr)
     if args.resume and os.path.exists(ckpt_path):
-        ck = torch.load(ckpt_path, map_location=device)
+        ck = torch.load(ckpt_path, map_location=device, weights_only=False)
         model.load_state_dict(ck['model'])
         opt.load_state_dict(ck['opt'])
         step, elapsed_before, best = ck['step'], ck.get('elapsed', 0.0), ck.get('best')
@@ -267,7 +268,7 @@ def train(args, rank: int = 0, world: int = 1) -> dict:
         how = f'widened from width {qm.width:g}, noise {args.widen_noise:g}; ' if args.widen else ''
         log(f'initialised from {args.init_ffq} ({how}dequantized; meta.epe {qm.meta.get("epe")})')
     elif args.init:
-        ck = torch.load(args.init, map_location=device)
+        ck = torch.load(args.init, map_location=device, weights_only=False)
         missing, unexpected = model.load_state_dict(ck['model'], strict=False)
         if unexpected or missing:
             raise SystemExit(f'--init {args.init}: checkpoint does not match this model '
@@ -278,7 +279,10 @@ def train(args, rank: int = 0, world: int = 1) -> dict:
     if world > 1:
         net = torch.nn.parallel.DistributedDataParallel(model, device_ids=[rank] if device.startswith('cuda') else None)
     rng = np.random.default_rng([args.seed, rank, step])
-    if args.data == 'synthetic':
+    if args.data == 'synthetic' and args.workers > 0:
+        src = S.StreamPool(args.seed * 1000 + rank, data_config(args, size), args.workers, args.pool, device, rng,
+                           start=step * args.batch * 4, camera=args.camera, zoom=args.zoom, zoom_prob=args.zoom_prob)
+    elif args.data == 'synthetic':
         ds = D.SyntheticChairs(args.seed * 1000 + rank, config=data_config(args, size))
         src = Pool(ds, args.pool, args.fresh, rng, start=int(step * args.fresh), camera=args.camera,
                    zoom=args.zoom, zoom_prob=args.zoom_prob)
@@ -335,7 +339,7 @@ def train(args, rank: int = 0, world: int = 1) -> dict:
             p = progress()
             eta = (el / p - el) if p > 0 else float('nan')
             log(f'step {step} loss {run_loss / run_n:.4f} lr {lr:.2e} {rate:.2f} step/s elapsed {el / 60:.1f} min '
-                f'ETA {eta / 60:.1f} min')
+                f'ETA {eta / 60:.1f} min' + (f' samples {src.received}' if isinstance(src, S.StreamPool) else ''))
             run_loss, run_n = 0.0, 0
         if rank == 0 and step % args.eval_every == 0:
             val_epe = evaluate(model, val, device)
@@ -353,6 +357,8 @@ def train(args, rank: int = 0, world: int = 1) -> dict:
             json.dump(dict(step=step, val_epe=val_epe, args=vars(args),
                            minutes=(elapsed_before + time.time() - t0) / 60), f, indent=1)
         logf.close()
+    if isinstance(src, S.StreamPool):
+        src.close()
     return dict(step=step, val_epe=val_epe)
 
 
