@@ -13,15 +13,20 @@ Stages (docs/accuracy.md "Shipped models"; every stage is a train.train run with
   5. (targets in ROBUST_STEPS) export the stage-3 model as <name>-base.ffq, fine-tune it on the robust data
      (heavy-tailed motion, training texture packages, camera and zoom augmentation; docs/accuracy.md
      "Training that covers its use"), initialised from that file (--init-ffq), and export the result
-  8bit-coarse: stages 1-4 of 8bit (shared run folders), then two robust fine-tunes of that export: A (1875 steps,
-     lr 2e-4) and B (from A, lr 1e-4 on a 40,000-step schedule stopped at step 5250, as the shipped run was), exported
-     with meta.coarse_for = the 8-bit model: `run`/`eval` use it for the first pass of a refined pair
-     (docs/accuracy.md "Refinement").
-  6bit-coarse: the same A and B (same folders), then 800 steps of 6-bit QAT from B; meta.coarse_for = the 6-bit model.
+  8bit-coarse: stages 1-4 of 8bit (shared run folders), then one robust fine-tune of that export (22,318 steps,
+     batch 16, lr 2e-4, seed 32; shipped from a GPU lease, docs/accuracy.md "A GPU lease"), exported with
+     meta.coarse_for = the 8-bit model: `run`/`eval` use it for the first pass of a refined pair ("Refinement").
+  6bit-coarse: two robust fine-tunes of the 8-bit export, A (1875 steps, lr 2e-4) and B (from A, lr 1e-4 on a
+     40,000-step schedule stopped at step 5250, as the shipped run was), then 800 steps of 6-bit QAT from B;
+     meta.coarse_for = the 6-bit model.
   8bit-w0.5: the shipped width-0.25 8-bit model widened to width 0.5 (train/widen.py) and fine-tuned with 8-bit QAT
-     on the original data (fresh scenes, seed 4): one stage and an export, instead of the ≈ 15 CPU-hours of the
-     whole chain at width 0.5 (docs/accuracy.md "Capacity vs cost").
-     Its refined pairs start on the width-0.25 8-bit partner (meta.coarse_model = flownets-q-w0.25-8bit-coarse).
+     on the original data (fresh scenes, seed 4), exported as flownets-q-w0.5-8bit-base.ffq; then a robust fine-tune
+     of that file (17,231 steps, batch 16, lr 2e-4, seed 31; shipped from a GPU lease) and the export: instead of
+     the ≈ 15 CPU-hours of the whole chain at width 0.5 (docs/accuracy.md "Capacity vs cost"). Its refined pairs
+     run both passes on itself.
+The GPU stages ran with --workers (train/stream.py: samples from worker processes, reused from a ring on the GPU,
+6.5x for 8bit-w0.5 and 14.6x for 8bit-coarse), and their learning rate followed a 7-minute wall-clock schedule;
+reruns here follow a step schedule over the same number of steps (`--workers N` on a GPU machine).
 Stages that finished (result.json at their step count) are skipped; an interrupted stage resumes from its last.pt.
 Budgets are step counts, so a rerun does the same number of updates whatever the machine's speed. The shipped runs
 used wall-clock budgets for stages 1 and 2 (a cosine schedule over minutes); the step counts here are the steps
@@ -51,8 +56,10 @@ ROBUST_STEPS: dict[str, int] = {}
 # train.train args) per robust stage, as shipped. Partners share the stages they have in common (same folders).
 COARSE_A = ('coarse-a', 1875, [])
 COARSE_B = ('coarse-b', 40000, ['--lr', '1e-4', '--seed', '12', '--eval-every', '1000', '--stop-at', '5250'])
+# The GPU lease's robust stage (train/experiments/gpu-robust.sh): batch 16 from a 6000-sample ring.
+GPU_ROBUST = ['--batch', '16', '--pool', '6000', '--eval-every', '1000']
 COARSE = {
-    '8bit-coarse': ('8bit', [COARSE_A, COARSE_B]),
+    '8bit-coarse': ('8bit', [('coarse-gpu', 22318, [*GPU_ROBUST, '--seed', '32'])]),
     '6bit-coarse': ('8bit', [COARSE_A, COARSE_B, ('coarse-6bit', 800, ['--bits', '6', '--lr', '1e-4', '--seed', '13',
                                                                        '--eval-every', '400'])]),
 }
@@ -61,36 +68,43 @@ COARSE = {
 WIDE = {
     '8bit-w0.5': ('models/flownets-q-w0.25-8bit.ffq', 0.5, 6000,
                   ['--model', 'q', '--bits', '8', '--widen', '--widen-noise', '0.02', '--lr', '1e-4', '--seed', '4',
-                   '--eval-every', '500'], ['--coarse-model', 'flownets-q-w0.25-8bit-coarse']),
+                   '--eval-every', '500'], ('w0.5-robust', 17231, [*GPU_ROBUST, '--seed', '31'])),
 }
 
 
 def reproduce_wide(a, extra) -> int:
-    src, width, n, args, export_args = WIDE[a.model]
+    src, width, n, args, (rfolder, rn, rargs) = WIDE[a.model]
     shipped = not (a.steps or a.size != '192x256' or a.val_count != 64 or a.wide_from or a.width is not None)
     src, width = a.wide_from or src, width if a.width is None else a.width
     if a.steps:
-        if not a.steps.isdigit() or int(a.steps) < 1:
-            raise SystemExit(f'--steps: {a.model} has one stage: one positive step count')
-        n = int(a.steps)
+        steps = a.steps.split(',')
+        if len(steps) != 2 or not all(x.isdigit() and int(x) > 0 for x in steps):
+            raise SystemExit(f'--steps: {a.model} has two stages: two positive step counts, e.g. 6000,17231')
+        n, rn = (int(x) for x in steps)
     name = f'flownets-q-w{width:g}-{a.model.rsplit("-w", 1)[0]}'
-    out = os.path.join(a.out_dir, name)
-    ffq = os.path.join(a.out_dir, f'{name}.ffq')
-    argv = [*args, '--init-ffq', src, '--width', f'{width:g}', '--steps', str(n), '--size', a.size, '--batch', '8',
-            '--val-count', str(a.val_count), '--out', out, *extra]
-    exp = [os.path.join(out, 'last.pt'), ffq, '--name', name, '--val-count', str(a.val_count), *export_args]
+    out, rout = os.path.join(a.out_dir, name), os.path.join(a.out_dir, rfolder)
+    base, ffq = (os.path.join(a.out_dir, f'{name}{x}.ffq') for x in ('-base', ''))
+    common = ['--width', f'{width:g}', '--size', a.size, '--batch', '8', '--val-count', str(a.val_count)]
+    plan = [(out, [*args, '--init-ffq', src, '--steps', str(n), *common, '--out', out, *extra], n,
+             f'widened from {src}'),
+            (rout, ['--model', 'q', '--bits', '8', '--init-ffq', base, '--steps', str(rn), *common, *ROBUST_ARGS,
+                    *rargs, '--out', rout, *extra], rn, 'robust fine-tune')]
+    exports = [[os.path.join(out, 'last.pt'), base, '--name', f'{name}-base', '--val-count', str(a.val_count)],
+               [os.path.join(rout, 'last.pt'), ffq, '--name', name, '--val-count', str(a.val_count)]]
     if a.dry_run:
-        print('/usr/bin/python3 -m train.train ' + ' '.join(argv))
-        print('/usr/bin/python3 -m train.export ' + ' '.join(exp))
+        for (_, argv, _, _), exp in zip(plan, exports):
+            print('/usr/bin/python3 -m train.train ' + ' '.join(argv))
+            print('/usr/bin/python3 -m train.export ' + ' '.join(exp))
         return 0
-    if finished(out, n):
-        print(f'stage 1/2: {out} already at {n} steps, skipped', flush=True)
-    else:
-        resume = os.path.exists(os.path.join(out, 'last.pt'))
-        print(f'stage 1/2: {out} (widened from {src}, {n} steps{", resuming" if resume else ""})', flush=True)
-        T.main([*argv, '--resume'] if resume else argv)
-    print('stage 2/2: export', flush=True)
-    X.main([*exp, '--threads', str(a.threads)])
+    for i, ((folder, argv, k, what), exp) in enumerate(zip(plan, exports)):
+        if finished(folder, k):
+            print(f'stage {2 * i + 1}/4: {folder} already at {k} steps, skipped', flush=True)
+        else:
+            resume = os.path.exists(os.path.join(folder, 'last.pt'))
+            print(f'stage {2 * i + 1}/4: {folder} ({what}, {k} steps{", resuming" if resume else ""})', flush=True)
+            T.main([*argv, '--resume'] if resume else argv)
+        print(f'stage {2 * i + 2}/4: export {exp[1]}', flush=True)
+        X.main([*exp, '--threads', str(a.threads)])
     if shipped:
         _record(ffq, a.model)
     _install(a, ffq)
@@ -143,15 +157,17 @@ def main(argv=None) -> int:
     ap.add_argument('--threads', type=int, default=1)
     ap.add_argument('--device', default='auto')
     ap.add_argument('--nproc', type=int, default=1)
+    ap.add_argument('--workers', type=int, default=0,
+                    help='robust stages: samples from this many worker processes (train/stream.py; for a GPU machine)')
     # For tests and quick trials: other step counts / width / size than the shipped ones.
     ap.add_argument('--steps', default=None, help=argparse.SUPPRESS)
     ap.add_argument('--width', type=float, default=None, help=argparse.SUPPRESS)
     ap.add_argument('--wide-from', default=None, help=argparse.SUPPRESS)  # widened targets: another start file
     ap.add_argument('--size', default='192x256', help=argparse.SUPPRESS)
     ap.add_argument('--val-count', type=int, default=64, help=argparse.SUPPRESS)
-    ap.add_argument('--robust-steps', default=None, help=argparse.SUPPRESS)  # N, or A,B,STOP for 8bit-coarse
+    ap.add_argument('--robust-steps', default=None, help=argparse.SUPPRESS)  # N per robust stage; SCHEDULE,STOP for a stopped one
     a = ap.parse_args(argv)
-    extra = ['--threads', str(a.threads), '--device', a.device, '--nproc', str(a.nproc)]
+    extra = ['--threads', str(a.threads), '--device', a.device, '--nproc', str(a.nproc), '--workers', str(a.workers)]
     if a.model in WIDE:
         return reproduce_wide(a, extra)
     steps = tuple(int(s) for s in a.steps.split(',')) if a.steps else (PRETRAIN_STEPS, CONTINUE_STEPS, QAT_STEPS)
@@ -169,10 +185,17 @@ def main(argv=None) -> int:
     # robust stages: (steps of the schedule, extra args, steps to stop at)
     if a.model in COARSE:
         rs = COARSE[a.model][1]
-        if a.robust_steps:  # tests: A,B,STOP[,C...]: steps of A, B's schedule and stop, then later stages' steps
-            n, m, stop, *more = (int(x) for x in a.robust_steps.split(','))
-            rs = [(rs[0][0], n, []), (rs[1][0], m, [*rs[1][2][:-2], '--stop-at', str(stop)]),
-                  *[(f, k, x) for (f, _, x), k in zip(rs[2:], more)]]
+        if a.robust_steps:  # tests: steps per stage; a stage stopped early takes two (its schedule, its stop)
+            nums = [int(x) for x in a.robust_steps.split(',')]
+            new = []
+            for f, _, x in rs:
+                if '--stop-at' in x:
+                    new.append((f, nums[0], [*x[:x.index('--stop-at')], '--stop-at', str(nums[1])]))
+                    nums = nums[2:]
+                else:
+                    new.append((f, nums[0], x))
+                    nums = nums[1:]
+            rs = new
         robust = [(f, n, x, int(x[x.index('--stop-at') + 1]) if '--stop-at' in x else n) for f, n, x in rs]
         base_ffq = os.path.join(a.out_dir, f'flownets-q-w{a.width:g}-{base}.ffq')
     else:

@@ -102,29 +102,33 @@ class TestReproduce(unittest.TestCase):
             with open(os.path.join(d, '8bit-robust', 'log.txt')) as f:
                 self.assertIn('initialised from ' + base, f.read())
 
-    def test_coarse_target_chains_two_robust_stages_and_names_its_partner(self):
+    def test_coarse_targets_fine_tune_the_8bit_export_and_name_their_partner(self):
         from train import reproduce as R
         from train import modelfile as MF
         with tempfile.TemporaryDirectory() as d:
             args = ['8bit-coarse', '--out-dir', d, '--steps', '1,1,1', '--width', '0.0625', '--size', '64x64',
-                    '--val-count', '1', '--robust-steps', '1,6,2']
+                    '--val-count', '1', '--robust-steps', '2']
             self.assertEqual(R.main(args), 0)
             final = MF.load(os.path.join(d, 'flownets-q-w0.0625-8bit-coarse.ffq'))
             self.assertEqual(final.name, 'flownets-q-w0.0625-8bit-coarse')
             self.assertEqual(final.meta['coarse_for'], 'flownets-q-w0.0625-8bit')
-            self.assertEqual(final.meta['steps'], 2)  # stopped at 2 of a 6-step schedule
-            self.assertEqual(MF.load(os.path.join(d, 'flownets-q-w0.0625-8bit.ffq')).name, 'flownets-q-w0.0625-8bit')
+            self.assertEqual(final.meta['steps'], 2)
+            base = os.path.join(d, 'flownets-q-w0.0625-8bit.ffq')
+            self.assertEqual(MF.load(base).name, 'flownets-q-w0.0625-8bit')
+            with open(os.path.join(d, 'coarse-gpu', 'log.txt')) as f:
+                log = f.read()
+            self.assertIn('initialised from ' + base, log)
+            self.assertIn('batch 16x1', log)  # the GPU stage's batch, not the chain's
+            # The 6-bit partner: robust A, then B (a schedule stopped early), then its 6-bit stage.
+            self.assertEqual(R.main(['6bit-coarse', *args[1:-1], '1,6,2,1']), 0)
             self.assertTrue(R.finished(os.path.join(d, 'coarse-b'), 2))
             with open(os.path.join(d, 'coarse-b', 'log.txt')) as f:
                 log = f.read()
             self.assertIn('initialised from ' + os.path.join(d, 'coarse-a', 'last.pt'), log)
             self.assertIn('lr 1.00e-04', log)  # B's own learning rate, not A's
-            # The 6-bit partner reuses A and B (finished: skipped) and adds its 6-bit stage.
-            mtime = os.path.getmtime(os.path.join(d, 'coarse-b', 'last.pt'))
-            self.assertEqual(R.main(['6bit-coarse', *args[1:-1], '1,6,2,1']), 0)
-            self.assertEqual(os.path.getmtime(os.path.join(d, 'coarse-b', 'last.pt')), mtime)
             six = MF.load(os.path.join(d, 'flownets-q-w0.0625-6bit-coarse.ffq'))
             self.assertEqual(six.meta['coarse_for'], 'flownets-q-w0.0625-6bit')
+            self.assertEqual(six.meta['steps'], 1)
             self.assertEqual({l['name']: l['bits'] for l in six.layers}['conv3'], 6)
 
     def test_dry_run_prints_the_shipped_chain(self):

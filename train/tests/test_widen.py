@@ -82,20 +82,23 @@ class TestWiden(unittest.TestCase):
             MF.save(X.export_model(trained_like(1 / 16, quant=True), 'narrow', (64, 64)), src)
             with self.assertRaises(SystemExit):  # --widen without a file to widen
                 T.main(['--widen', '--width', '0.125', '--out', os.path.join(d, 'bad')])
-            args = ['8bit-w0.5', '--out-dir', d, '--steps', '2', '--width', '0.125', '--size', '64x64',
+            args = ['8bit-w0.5', '--out-dir', d, '--steps', '2,3', '--width', '0.125', '--size', '64x64',
                     '--val-count', '1', '--wide-from', src]
+            with self.assertRaisesRegex(SystemExit, 'two positive step counts'):
+                R.main([*args[:4], '2', *args[5:]])
             self.assertEqual(R.main(args), 0)
             m = MF.load(os.path.join(d, 'flownets-q-w0.125-8bit.ffq'))
             self.assertEqual(m.name, 'flownets-q-w0.125-8bit')
             self.assertEqual(m.width, 0.125)
+            self.assertEqual(m.meta['steps'], 3)  # the robust stage's
             self.assertNotIn('reproduce', m.meta)  # test settings are not the shipped command
-            # Its refined pairs start on the shipped width-0.25 partner, as in flowfpga eval (registry.ts).
-            from train import heldout as H
-            self.assertEqual(m.meta['coarse_model'], 'flownets-q-w0.25-8bit-coarse')
-            ffq = os.path.join(d, 'flownets-q-w0.125-8bit.ffq')
-            self.assertEqual(H.coarse_partner(ffq, 'models'), os.path.join('models', 'flownets-q-w0.25-8bit-coarse.ffq'))
-            with self.assertRaisesRegex(SystemExit, 'meta.coarse_model flownets-q-w0.25-8bit-coarse is not in'):
-                H.coarse_partner(ffq, d)
+            self.assertNotIn('coarse_model', m.meta)  # refined pairs run both passes on the model itself
+            base = os.path.join(d, 'flownets-q-w0.125-8bit-base.ffq')
+            self.assertEqual(MF.load(base).name, 'flownets-q-w0.125-8bit-base')
+            with open(os.path.join(d, 'w0.5-robust', 'log.txt')) as f:
+                log = f.read()
+            self.assertIn(f'initialised from {base}', log)
+            self.assertIn('batch 16x1', log)
             with open(os.path.join(d, 'flownets-q-w0.125-8bit', 'log.txt')) as f:
                 self.assertIn(f'initialised from {src} (widened from width 0.0625, noise 0.02;', f.read())
             with self.assertRaises(SystemExit):
