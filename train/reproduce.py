@@ -16,9 +16,8 @@ Stages (docs/accuracy.md "Shipped models"; every stage is a train.train run with
   8bit-coarse: stages 1-4 of 8bit (shared run folders), then one robust fine-tune of that export (22,318 steps,
      batch 16, lr 2e-4, seed 32; shipped from a GPU lease, docs/accuracy.md "A GPU lease"), exported with
      meta.coarse_for = the 8-bit model: `run`/`eval` use it for the first pass of a refined pair ("Refinement").
-  6bit-coarse: two robust fine-tunes of the 8-bit export, A (1875 steps, lr 2e-4) and B (from A, lr 1e-4 on a
-     40,000-step schedule stopped at step 5250, as the shipped run was), then 800 steps of 6-bit QAT from B;
-     meta.coarse_for = the 6-bit model.
+  6bit-coarse: the same GPU stage (same folder), then 800 steps of 6-bit QAT from it on the robust data (batch 8,
+     lr 1e-4, seed 13; CPU); meta.coarse_for = the 6-bit model.
   8bit-w0.5: the shipped width-0.25 8-bit model widened to width 0.5 (train/widen.py) and fine-tuned with 8-bit QAT
      on the original data (fresh scenes, seed 4), exported as flownets-q-w0.5-8bit-base.ffq; then a robust fine-tune
      of that file (17,231 steps, batch 16, lr 2e-4, seed 31; shipped from a GPU lease) and the export: instead of
@@ -54,14 +53,13 @@ ROBUST_ARGS = ['--motion', 'heavy', '--sources', 'train', '--camera', '0.7', '--
 ROBUST_STEPS: dict[str, int] = {}
 # Coarse-pass partners (models/<name>-coarse.ffq): base target, then (run folder, schedule steps, extra
 # train.train args) per robust stage, as shipped. Partners share the stages they have in common (same folders).
-COARSE_A = ('coarse-a', 1875, [])
-COARSE_B = ('coarse-b', 40000, ['--lr', '1e-4', '--seed', '12', '--eval-every', '1000', '--stop-at', '5250'])
 # The GPU lease's robust stage (train/experiments/gpu-robust.sh): batch 16 from a 6000-sample ring.
 GPU_ROBUST = ['--batch', '16', '--pool', '6000', '--eval-every', '1000']
+COARSE_GPU = ('coarse-gpu', 22318, [*GPU_ROBUST, '--seed', '32'])
 COARSE = {
-    '8bit-coarse': ('8bit', [('coarse-gpu', 22318, [*GPU_ROBUST, '--seed', '32'])]),
-    '6bit-coarse': ('8bit', [COARSE_A, COARSE_B, ('coarse-6bit', 800, ['--bits', '6', '--lr', '1e-4', '--seed', '13',
-                                                                       '--eval-every', '400'])]),
+    '8bit-coarse': ('8bit', [COARSE_GPU]),
+    '6bit-coarse': ('8bit', [COARSE_GPU, ('coarse-6bit', 800, ['--bits', '6', '--lr', '1e-4', '--seed', '13',
+                                                               '--eval-every', '400'])]),
 }
 # Widened models: target -> (shipped model it starts from, width, steps, train.train args, train.export args), as
 # shipped. 8bit-w0.5's refined pairs start on the width-0.25 partner (docs/accuracy.md "Width 0.5, shipped").
@@ -165,7 +163,7 @@ def main(argv=None) -> int:
     ap.add_argument('--wide-from', default=None, help=argparse.SUPPRESS)  # widened targets: another start file
     ap.add_argument('--size', default='192x256', help=argparse.SUPPRESS)
     ap.add_argument('--val-count', type=int, default=64, help=argparse.SUPPRESS)
-    ap.add_argument('--robust-steps', default=None, help=argparse.SUPPRESS)  # N per robust stage; SCHEDULE,STOP for a stopped one
+    ap.add_argument('--robust-steps', default=None, help=argparse.SUPPRESS)  # steps per robust stage, comma-separated
     a = ap.parse_args(argv)
     extra = ['--threads', str(a.threads), '--device', a.device, '--nproc', str(a.nproc), '--workers', str(a.workers)]
     if a.model in WIDE:
@@ -182,21 +180,15 @@ def main(argv=None) -> int:
         plan = [(o, [*argv_, '--val-count', str(a.val_count)], n) for o, argv_, n in plan]
     name = f'flownets-q-w{a.width:g}-{a.model}'
     ffq = os.path.join(a.out_dir, f'{name}.ffq')
-    # robust stages: (steps of the schedule, extra args, steps to stop at)
+    # robust stages: (folder, steps, extra args, steps to stop at)
     if a.model in COARSE:
         rs = COARSE[a.model][1]
-        if a.robust_steps:  # tests: steps per stage; a stage stopped early takes two (its schedule, its stop)
+        if a.robust_steps:  # tests: steps per stage
             nums = [int(x) for x in a.robust_steps.split(',')]
-            new = []
-            for f, _, x in rs:
-                if '--stop-at' in x:
-                    new.append((f, nums[0], [*x[:x.index('--stop-at')], '--stop-at', str(nums[1])]))
-                    nums = nums[2:]
-                else:
-                    new.append((f, nums[0], x))
-                    nums = nums[1:]
-            rs = new
-        robust = [(f, n, x, int(x[x.index('--stop-at') + 1]) if '--stop-at' in x else n) for f, n, x in rs]
+            if len(nums) != len(rs):
+                raise SystemExit(f'--robust-steps: {a.model} has {len(rs)} robust stages')
+            rs = [(f, k, x) for (f, _, x), k in zip(rs, nums)]
+        robust = [(f, n, x, n) for f, n, x in rs]
         base_ffq = os.path.join(a.out_dir, f'flownets-q-w{a.width:g}-{base}.ffq')
     else:
         n = int(a.robust_steps) if a.robust_steps is not None else ROBUST_STEPS.get(a.model)
