@@ -113,4 +113,6 @@ class StreamPool:
 
     def close(self) -> None:
         self._stop = True
-        self._it._shutdown_workers()  # persistent workers end with the iterator
+        shutdown = getattr(self._it, '_shutdown_workers', None)  # persistent workers end with their iterator
+        if shutdown is not None:
+            shutdown()

@@ -384,6 +384,8 @@ def main(argv=None) -> int:
         raise SystemExit('--widen: needs --init-ffq (the narrower model file to start from)')
     if args.init and not os.path.isfile(args.init):
         raise SystemExit(f'--init {args.init}: no such checkpoint (a <out>/last.pt of an earlier run)')
+    if args.workers < 0 or (args.workers > 0 and args.data != 'synthetic'):
+        raise SystemExit(f'--workers {args.workers}: a count >= 0, and only for --data synthetic (sample rendering)')
     if args.nproc > 1 and args.device != 'cpu' and torch.cuda.is_available() and args.nproc > torch.cuda.device_count():
         raise SystemExit(f'--nproc {args.nproc}: only {torch.cuda.device_count()} CUDA devices')
     if args.data != 'synthetic':

@@ -70,6 +70,9 @@ class TestStreamPool(unittest.TestCase):
                 self.assertEqual(json.load(f)['step'], 3)
             with open(os.path.join(out, 'log.txt')) as f:
                 self.assertIn('samples', f.read())
+            for bad in (['--workers', '-1'], ['--workers', '2', '--data', 'chairs:' + d]):
+                with self.assertRaisesRegex(SystemExit, '--workers'):
+                    T.main(['--out', os.path.join(d, 'bad'), *bad])
 
 
 class TestCkShard(unittest.TestCase):
