@@ -24,7 +24,7 @@ Stages (docs/accuracy.md "Shipped models"; every stage is a train.train run with
      the ≈ 15 CPU-hours of the whole chain at width 0.5 (docs/accuracy.md "Capacity vs cost"). Its refined pairs
      run both passes on itself.
 The GPU stages ran with --workers (train/stream.py: samples from worker processes, reused from a ring on the GPU,
-6.5x for 8bit-w0.5 and 14.6x for 8bit-coarse), and their learning rate followed a 7-minute wall-clock schedule;
+6.4x for 8bit-w0.5 and 14.5x for 8bit-coarse), and their learning rate followed a 7-minute wall-clock schedule;
 reruns here follow a step schedule over the same number of steps (`--workers N` on a GPU machine).
 Stages that finished (result.json at their step count) are skipped; an interrupted stage resumes from its last.pt.
 Budgets are step counts, so a rerun does the same number of updates whatever the machine's speed. The shipped runs
@@ -61,8 +61,8 @@ COARSE = {
     '6bit-coarse': ('8bit', [COARSE_GPU, ('coarse-6bit', 800, ['--bits', '6', '--lr', '1e-4', '--seed', '13',
                                                                '--eval-every', '400'])]),
 }
-# Widened models: target -> (shipped model it starts from, width, steps, train.train args, train.export args), as
-# shipped. 8bit-w0.5's refined pairs start on the width-0.25 partner (docs/accuracy.md "Width 0.5, shipped").
+# Widened models: target -> (shipped model it starts from, width, steps, train.train args, then the robust stage as
+# (run folder, steps, extra train.train args)), as shipped (docs/accuracy.md "A GPU lease").
 WIDE = {
     '8bit-w0.5': ('models/flownets-q-w0.25-8bit.ffq', 0.5, 6000,
                   ['--model', 'q', '--bits', '8', '--widen', '--widen-noise', '0.02', '--lr', '1e-4', '--seed', '4',
@@ -156,7 +156,7 @@ def main(argv=None) -> int:
     ap.add_argument('--device', default='auto')
     ap.add_argument('--nproc', type=int, default=1)
     ap.add_argument('--workers', type=int, default=0,
-                    help='robust stages: samples from this many worker processes (train/stream.py; for a GPU machine)')
+                    help='every training stage: samples from this many worker processes (train/stream.py; for a GPU machine)')
     # For tests and quick trials: other step counts / width / size than the shipped ones.
     ap.add_argument('--steps', default=None, help=argparse.SUPPRESS)
     ap.add_argument('--width', type=float, default=None, help=argparse.SUPPRESS)
@@ -180,7 +180,7 @@ def main(argv=None) -> int:
         plan = [(o, [*argv_, '--val-count', str(a.val_count)], n) for o, argv_, n in plan]
     name = f'flownets-q-w{a.width:g}-{a.model}'
     ffq = os.path.join(a.out_dir, f'{name}.ffq')
-    # robust stages: (folder, steps, extra args, steps to stop at)
+    # robust stages: (folder, steps, extra train.train args)
     if a.model in COARSE:
         rs = COARSE[a.model][1]
         if a.robust_steps:  # tests: steps per stage
@@ -188,19 +188,19 @@ def main(argv=None) -> int:
             if len(nums) != len(rs):
                 raise SystemExit(f'--robust-steps: {a.model} has {len(rs)} robust stages')
             rs = [(f, k, x) for (f, _, x), k in zip(rs, nums)]
-        robust = [(f, n, x, n) for f, n, x in rs]
+        robust = rs
         base_ffq = os.path.join(a.out_dir, f'flownets-q-w{a.width:g}-{base}.ffq')
     else:
         n = int(a.robust_steps) if a.robust_steps is not None else ROBUST_STEPS.get(a.model)
-        robust = [(f'{a.model}-robust', n, [], n)] if n else []
+        robust = [(f'{a.model}-robust', n, [])] if n else []
         base_ffq = os.path.join(a.out_dir, f'{name}-base.ffq') if robust else ffq
     rstages = []
-    for i, (folder, n, x, stop) in enumerate(robust):
+    for i, (folder, n, x) in enumerate(robust):
         ro = os.path.join(a.out_dir, folder)
         init = ['--init-ffq', base_ffq] if i == 0 else ['--init', os.path.join(rstages[-1][0], 'last.pt')]
         rstages.append((ro, ['--model', 'q', '--bits', TARGETS[base], '--steps', str(n), *init,
                              '--out', ro, '--width', str(a.width), '--size', a.size, '--batch', '8',
-                             '--val-count', str(a.val_count), *ROBUST_ARGS, *x, *extra], stop))
+                             '--val-count', str(a.val_count), *ROBUST_ARGS, *x, *extra], n))
     exp = lambda ck, dst, nm=name: [ck, dst, '--name', nm, '--val-count', str(a.val_count)]  # noqa: E731
     base_exp = exp(os.path.join(plan[-1][0], 'last.pt'), base_ffq, f'flownets-q-w{a.width:g}-{base}')
     final_exp = exp(os.path.join(rstages[-1][0], 'last.pt'), ffq) if rstages else None
