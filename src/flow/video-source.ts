@@ -103,7 +103,11 @@ export async function openVideoSource(file: string, o: VideoOptions = {}): Promi
     ended = true;
     notify();
   });
+  let closing = false;
   child.stdout!.on('data', (chunk: Buffer) => {
+    // After close() the rest is drained unread: pausing again would keep the pipe open, and 'close' (which close()
+    // awaits) never came when ffmpeg had already written its last frame.
+    if (closing) return;
     let at = 0;
     while (at < chunk.length) {
       const n = Math.min(chunk.length - at, frameBytes - fill);
@@ -120,7 +124,6 @@ export async function openVideoSource(file: string, o: VideoOptions = {}): Promi
     if (queue.length >= 3) child.stdout!.pause();
     notify();
   });
-  let closing = false;
   child.once('close', (code, sig) => {
     if (!closing && !failure && code !== 0) {
       failure = new UserError(`${basename(path)}: ffmpeg failed (${sig ?? `exit code ${code}`})${lastLine(stderr) ? `: ${lastLine(stderr)}` : ''}`, 'check that the file is a complete video ffmpeg can decode');
