@@ -6,9 +6,10 @@ import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createFlow, createImage, decodeFlo } from '../src/flow/index.js';
+import { encodePng } from '../src/flow/image.js';
 import { warpImage } from '../src/flow/warp.js';
-import { AUTO_REFINE_RATIO, checkRefine, parseCoarse, parseRefine, refineLine, refineSize } from '../src/cli/refine.js';
-import { coarsePartner } from '../src/model/registry.js';
+import { AUTO_REFINE_RATIO, checkRefine, parseCoarse, parseRefine, parseSecond, refineLine, refineSize, secondPass } from '../src/cli/refine.js';
+import { coarsePartner, refinePartner } from '../src/model/registry.js';
 import { flownetsQ } from '../src/model/arch.js';
 import { encodeModel, loadModelFile } from '../src/model/format.js';
 import { randomModel } from '../src/reference/index.js';
@@ -194,4 +195,82 @@ t.test('a coarse-pass partner (models/<name>-coarse.ffq, meta.coarse_for) runs t
   t.equal(ev.code, 0, ev.stderr);
   t.equal(JSON.parse(ev.stdout).coarse_model, 'tiny-coarse');
   t.match(ev.stderr, /whose first pass runs tiny-coarse/);
+});
+
+t.test('a refinement partner (models/<name>-refine.ffq, meta.refine_for) runs the second pass at its trained size', async (t) => {
+  const models = join(dir, 'rmodels');
+  mkdirSync(models, { recursive: true });
+  copyFileSync(modelPath, join(models, 'tiny.ffq'));
+  const r = randomModel(flownetsQ({ width: 1 / 16 }), 7);
+  r.name = 'tiny-refine';
+  r.nativeSize = [64, 64];
+  r.meta = { refine_for: 'tiny' };
+  writeFileSync(join(models, 'tiny-refine.ffq'), encodeModel(r));
+  writeFileSync(join(models, 'DEFAULT'), 'tiny\n');
+  const tiny = loadModelFile(modelPath);
+  const partner = refinePartner(tiny, models)!;
+  t.equal(partner.name, 'tiny-refine');
+  t.equal(refinePartner(partner, models), undefined, 'the partner has none');
+  writeFileSync(join(models, 'tiny-x-refine.ffq'), encodeModel({ ...r, name: 'tiny-x-refine', meta: { refine_for: 'other' } }));
+  t.equal(refinePartner({ ...tiny, name: 'tiny-x' }, models), undefined, 'a -refine file for another model is not a partner');
+  // Where the pair gets a second pass and on which model.
+  t.same(secondPass('auto', [64, 64], 'resize', 80, 64, tiny, partner), { size: [64, 64], model: partner }, 'small frames: a pass at the partner\'s size');
+  t.equal(secondPass('auto', [64, 64], 'resize', 80, 64, tiny), undefined, 'no partner: one pass');
+  t.same(secondPass('auto', [64, 64], 'resize', 256, 192, tiny, partner), { size: [128, 128], model: tiny }, 'large frames: the larger pass on the model');
+  t.same(secondPass([64, 64], [64, 64], 'pad', 256, 192, tiny, partner), { size: [64, 64], model: partner }, 'an explicit pass at its size');
+  t.equal(secondPass('auto', [64, 64], 'pad', 80, 64, tiny, partner), undefined, 'auto needs resize fitting');
+  t.equal(secondPass('off', [64, 64], 'resize', 80, 64, tiny, partner), undefined);
+  t.equal(parseSecond('same', tiny, 'auto'), undefined);
+  t.equal(parseSecond(modelPath, tiny, 'auto'), undefined, 'the model itself is no refinement model');
+  t.throws(() => parseSecond(join(models, 'tiny-refine.ffq'), tiny, 'off'), { name: 'UserError', message: /--refine-model runs the second pass of a refined pair, and --refine off refines none/ });
+  t.match(refineLine('auto', [64, 64], 'resize', undefined, partner), /^refinement auto: every pair gets a second pass at 64x64 on tiny-refine \(trained for it\) on the frames warped by the first; frames of at least 96x96 get it at up to 128x128 on the model instead \(--refine off: one pass; --refine-model same: the model for both\)$/);
+
+  // Small frames (80x64): one pass without a partner; with it every pair gets the partner's pass, emu == ref.
+  const frames = join(dir, 'small');
+  mkdirSync(frames, { recursive: true });
+  const g = new Prng(11);
+  const base = createImage(88, 64);
+  for (let i = 0; i < base.data.length; i++) base.data[i] = g.int(0, 255);
+  for (let f = 0; f < 3; f++) {
+    const img = createImage(80, 64);
+    for (let y = 0; y < 64; y++) img.data.set(base.data.subarray((y * 88 + 2 * f) * 3, (y * 88 + 2 * f + 80) * 3), y * 80 * 3);
+    writeFileSync(join(frames, `f${f}.png`), encodePng(img));
+  }
+  const prev = process.env.FLOWFPGA_MODELS;
+  process.env.FLOWFPGA_MODELS = models;
+  t.teardown(() => (prev === undefined ? delete process.env.FLOWFPGA_MODELS : (process.env.FLOWFPGA_MODELS = prev)));
+  const list = await runCli(['models', '--json']);
+  t.equal(list.code, 0, list.stderr);
+  const rows = JSON.parse(list.stdout).models as { name: string; refine_for: string | null }[];
+  t.same(rows.filter((r) => r.refine_for).map((r) => [r.name, r.refine_for]), [['tiny-refine', 'tiny'], ['tiny-x-refine', 'other']]);
+  t.match((await runCli(['models'])).stdout, /^ {2}tiny-refine .*KiB {2}\(second pass of tiny's refined pairs\)$/m);
+  const run = async (board: string, out: string, extra: string[] = []): Promise<{ err: string; lines: Record<string, unknown>[] }> => {
+    const res = await runCli(['run', '--board', board, '--model', 'tiny', '--input', frames, '--out', join(dir, out), '--no-png', '--json', ...extra]);
+    t.equal(res.code, 0, res.stderr);
+    return { err: res.stderr, lines: res.stdout.trim().split('\n').map((l) => JSON.parse(l)) };
+  };
+  const ref = await run('ref', 'r-ref');
+  const emu = await run('emu', 'r-emu', ['--verify', 'full']);
+  const same = await run('ref', 'r-same', ['--refine-model', 'same', '--refine', '64x64']);
+  const one = await run('ref', 'r-one', ['--refine-model', 'same']);
+  const named = await run('ref', 'r-named', ['--refine-model', join(models, 'tiny-refine.ffq'), '--refine', '64x64']);
+  t.match(ref.err, /^refinement auto: every pair gets a second pass at 64x64 on tiny-refine \(trained for it\)/m);
+  const frameLines = (x: { lines: Record<string, unknown>[] }): Record<string, unknown>[] => x.lines.slice(0, -1);
+  t.equal(frameLines(ref).length, 2);
+  t.ok(frameLines(ref).every((l) => l.refine_model === 'tiny-refine' && JSON.stringify(l.refine_net) === '[64,64]'), 'every pair: the partner\'s pass');
+  t.equal(ref.lines.at(-1)!.refine_model, 'tiny-refine', 'named in the summary');
+  t.ok(frameLines(one).every((l) => l.refine_net === null), '--refine-model same: small frames get one pass, as without a partner');
+  t.ok(frameLines(same).every((l) => l.refine_model === null && l.refine_net !== null));
+  t.ok(frameLines(emu).every((l) => (l.verify as { mismatches: number }).mismatches === 0), 'both passes verified');
+  const flo = (d: string, id: string): Buffer => readFileSync(join(dir, d, `${id}.flo`));
+  for (const id of frameLines(ref).map((l) => String(l.id))) {
+    t.ok(flo('r-emu', id).equals(flo('r-ref', id)), `${id}: emu == ref with the refinement partner`);
+    t.ok(flo('r-named', id).equals(flo('r-ref', id)), `${id}: --refine-model FILE == the shipped partner`);
+    t.notOk(flo('r-same', id).equals(flo('r-ref', id)), `${id}: the partner changes the flow`);
+    t.notOk(flo('r-one', id).equals(flo('r-ref', id)), `${id}: the pass changes the flow`);
+  }
+  const ev = await runCli(['eval', '--dataset', 'chairs:samples', '--board', 'ref', '--model', 'tiny', '--limit', '1', '--json', '--refine', '64x64']);
+  t.equal(ev.code, 0, ev.stderr);
+  t.equal(JSON.parse(ev.stdout).refine_model, 'tiny-refine');
+  t.match(ev.stderr, /^eval: refinement: a second pass at 64x64 on tiny-refine on the frames warped by the first \(--refine\)$/m);
 });

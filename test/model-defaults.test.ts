@@ -109,7 +109,9 @@ t.test('the shipped models/DEFAULT: every line names a shipped model and a known
   for (const [board, name] of Object.entries(d.boards)) {
     t.ok(isBoardName(board) && !BOARDS[board].virtual, `${board} is a real board`);
     t.ok(names.has(name), `${board}: ${name} is shipped`);
-    t.equal(loadModelFile(join(modelsDir(), `${name}.ffq`)).meta.coarse_for, undefined, `${name} is no coarse-pass partner`);
+    const meta = loadModelFile(join(modelsDir(), `${name}.ffq`)).meta;
+    t.equal(meta.coarse_for, undefined, `${name} is no coarse-pass partner`);
+    t.equal(meta.refine_for, undefined, `${name} is no refinement partner`);
   }
   t.match(readFileSync(join(modelsDir(), 'DEFAULT'), 'utf8'), /^flownets-q-w0\.25-8bit$/m, 'the virtual board and the reference keep the Quick-start model');
 });

@@ -139,15 +139,22 @@ def export_checkpoint(checkpoint: str, out: str, name: str | None = None, val_co
     tag = f'{bits[0][0]}bit' if len(bits) == 1 and bits[0][0] == bits[0][1] else 'mixed'
     if targs.model == 'qfloat':
         tag = 'float-rounded'
-    name = name or f'flownets-q-w{targs.width:g}-{tag}'
+    refine_of = getattr(targs, 'refine_of', None)  # a refinement model (train/refinedata.py)
+    first = MF.load(refine_of) if refine_of else None
+    name = name or (f'{first.name}-refine' if first else f'flownets-q-w{targs.width:g}-{tag}')
     meta = {'dataset': 'synthetic-chairs', 'trained': datetime.date.today().isoformat(), 'steps': ck['step'],
             'train_minutes': round(ck.get('elapsed', 0) / 60, 1), 'val_epe_fakequant': ck.get('val_epe'),
             'command': 'python3 -m train.train ' + ' '.join(
                 f'--{k.replace("_", "-")}' + ('' if v is True else f' {v}')  # store_true flags have no value
                 for k, v in vars(targs).items() if v is not None and v is not False)}
+    if first:
+        meta['refine_for'] = first.name
     qm = export_model(net, name, size, meta)
     vs = val_seed if val_seed is not None else targs.val_seed
     frames, flow = T.validation_set(size, vs, val_count)
+    if first:  # the EPE of the refined pair: the second pass on (frame 1, warped frame 2) against the residual
+        from . import refinedata as RD
+        frames, flow = RD.RefineTargets(refine_of, frames[:4]).batched(frames, flow)
     rep = compare(net, qm, frames, flow)
     qm.meta['epe'] = round(rep['epe_int'], 4)
     qm.meta['epe_pairs'] = rep['pairs']

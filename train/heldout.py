@@ -221,13 +221,29 @@ def coarse_partner(path: str, models_dir: str = 'models') -> str | None:
     return None
 
 
+def refine_partner(path: str, models_dir: str = 'models') -> str | None:
+    """models/<name>-refine.ffq when its meta.refine_for names `path`'s model: `flowfpga eval`'s default second pass
+    of a refined pair at its trained size (src/model/registry.ts refinePartner); None for checkpoints and models
+    without one."""
+    if not path.endswith('.ffq'):
+        return None
+    from . import modelfile as MF
+    name = MF.load(path).name
+    cand = os.path.join(models_dir, f'{name}-refine.ffq')
+    if os.path.exists(cand) and MF.load(cand).meta.get('refine_for') == name:
+        return cand
+    return None
+
+
 @torch.no_grad()
 def eval_checkpoint(path: str, frames: torch.Tensor, flow: torch.Tensor, size=None, refine='auto',
-                    coarse='auto') -> float:
+                    coarse='auto', second='auto', models_dir: str = 'models') -> float:
     """Fake-quantized (or float) checkpoint or .ffq file, run at its trained size with `flowfpga eval`'s default
     refinement (train/refine.py: a second pass at up to twice that size when the frames are >= 1.5x it). When the
     refinement applies, the first pass runs `coarse` (a path; 'auto': the shipped partner, coarse_partner; None:
-    the model itself), as `--coarse-model` does."""
+    the model itself), as `--coarse-model` does; `second` (a path; 'auto': refine_partner; None: the model) runs
+    the second pass where it is at its trained size, and under auto gives every pair that pass (refine.ts
+    secondPass), as `--refine-model` does."""
     from . import refine as R
     net, (h, w) = _load_net(path, frames)
     if size is not None:
@@ -236,12 +252,18 @@ def eval_checkpoint(path: str, frames: torch.Tensor, flow: torch.Tensor, size=No
     fh, fw = flow.shape[-2:]
     rs = R.refine_size((h, w), fh, fw, refine)
     if coarse == 'auto':
-        coarse = coarse_partner(path)
+        coarse = coarse_partner(path, models_dir)
+    if second == 'auto':
+        second = refine_partner(path, models_dir) if refine != 'off' else None
+    snet, ssize = _load_net(second, frames) if second else (None, None)
+    if rs is None and snet is not None and refine == 'auto':
+        rs = ssize
     first = _load_net(coarse, frames)[0] if (rs and coarse) else net
+    sec = snet if (snet is not None and rs is not None and tuple(rs) == tuple(ssize)) else net
     for i in range(frames.shape[0]):
         p = flow_to_source(first(resize_pair(frames[i], h, w)[None])[0], fh, fw)
         if rs:
-            p = R.refined_flow(net, frames[i], p, rs, resize_pair, flow_to_source)
+            p = R.refined_flow(sec, frames[i], p, rs, resize_pair, flow_to_source)
         e.append(epe_known(p[None], flow[i:i + 1]))
     return float(np.mean(e))
 

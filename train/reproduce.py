@@ -23,6 +23,10 @@ Stages (docs/accuracy.md "Shipped models"; every stage is a train.train run with
      of that file (17,231 steps, batch 16, lr 2e-4, seed 31; shipped from a GPU lease) and the export: instead of
      the ≈ 15 CPU-hours of the whole chain at width 0.5 (docs/accuracy.md "Capacity vs cost"). Its refined pairs
      run both passes on itself.
+  8bit-w0.5-refine: the refinement partner of 8bit-w0.5: the second pass of its refined pairs at the trained size
+     (train/refinedata.py), 8-bit QAT initialised from the shipped model file and trained on (frame 1, frame 2
+     warped by that model's flow) for the residual, robust data, batch 8, lr 1e-4, seed 41 (CPU), exported with
+     meta.refine_for = the model: `run`/`eval` then give every pair that pass ("Refinement").
 The GPU stages ran with --workers (train/stream.py: samples from worker processes, reused from a ring on the GPU,
 6.4x for 8bit-w0.5 and 14.5x for 8bit-coarse), and their learning rate followed a 7-minute wall-clock schedule;
 reruns here follow a step schedule over the same number of steps (`--workers N` on a GPU machine).
@@ -70,6 +74,32 @@ WIDE = {
 }
 
 
+# Refinement partners (models/<name>-refine.ffq): target -> (shipped first-pass model, its width, steps, train.train
+# args), as shipped (docs/accuracy.md "A trained second pass").
+REFINE = {
+    '8bit-w0.5-refine': ('models/flownets-q-w0.5-8bit.ffq', 0.5, 0,
+                         ['--model', 'q', '--bits', '8', '--motion', 'heavy', '--sources', 'train', '--camera', '0.7',
+                          '--zoom', '1.6', '--lr', '1e-4', '--seed', '41', '--eval-every', '250']),
+}
+
+
+def reproduce_refine(a, extra) -> int:
+    src, width, n, args = REFINE[a.model]
+    shipped = not (a.steps or a.size != '192x256' or a.val_count != 64 or a.first_from or a.width is not None)
+    src, width = a.first_from or src, width if a.width is None else a.width
+    if a.steps:
+        if not a.steps.isdigit() or int(a.steps) < 1:
+            raise SystemExit(f'--steps: {a.model} has one stage: one positive step count, e.g. {n}')
+        n = int(a.steps)
+    from . import modelfile as MF
+    name = f'{MF.load(src).name}-refine'
+    out, ffq = os.path.join(a.out_dir, name), os.path.join(a.out_dir, f'{name}.ffq')
+    argv = [*args, '--refine-of', src, '--init-ffq', src, '--steps', str(n), '--width', f'{width:g}', '--size', a.size,
+            '--batch', '8', '--val-count', str(a.val_count), '--out', out, *extra]
+    exp = [os.path.join(out, 'last.pt'), ffq, '--val-count', str(a.val_count)]
+    return _run_chain(a, [(out, argv, n, f'second pass of {src}', exp)], ffq, shipped)
+
+
 def reproduce_wide(a, extra) -> int:
     src, width, n, args, (rfolder, rn, rargs) = WIDE[a.model]
     shipped = not (a.steps or a.size != '192x256' or a.val_count != 64 or a.wide_from or a.width is not None)
@@ -84,24 +114,31 @@ def reproduce_wide(a, extra) -> int:
     base, ffq = (os.path.join(a.out_dir, f'{name}{x}.ffq') for x in ('-base', ''))
     common = ['--width', f'{width:g}', '--size', a.size, '--batch', '8', '--val-count', str(a.val_count)]
     plan = [(out, [*args, '--init-ffq', src, '--steps', str(n), *common, '--out', out, *extra], n,
-             f'widened from {src}'),
+             f'widened from {src}', [os.path.join(out, 'last.pt'), base, '--name', f'{name}-base', '--val-count',
+                                     str(a.val_count)]),
             (rout, ['--model', 'q', '--bits', '8', '--init-ffq', base, '--steps', str(rn), *common, *ROBUST_ARGS,
-                    *rargs, '--out', rout, *extra], rn, 'robust fine-tune')]
-    exports = [[os.path.join(out, 'last.pt'), base, '--name', f'{name}-base', '--val-count', str(a.val_count)],
-               [os.path.join(rout, 'last.pt'), ffq, '--name', name, '--val-count', str(a.val_count)]]
+                    *rargs, '--out', rout, *extra], rn, 'robust fine-tune',
+             [os.path.join(rout, 'last.pt'), ffq, '--name', name, '--val-count', str(a.val_count)])]
+    return _run_chain(a, plan, ffq, shipped)
+
+
+def _run_chain(a, plan, ffq: str, shipped: bool) -> int:
+    """Train and export each (folder, train.train argv, steps, what, train.export argv) in turn: a finished stage
+    is skipped, an interrupted one resumes; then record the reproduce command (shipped settings) and install."""
     if a.dry_run:
-        for (_, argv, _, _), exp in zip(plan, exports):
+        for _, argv, _, _, exp in plan:
             print('/usr/bin/python3 -m train.train ' + ' '.join(argv))
             print('/usr/bin/python3 -m train.export ' + ' '.join(exp))
         return 0
-    for i, ((folder, argv, k, what), exp) in enumerate(zip(plan, exports)):
+    total = 2 * len(plan)
+    for i, (folder, argv, k, what, exp) in enumerate(plan):
         if finished(folder, k):
-            print(f'stage {2 * i + 1}/4: {folder} already at {k} steps, skipped', flush=True)
+            print(f'stage {2 * i + 1}/{total}: {folder} already at {k} steps, skipped', flush=True)
         else:
             resume = os.path.exists(os.path.join(folder, 'last.pt'))
-            print(f'stage {2 * i + 1}/4: {folder} ({what}, {k} steps{", resuming" if resume else ""})', flush=True)
+            print(f'stage {2 * i + 1}/{total}: {folder} ({what}, {k} steps{", resuming" if resume else ""})', flush=True)
             T.main([*argv, '--resume'] if resume else argv)
-        print(f'stage {2 * i + 2}/4: export {exp[1]}', flush=True)
+        print(f'stage {2 * i + 2}/{total}: export {exp[1]}', flush=True)
         X.main([*exp, '--threads', str(a.threads)])
     if shipped:
         _record(ffq, a.model)
@@ -148,7 +185,7 @@ def finished(out: str, steps: int) -> bool:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument('model', choices=sorted([*TARGETS, *COARSE, *WIDE]), help='which shipped model to reproduce')
+    ap.add_argument('model', choices=sorted([*TARGETS, *COARSE, *WIDE, *REFINE]), help='which shipped model to reproduce')
     ap.add_argument('--out-dir', default='train/runs/repro', help='run folders and the .ffq go here')
     ap.add_argument('--install', action='store_true', help='copy the exported .ffq into models/')
     ap.add_argument('--dry-run', action='store_true', help='print the stage commands and exit')
@@ -161,18 +198,23 @@ def main(argv=None) -> int:
     ap.add_argument('--steps', default=None, help=argparse.SUPPRESS)
     ap.add_argument('--width', type=float, default=None, help=argparse.SUPPRESS)
     ap.add_argument('--wide-from', default=None, help=argparse.SUPPRESS)  # widened targets: another start file
+    ap.add_argument('--first-from', default=None, help=argparse.SUPPRESS)  # refinement targets: another first pass
     ap.add_argument('--size', default='192x256', help=argparse.SUPPRESS)
     ap.add_argument('--val-count', type=int, default=64, help=argparse.SUPPRESS)
     ap.add_argument('--robust-steps', default=None, help=argparse.SUPPRESS)  # steps per robust stage, comma-separated
     a = ap.parse_args(argv)
     extra = ['--threads', str(a.threads), '--device', a.device, '--nproc', str(a.nproc), '--workers', str(a.workers)]
+    if a.first_from and a.model not in REFINE:
+        raise SystemExit('--first-from: only for refinement targets (' + ', '.join(REFINE) + ')')
+    if a.wide_from and a.model not in WIDE:
+        raise SystemExit('--wide-from: only for widened targets (' + ', '.join(WIDE) + ')')
     if a.model in WIDE:
         return reproduce_wide(a, extra)
+    if a.model in REFINE:
+        return reproduce_refine(a, extra)
     steps = tuple(int(s) for s in a.steps.split(',')) if a.steps else (PRETRAIN_STEPS, CONTINUE_STEPS, QAT_STEPS)
     if len(steps) != 3 or min(steps) < 1:
         raise SystemExit('--steps: three positive step counts, e.g. 2585,14036,1200')
-    if a.wide_from:
-        raise SystemExit('--wide-from: only for widened targets (' + ', '.join(WIDE) + ')')
     a.width = 0.25 if a.width is None else a.width
     base = COARSE[a.model][0] if a.model in COARSE else a.model
     plan = stages(base, a.out_dir, steps, a.width, a.size, extra)

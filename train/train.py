@@ -76,6 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('--zoom-prob', type=float, default=0.5, help='share of samples zoomed when --zoom > 1')
     p.add_argument('--init', help='start from this checkpoint\'s weights (float pretrain -> bit fine-tune)')
     p.add_argument('--init-ffq', help='start from a .ffq model file (dequantized; train/ffqinit.py)')
+    p.add_argument('--refine-of', help='train a refinement model: the second pass of refined pairs whose first pass '
+                   'runs this .ffq (train/refinedata.py); inputs are (frame 1, warped frame 2), targets the residual')
     p.add_argument('--widen', action='store_true',
                    help='with --init-ffq: the file is narrower than --width; start from it widened (train/widen.py)')
     p.add_argument('--widen-noise', type=float, default=0.02,
@@ -289,6 +291,17 @@ def train(args, rank: int = 0, world: int = 1) -> dict:
     else:
         src = RealData(args.data, size, rng)
     val = validation_set(size, args.val_seed, args.val_count, args) if rank == 0 else None
+    second = None
+    if args.refine_of:
+        from . import refinedata as RD
+        calib = D.batch(D.SyntheticChairs(args.seed * 1000 + 778, config=data_config(args, size)), range(4))[0]
+        try:
+            second = RD.RefineTargets(args.refine_of, calib, device)
+            if val is not None:
+                val = second.batched(*val)
+        except ValueError as e:
+            raise SystemExit(str(e))
+        log(f'refinement model: first pass {args.refine_of}; validation EPE is the refined pair\'s')
     nparams = sum(p.numel() for p in model.parameters())
     log(f'model {args.model} width {args.width} bits {args.bits} decoder {args.decoder} params {nparams} '
         f'size {size[0]}x{size[1]} batch {args.batch}x{world} device {device} threads {args.threads}')
@@ -325,6 +338,8 @@ def train(args, rank: int = 0, world: int = 1) -> dict:
             g['lr'] = lr
         frames, flow = src.step(args.batch)
         frames, flow = frames.to(device), flow.to(device)
+        if second is not None:
+            frames, flow = second(frames, flow)
         loss = M.loss_fn(net, frames, flow)
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -384,6 +399,14 @@ def main(argv=None) -> int:
         raise SystemExit('--widen: needs --init-ffq (the narrower model file to start from)')
     if args.init and not os.path.isfile(args.init):
         raise SystemExit(f'--init {args.init}: no such checkpoint (a <out>/last.pt of an earlier run)')
+    if args.refine_of:
+        if not os.path.isfile(args.refine_of):
+            raise SystemExit(f'--refine-of {args.refine_of}: no such model file (the first pass, a .ffq)')
+        from . import modelfile as MF
+        fh, fw = MF.load(args.refine_of).native_size
+        if (fh, fw) != parse_size(args.size):
+            raise SystemExit(f'--refine-of {args.refine_of}: its first pass runs at {fh}x{fw}, the training crop is '
+                             f'{args.size}; train the refinement model at the first pass size (--size {fh}x{fw})')
     if args.workers < 0 or (args.workers > 0 and args.data != 'synthetic'):
         raise SystemExit(f'--workers {args.workers}: a count >= 0, and only for --data synthetic (sample rendering)')
     if args.nproc > 1 and args.device != 'cpu' and torch.cuda.is_available() and args.nproc > torch.cuda.device_count():

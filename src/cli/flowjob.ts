@@ -13,7 +13,7 @@ import {
   type PairErrors,
 } from '../flow/index.js';
 import type { QModel } from '../model/types.js';
-import { refinePass, refineSize, type RefineSpec } from './refine.js';
+import { refinePass, secondPass, type RefineSpec } from './refine.js';
 
 export interface PairOutcome {
   index: number;
@@ -23,9 +23,9 @@ export interface PairOutcome {
   errors?: PairErrors;
   netSize: [number, number];
   infer: InferResult;
-  /** The refinement pass's network size and device result, when it ran; coarseModel names the first pass's model
-   *  when it was not the job's model (--coarse-model). */
-  refine?: { netSize: [number, number]; infer: InferResult; coarseModel?: string };
+  /** The refinement pass's network size and device result, when it ran; coarseModel / refineModel name the first /
+   *  second pass's model when it was not the job's model (--coarse-model, --refine-model). */
+  refine?: { netSize: [number, number]; infer: InferResult; coarseModel?: string; refineModel?: string };
 }
 
 export interface FlowJobOptions {
@@ -36,6 +36,8 @@ export interface FlowJobOptions {
   refine?: RefineSpec;
   /** The first pass's model on pairs that get the second pass (refine.ts parseCoarse); default the model. */
   coarse?: QModel;
+  /** The second pass's model at its trained size (refine.ts parseSecond); default the model. */
+  second?: QModel;
   limit?: number;
   onPair?: (o: PairOutcome) => Promise<void> | void;
 }
@@ -61,7 +63,7 @@ export async function runFlowJob(device: FlowDevice, model: QModel, data: PairDa
     const pair = await data.load(i);
     const size = o.size ?? model.nativeSize;
     const input = prepareInput(pair.img1, pair.img2, { mode: o.fit, height: size[0], width: size[1] });
-    const rs = refineSize(o.refine ?? 'off', [input.height, input.width], o.fit, pair.img1.width, pair.img1.height);
+    const rs = secondPass(o.refine ?? 'off', [input.height, input.width], o.fit, pair.img1.width, pair.img1.height, model, o.second);
     const first = rs && o.coarse ? o.coarse : model; // refined pairs: the coarse-pass model first, when there is one
     await device.load(first, input.height, input.width); // a resident plan: selected, not planned again
     const r = await device.infer(input.data);
@@ -69,9 +71,9 @@ export async function runFlowJob(device: FlowDevice, model: QModel, data: PairDa
     let flow = flowFromFixedToSource(r.flow, r.w, r.h, r.fracBits, input.mapping);
     let refine: PairOutcome['refine'];
     if (rs) {
-      const f = await refinePass(device, model, pair.img1, pair.img2, flow, rs, o.fit);
+      const f = await refinePass(device, rs.model, pair.img1, pair.img2, flow, rs.size, o.fit);
       flow = f.flow;
-      refine = { netSize: f.netSize, infer: f.infer, coarseModel: first === model ? undefined : first.name };
+      refine = { netSize: f.netSize, infer: f.infer, coarseModel: first === model ? undefined : first.name, refineModel: rs.model === model ? undefined : rs.model.name };
       inferMs += f.infer.timings.totalMs;
       refined++;
     }

@@ -2,7 +2,9 @@
 // fit), then once more at (up to twice) that size on the first frame and the second frame warped by the coarse flow;
 // what is left to find is a small residual, inside the trained range, and the larger size brings back the detail the
 // coarse pass lost. The same model can run both passes; a shipped model may have a coarse-pass partner trained on
-// heavy-tailed motion (models/<name>-coarse.ffq), which then runs the first pass of refined pairs (`--coarse-model`).
+// heavy-tailed motion (models/<name>-coarse.ffq), which then runs the first pass of refined pairs (`--coarse-model`),
+// and a refinement partner trained for the second pass at the trained size (models/<name>-refine.ffq,
+// train/refinedata.py), which gives every pair that pass under auto (`--refine-model`).
 // docs/accuracy.md "Refinement" has the numbers.
 import type { FlowDevice, InferResult } from '../device/index.js';
 import { UserError } from '../errors.js';
@@ -10,7 +12,7 @@ import { flowFromFixedToSource, prepareInput, type FitMode, type FlowField, type
 import { NET_MULTIPLE } from '../flow/netinput.js';
 import { warpImage } from '../flow/warp.js';
 import type { QModel } from '../model/types.js';
-import { coarsePartner, resolveModel } from '../model/registry.js';
+import { coarsePartner, refinePartner, resolveModel } from '../model/registry.js';
 import { parseSize } from './parse.js';
 
 /** `--refine`: auto (when frames are much larger than the network size), off, or an explicit network size. */
@@ -42,17 +44,33 @@ export function parseCoarse(arg: string | undefined, model: QModel, spec: Refine
   return c.name === model.name ? undefined : c;
 }
 
-/** `--refine` and `--coarse-model` of run and eval, parsed and checked before any frame is computed. */
+/**
+ * `--refine-model`: the model of a refined pair's second pass where that pass runs at the refinement model's trained
+ * size. auto (default): the model's shipped refinement partner (refinePartner) if it has one; same: the model itself;
+ * else a shipped name or .ffq file. Undefined = the model.
+ */
+export function parseSecond(arg: string | undefined, model: QModel, spec: RefineSpec): QModel | undefined {
+  if (arg === undefined || arg === 'auto') return spec === 'off' ? undefined : refinePartner(model);
+  if (arg === 'same') return undefined;
+  if (spec === 'off') throw new UserError('--refine-model runs the second pass of a refined pair, and --refine off refines none', 'drop --refine off, or --refine-model');
+  const r = resolveModel(arg);
+  return r.name === model.name ? undefined : r;
+}
+
+/** `--refine`, `--coarse-model` and `--refine-model` of run and eval, parsed and checked before any frame is computed. */
 export interface RefineSetup {
   spec: RefineSpec;
   /** First-pass model of refined pairs when not the model itself. */
   coarse?: QModel;
+  /** Second-pass model at its trained size when not the model itself (a refinement partner). */
+  second?: QModel;
 }
 
-export function refineSetup(refineArg: string | undefined, coarseArg: string | undefined, model: QModel, fit: FitMode): RefineSetup {
+export function refineSetup(refineArg: string | undefined, coarseArg: string | undefined, model: QModel, fit: FitMode,
+  secondArg?: string): RefineSetup {
   const spec = parseRefine(refineArg);
   checkRefine(spec, fit);
-  return { spec, coarse: parseCoarse(coarseArg, model, spec) };
+  return { spec, coarse: parseCoarse(coarseArg, model, spec), second: parseSecond(secondArg, model, spec) };
 }
 
 /** Frames at least this many times the network size in both dimensions get the refinement pass under `auto`. */
@@ -74,11 +92,35 @@ export function refineSize(spec: RefineSpec, net: [number, number], fit: FitMode
   return [down(srcH, net[0]), down(srcW, net[1])];
 }
 
+/** A pair's second pass: its network size and model, or undefined when the pair gets one pass. */
+export interface SecondPass {
+  size: [number, number];
+  model: QModel;
+}
+
+/**
+ * The second pass of a pair of srcW x srcH frames: refineSize's, and under auto with resize fitting, where that gives
+ * none, a pass at the refinement model's trained size when there is one (it was trained for exactly that pass). The
+ * refinement model runs every second pass at its trained size; other sizes run `model`.
+ */
+export function secondPass(spec: RefineSpec, net: [number, number], fit: FitMode, srcW: number, srcH: number,
+  model: QModel, second?: QModel): SecondPass | undefined {
+  let size = refineSize(spec, net, fit, srcW, srcH);
+  if (!size && second && spec === 'auto' && fit === 'resize') size = [second.nativeSize[0], second.nativeSize[1]];
+  if (!size) return undefined;
+  const trained = second && second.nativeSize[0] === size[0] && second.nativeSize[1] === size[1];
+  return { size, model: trained ? second : model };
+}
+
 /** The announcing line for the refinement setting. */
-export function refineLine(spec: RefineSpec, net: [number, number], fit: FitMode, coarse?: string): string {
+export function refineLine(spec: RefineSpec, net: [number, number], fit: FitMode, coarse?: string, second?: QModel): string {
   if (spec === 'off') return 'refinement off (--refine): one pass at the network size';
-  if (Array.isArray(spec)) return `refinement: a second pass at ${spec[0]}x${spec[1]} on the frames warped by the first${firstPass(coarse)} (--refine${sameHint(coarse)})`;
+  if (Array.isArray(spec)) return `refinement: a second pass at ${spec[0]}x${spec[1]}${onSecond(second, spec)} on the frames warped by the first${firstPass(coarse)} (--refine${sameHint(coarse)})`;
   if (fit !== 'resize') return 'refinement off: --refine auto needs --fit resize';
+  if (second) {
+    const [h, w] = second.nativeSize;
+    return `refinement auto: every pair gets a second pass at ${h}x${w} on ${second.name} (trained for it) on the frames warped by the first${firstPass(coarse)}; frames of at least ${Math.ceil(AUTO_REFINE_RATIO * net[1])}x${Math.ceil(AUTO_REFINE_RATIO * net[0])} get it at up to ${2 * net[0]}x${2 * net[1]} on the model instead (--refine off: one pass; --refine-model same: the model for both${coarse ? '; --coarse-model same: one model for the first' : ''})`;
+  }
   return `refinement auto: frames of at least ${Math.ceil(AUTO_REFINE_RATIO * net[1])}x${Math.ceil(AUTO_REFINE_RATIO * net[0])} get a second pass at up to ${2 * net[0]}x${2 * net[1]} on the frames warped by the first${firstPass(coarse)} (--refine off: one pass${sameHint(coarse)})`;
 }
 
@@ -88,20 +130,22 @@ export function refinedLine(srcW: number, srcH: number, size: [number, number], 
 }
 
 const firstPass = (coarse: string | undefined): string => (coarse ? `, whose first pass runs ${coarse}` : '');
+const onSecond = (second: QModel | undefined, size: [number, number]): string =>
+  (second && second.nativeSize[0] === size[0] && second.nativeSize[1] === size[1] ? ` on ${second.name}` : '');
 const sameHint = (coarse: string | undefined): string => (coarse ? '; --coarse-model same: one model for both' : '');
 
 /**
  * Says the refinement setting once through `say`: at the start when it is explicit (or auto cannot apply), else when
  * the first pair gets the second pass (most inputs are not large enough for it).
  */
-export function refineAnnouncer(spec: RefineSpec, net: [number, number], fit: FitMode, say: (line: string) => void, coarse?: string):
-  { start(): void; pair(srcW: number, srcH: number, size: [number, number] | undefined): void } {
+export function refineAnnouncer(spec: RefineSpec, net: [number, number], fit: FitMode, say: (line: string) => void, coarse?: string,
+  second?: QModel): { start(): void; pair(srcW: number, srcH: number, size: [number, number] | undefined): void } {
   let said = false;
   return {
     start() {
-      if (spec === 'auto' && fit === 'resize') return;
+      if (spec === 'auto' && fit === 'resize' && !second) return;
       said = true;
-      say(refineLine(spec, net, fit, coarse));
+      say(refineLine(spec, net, fit, coarse, second));
     },
     pair(srcW, srcH, size) {
       if (said || !size) return;

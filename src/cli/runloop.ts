@@ -26,7 +26,7 @@ import { imageFrame } from '../flow/fit.js';
 import type { FrameSource, SourceFrame } from '../flow/source.js';
 import type { QModel } from '../model/types.js';
 import { forward } from '../reference/forward.js';
-import { addResidual, refinePass, refineSize, type RefineSpec } from './refine.js';
+import { addResidual, refinePass, secondPass, type RefineSpec } from './refine.js';
 
 /** One pair of frames to compute; `gt`/`valid` where the input has ground truth. */
 export interface PairInput {
@@ -170,9 +170,9 @@ export interface FrameEvent {
   timings: FrameTimings;
   verify: { mode: 'off' | 'sample' | 'full'; state: VerifyState; mismatches: number; reruns: number; regions: number };
   infer: InferResult;
-  /** The refinement pass's network size and device result, when it ran; coarseModel names the first pass's model
-   *  when it was not the run's model (--coarse-model). */
-  refine?: { netSize: [number, number]; infer: InferResult; coarseModel?: string };
+  /** The refinement pass's network size and device result, when it ran; coarseModel / refineModel name the first /
+   *  second pass's model when it was not the run's model (--coarse-model, --refine-model). */
+  refine?: { netSize: [number, number]; infer: InferResult; coarseModel?: string; refineModel?: string };
   /** Output files written for this pair (filled by the writer observer). */
   files: string[];
 }
@@ -218,6 +218,8 @@ export interface RunLoopOptions {
   refine?: RefineSpec;
   /** The first pass's model on pairs that get the second pass (refine.ts parseCoarse); default the model. */
   coarse?: QModel;
+  /** The second pass's model at its trained size (refine.ts parseSecond); default the model. */
+  second?: QModel;
   /** What the device was told to do on a verification mismatch; 'rerun' falls back to the reference here. */
   policy: MismatchPolicy;
   observers?: RunObserver[];
@@ -271,7 +273,7 @@ export async function runLoop(device: FlowDevice, model: QModel, feed: PairFeed,
         lastMapping = mapping;
         const tFit = performance.now();
         // A pair that gets the refinement pass runs its first pass on the coarse-pass model when there is one.
-        const rs = refineSize(o.refine ?? 'off', [nh, nw], o.fit, p.first.width, p.first.height);
+        const rs = secondPass(o.refine ?? 'off', [nh, nw], o.fit, p.first.width, p.first.height, model, o.second);
         const first = rs && o.coarse ? o.coarse : model;
         if (loaded !== first) {
           await device.load(first, nh, nw);
@@ -316,8 +318,8 @@ export async function runLoop(device: FlowDevice, model: QModel, feed: PairFeed,
           if (rs) {
             const tr = performance.now();
             let refineRecomputeMs = 0;
-            const f = await refinePass(device, model, p.first.rgb(), p.second.rgb(), flow, rs, o.fit);
-            refine = { netSize: f.netSize, infer: f.infer, coarseModel: first === model ? undefined : first.name };
+            const f = await refinePass(device, rs.model, p.first.rgb(), p.second.rgb(), flow, rs.size, o.fit);
+            refine = { netSize: f.netSize, infer: f.infer, coarseModel: first === model ? undefined : first.name, refineModel: rs.model === model ? undefined : rs.model.name };
             v2 = f.infer.verify;
             if (v2?.mismatches) {
               if (!v?.mismatches) s.mismatchPairs++;
@@ -329,8 +331,8 @@ export async function runLoop(device: FlowDevice, model: QModel, feed: PairFeed,
               flow = undefined;
             } else if (v2?.dropped) {
               const t = performance.now();
-              const ref = forward(model, f.input, f.netSize[0], f.netSize[1]);
-              flow = addResidual(flow, ref.flow, { w: ref.w, h: ref.h, fracBits: model.arch.flowFracBits }, f.mapping);
+              const ref = forward(rs.model, f.input, f.netSize[0], f.netSize[1]);
+              flow = addResidual(flow, ref.flow, { w: ref.w, h: ref.h, fracBits: rs.model.arch.flowFracBits }, f.mapping);
               refineRecomputeMs = performance.now() - t;
               if (state !== 'recomputed') s.recomputed++;
               state = 'recomputed';

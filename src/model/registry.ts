@@ -113,6 +113,23 @@ export function coarsePartner(model: QModel, dir = modelsDir()): QModel | undefi
   return coarseFor(c) === model.name ? c : undefined;
 }
 
+/** What a refinement model file names in meta.refine_for: the model whose refined pairs' second pass it runs. */
+export function refineFor(m: QModel): string | undefined {
+  return typeof m.meta.refine_for === 'string' ? m.meta.refine_for : undefined;
+}
+
+/**
+ * The shipped refinement partner of `model`: models/<name>-refine.ffq when that file's meta.refine_for names the
+ * model (train/heldout.py refine_partner is the Python twin). It was trained for the second pass of refined pairs at
+ * its trained size (train/refinedata.py), so it runs that pass there.
+ */
+export function refinePartner(model: QModel, dir = modelsDir()): QModel | undefined {
+  const hit = shippedEntry(`${model.name}-refine`, dir);
+  if (!hit) return undefined;
+  const r = loadModelFile(hit.path);
+  return refineFor(r) === model.name ? r : undefined;
+}
+
 /** Summary line data for `flowfpga models`. */
 export function describeModel(m: QModel): { bits: string; macs: number; epe: number | undefined; size: [number, number] } {
   const ls = m.arch.layers;

@@ -17,6 +17,7 @@ interface EvalOpts extends DeviceCliOptions {
   fit: string;
   refine?: string;
   coarseModel?: string;
+  refineModel?: string;
   pass: string;
   split: string;
   json?: boolean;
@@ -33,6 +34,7 @@ export function register(program: Command): void {
     .option('--fit <mode>', 'resize | pad | crop (flow is always scaled back to the folder resolution)', 'resize')
     .option('--refine <mode>', 'second pass on frames warped by the first: auto (frames >= 1.5x the network size) | off | HxW', 'auto')
     .option('--coarse-model <name|file>', 'first pass of refined pairs: auto (the model\'s shipped coarse-pass partner, if any) | same | a shipped name or .ffq file', 'auto')
+    .option('--refine-model <name|file>', 'second pass of refined pairs at its trained size: auto (the model\'s shipped refinement partner, if any; then every pair gets that pass) | same | a shipped name or .ffq file', 'auto')
     .option('--pass <pass>', 'Sintel pass: clean | final', 'clean')
     .option('--split <split>', 'FlyingChairs split when FlyingChairs_train_val.txt is present: all | train | val', 'all')
     .option('--json', 'print one JSON object');
@@ -43,9 +45,9 @@ export function register(program: Command): void {
     if (note) process.stderr.write(`eval: ${note}\n`);
     const net = networkSize(model, opts.size ? parseSize(opts.size) : undefined);
     const fit = opts.fit as 'resize' | 'pad' | 'crop';
-    const refine = refineSetup(opts.refine, opts.coarseModel, model, fit);
+    const refine = refineSetup(opts.refine, opts.coarseModel, model, fit, opts.refineModel);
     process.stderr.write(`eval: ${net.line}\n`);
-    const announce = refineAnnouncer(refine.spec, net.size, fit, (l) => void process.stderr.write(`eval: ${l}\n`), refine.coarse?.name);
+    const announce = refineAnnouncer(refine.spec, net.size, fit, (l) => void process.stderr.write(`eval: ${l}\n`), refine.coarse?.name, refine.second);
     announce.start();
     const limit = opts.limit ? parseIntOpt('--limit', opts.limit, 1, 1e9) : undefined;
     const total = Math.min(data.length, limit ?? Infinity);
@@ -58,6 +60,7 @@ export function register(program: Command): void {
         size: net.size,
         refine: refine.spec,
         coarse: refine.coarse,
+        second: refine.second,
         limit,
         onPair: (o) => {
           announce.pair(o.pair.img1.width, o.pair.img1.height, o.refine?.netSize);
@@ -76,7 +79,7 @@ export function register(program: Command): void {
       if (opts.json) {
         process.stdout.write(JSON.stringify({
           epe: e.epe, l1: e.l1, fl_all: e.fl, pairs: e.pairs, epe_pixel: e.epePixel, dataset: data.name, root: data.root,
-          model: model.name, device: device.caps.description, mean_infer_ms: s.meanInferMs, refined_pairs: s.refined, coarse_model: refine.coarse?.name ?? null,
+          model: model.name, device: device.caps.description, mean_infer_ms: s.meanInferMs, refined_pairs: s.refined, coarse_model: refine.coarse?.name ?? null, refine_model: refine.second?.name ?? null,
         }) + '\n');
       } else {
         process.stdout.write(

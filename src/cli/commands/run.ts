@@ -42,6 +42,7 @@ interface RunOpts extends DeviceCliOptions {
   fit: string;
   refine?: string;
   coarseModel?: string;
+  refineModel?: string;
   limit?: string;
   frames?: string;
   json?: boolean;
@@ -69,6 +70,7 @@ export function register(program: Command): void {
     .option('--fit <mode>', 'how frames are fitted to the network size: resize | pad | crop', 'resize')
     .option('--refine <mode>', 'second pass on frames warped by the first: auto (frames >= 1.5x the network size) | off | HxW', 'auto')
     .option('--coarse-model <name|file>', 'first pass of refined pairs: auto (the model\'s shipped coarse-pass partner, if any) | same | a shipped name or .ffq file', 'auto')
+    .option('--refine-model <name|file>', 'second pass of refined pairs at its trained size: auto (the model\'s shipped refinement partner, if any; then every pair gets that pass) | same | a shipped name or .ffq file', 'auto')
     .option('--limit <n>', 'process at most n pairs')
     .option('--frames <n>', 'take at most n frames of a camera, video or frame folder (n-1 pairs)')
     .option('--no-png', 'do not write color-wheel PNGs')
@@ -84,7 +86,7 @@ export function register(program: Command): void {
     const { model, note } = chooseModel(opts.model, opts.board);
     if (note) process.stderr.write(`flowfpga: ${note}\n`);
     const net = networkSize(model, opts.size ? parseSize(opts.size) : undefined);
-    const refine = refineSetup(opts.refine, opts.coarseModel, model, opts.fit as FitMode);
+    const refine = refineSetup(opts.refine, opts.coarseModel, model, opts.fit as FitMode, opts.refineModel);
     const input = await openInput(opts, limit, maxFrames);
     let device;
     let live: LiveServer | undefined;
@@ -157,7 +159,7 @@ async function runOn(device: Awaited<ReturnType<typeof openDevice>>, feed: PairF
   // The refinement setting is announced after the header (or with the first refined pair); under --json on stderr:
   // stdout stays JSON lines.
   const fit = opts.fit as FitMode;
-  const announce = refineAnnouncer(refine.spec, net.size, fit, (l) => (opts.json ? void process.stderr.write(l + '\n') : line(l)), refine.coarse?.name);
+  const announce = refineAnnouncer(refine.spec, net.size, fit, (l) => (opts.json ? void process.stderr.write(l + '\n') : line(l)), refine.coarse?.name, refine.second);
   const announceSetting: RunObserver = { onStart: () => announce.start() };
   const announceFirst: RunObserver = { onFrame: (e) => announce.pair(e.first.width, e.first.height, e.refine?.netSize) };
   // Extra observers (live page, service notify) go here, after the writer so that e.files is complete.
@@ -183,7 +185,7 @@ async function runOn(device: Awaited<ReturnType<typeof openDevice>>, feed: PairF
   process.on('SIGTERM', onSignal);
   let s: RunSummary;
   try {
-    s = await runLoop(device, model, feed, { fit, size: net.size, refine: refine.spec, coarse: refine.coarse, policy, observers, signal: ac.signal });
+    s = await runLoop(device, model, feed, { fit, size: net.size, refine: refine.spec, coarse: refine.coarse, second: refine.second, policy, observers, signal: ac.signal });
   } catch (e) {
     if (e instanceof VerifyError) {
       process.stderr.write(`flowfpga: verification failed (--on-mismatch stop): ${e.message}\n`);
@@ -199,7 +201,7 @@ async function runOn(device: Awaited<ReturnType<typeof openDevice>>, feed: PairF
   const verdict = verdictLine(s, policy, policyExplicit);
   if (opts.json) {
     out(JSON.stringify({
-      type: 'summary', model: model.name, coarse_model: refine.coarse?.name ?? null, device: device.caps.description, source: feed.description, out: outDir,
+      type: 'summary', model: model.name, coarse_model: refine.coarse?.name ?? null, refine_model: refine.second?.name ?? null, device: device.caps.description, source: feed.description, out: outDir,
       pairs: s.pairs, computed: s.computed, dropped: s.dropped, recomputed: s.recomputed, mismatch_pairs: s.mismatchPairs,
       mismatches: s.mismatches, epe: s.errors?.epe ?? null, fl_all: s.errors?.fl ?? null, mean_infer_ms: s.meanInferMs,
       stopped_by: s.stoppedBy ?? null, verdict: verdict.text,

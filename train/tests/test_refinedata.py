@@ -1,0 +1,121 @@
+import os
+import tempfile
+import unittest
+
+import torch
+
+from train import data as D
+from train import export as X
+from train import heldout as H
+from train import modelfile as MF
+from train import refine as R
+from train import refinedata as RD
+from train import train as T
+from train.tests.test_widen import trained_like
+
+torch.set_num_threads(1)
+
+
+class TestRefineData(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory()
+        self.first = os.path.join(self.tmp.name, 'first.ffq')
+        MF.save(X.export_model(trained_like(1 / 16, quant=True), 'first', (64, 64)), self.first)
+        self.frames, self.flow = D.batch(D.SyntheticChairs(3, config=D.ChairsConfig(height=64, width=64)), range(3))
+
+    def tearDown(self):
+        self.tmp.cleanup()
+
+    def test_batches_become_the_second_pass_of_the_refined_pair(self):
+        rt = RD.RefineTargets(self.first, self.frames)
+        frames, target = rt(self.frames, self.flow)
+        net, size = H._load_net(self.first, self.frames)
+        self.assertEqual(size, (64, 64))
+        for i in range(3):
+            with torch.no_grad():
+                first = net(self.frames[i:i + 1])[0]
+            self.assertGreater(first.abs().max().item(), 0.05)  # a flow to warp by, not zeros
+            self.assertTrue(torch.equal(frames[i, :3], self.frames[i, :3]))  # frame 1 as it was
+            self.assertTrue(torch.equal(frames[i, 3:], R.warp(self.frames[i, 3:], first)))  # frame 2 warped: refine.py's
+            torch.testing.assert_close(target[i], self.flow[i] - first)  # the residual
+            # A second pass that finds the target exactly gives the ground truth: refined = first + residual.
+            torch.testing.assert_close(first + target[i], self.flow[i])
+        self.assertEqual(frames.dtype, torch.uint8)
+        b_frames, b_target = rt.batched(self.frames, self.flow, batch=2)
+        self.assertTrue(torch.equal(b_frames, frames))
+        torch.testing.assert_close(b_target, target)
+
+    def test_the_crop_must_be_the_first_pass_size(self):
+        small, flow = D.batch(D.SyntheticChairs(3, config=D.ChairsConfig(height=64, width=128)), range(1))
+        with self.assertRaisesRegex(ValueError, 'first pass runs at 64x64, the training crop is 64x128'):
+            RD.RefineTargets(self.first, self.frames)(small, flow)
+
+    def test_train_refine_of_trains_on_residuals_and_reports_the_refined_epe(self):
+        d = self.tmp.name
+        common = ['--model', 'q', '--width', '0.0625', '--size', '64x64', '--batch', '2', '--val-count', '2',
+                  '--threads', '1', '--log-every', '1', '--eval-every', '2', '--pool', '4', '--steps', '2']
+        out = os.path.join(d, 'r')
+        T.main([*common, '--refine-of', self.first, '--init-ffq', self.first, '--out', out])
+        with open(os.path.join(out, 'log.txt')) as f:
+            log = f.read()
+        self.assertIn(f'refinement model: first pass {self.first}', log)
+        self.assertEqual(torch.load(os.path.join(out, 'last.pt'), weights_only=False)['args']['refine_of'], self.first)
+        # Exported, it is the first model's refinement partner, and its meta.epe is the refined pair's.
+        models = os.path.join(d, 'models')
+        os.makedirs(models)
+        os.rename(self.first, os.path.join(models, 'first.ffq'))
+        self.first = os.path.join(models, 'first.ffq')
+        ck = torch.load(os.path.join(out, 'last.pt'), weights_only=False)
+        ck['args']['refine_of'] = self.first
+        torch.save(ck, os.path.join(out, 'last.pt'))
+        part = os.path.join(models, 'first-refine.ffq')
+        qm, rep = X.export_checkpoint(os.path.join(out, 'last.pt'), part, val_count=2)
+        self.assertEqual(qm.name, 'first-refine')
+        self.assertEqual(MF.load(part).meta['refine_for'], 'first')
+        self.assertEqual(H.refine_partner(self.first, models), part)
+        self.assertIsNone(H.refine_partner(part, models))
+        self.assertIsNone(H.refine_partner(os.path.join(out, 'last.pt'), models))
+        # eval_checkpoint (train.heldout table): every pair at the trained size gets the partner's pass.
+        frames, flow = self.frames, self.flow
+        net1, _ = H._load_net(self.first, frames)
+        net2, _ = H._load_net(part, frames)
+        with torch.no_grad():
+            want = []
+            for i in range(3):
+                p = net1(frames[i:i + 1])[0]
+                want.append(H.epe_known(R.refined_flow(net2, frames[i], p, (64, 64), H.resize_pair,
+                                                       H.flow_to_source)[None], flow[i:i + 1]))
+            one = [H.epe_known(net1(frames[i:i + 1]), flow[i:i + 1]) for i in range(3)]
+        self.assertAlmostEqual(H.eval_checkpoint(self.first, frames, flow, models_dir=models), sum(want) / 3, places=5)
+        self.assertAlmostEqual(H.eval_checkpoint(self.first, frames, flow, second=None, models_dir=models),
+                               sum(one) / 3, places=5)
+        self.assertAlmostEqual(H.eval_checkpoint(self.first, frames, flow, refine='off', models_dir=models),
+                               sum(one) / 3, places=5)
+        with self.assertRaisesRegex(SystemExit, 'no such model file'):
+            T.main([*common, '--refine-of', os.path.join(d, 'none.ffq'), '--out', out])
+        with self.assertRaisesRegex(SystemExit, 'training crop is 64x128'):
+            T.main([*common, '--size', '64x128', '--refine-of', self.first, '--out', os.path.join(d, 'wide')])
+
+    def test_reproduce_trains_and_exports_the_refinement_partner(self):
+        from train import reproduce as RP
+        d = self.tmp.name
+        args = ['8bit-w0.5-refine', '--out-dir', d, '--steps', '2', '--width', '0.0625', '--size', '64x64',
+                '--val-count', '1', '--first-from', self.first]
+        with self.assertRaisesRegex(SystemExit, 'one positive step count'):
+            RP.main([*args[:4], '2,3', *args[5:]])
+        with self.assertRaisesRegex(SystemExit, 'only for refinement targets'):
+            RP.main(['8bit', '--first-from', self.first, '--dry-run'])
+        self.assertEqual(RP.main(args), 0)
+        m = MF.load(os.path.join(d, 'first-refine.ffq'))
+        self.assertEqual((m.name, m.meta['refine_for'], m.meta['steps']), ('first-refine', 'first', 2))
+        self.assertNotIn('reproduce', m.meta)  # test settings are not the shipped command
+        with open(os.path.join(d, 'first-refine', 'log.txt')) as f:
+            log = f.read()
+        self.assertIn(f'initialised from {self.first}', log)
+        self.assertIn(f'refinement model: first pass {self.first}', log)
+        self.assertEqual(RP.main(args), 0)  # finished: skipped, exported again
+        self.assertEqual(MF.load(os.path.join(d, 'first-refine.ffq')).meta['steps'], 2)
+
+
+if __name__ == '__main__':
+    unittest.main()
