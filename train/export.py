@@ -127,8 +127,11 @@ def layer_agreement(net: M.FlowNetSQ, qm: MF.QModel, frames: np.ndarray) -> list
 
 
 def export_checkpoint(checkpoint: str, out: str, name: str | None = None, val_count: int = 16,
-                      val_seed: int | None = None) -> tuple[MF.QModel, dict]:
-    """Checkpoint -> .ffq at `out` whose meta.epe is the integer EPE on the held-out pairs; returns (model, report)."""
+                      val_seed: int | None = None, refine_for: str | None = None) -> tuple[MF.QModel, dict]:
+    """Checkpoint -> .ffq at `out` whose meta.epe is the integer EPE on the held-out pairs; returns (model, report).
+    A refinement model (train.train --refine-of FIRST) gets meta.refine_for = `refine_for`, default FIRST's name (the
+    model whose refined pairs it finishes; another when FIRST is that model's coarse-pass partner), and its meta.epe
+    is the refined pair's."""
     from . import train as T
     net, targs, ck = T.load_model(checkpoint)
     if not isinstance(net, M.FlowNetSQ):
@@ -141,14 +144,18 @@ def export_checkpoint(checkpoint: str, out: str, name: str | None = None, val_co
         tag = 'float-rounded'
     refine_of = getattr(targs, 'refine_of', None)  # a refinement model (train/refinedata.py)
     first = MF.load(refine_of) if refine_of else None
-    name = name or (f'{first.name}-refine' if first else f'flownets-q-w{targs.width:g}-{tag}')
+    if refine_for and not first:
+        raise SystemExit(f'--refine-for: {checkpoint} is no refinement model (train.train --refine-of)')
+    refine_for = refine_for or (first.name if first else None)
+    name = name or (f'{refine_for}-refine' if first else f'flownets-q-w{targs.width:g}-{tag}')
     meta = {'dataset': 'synthetic-chairs', 'trained': datetime.date.today().isoformat(), 'steps': ck['step'],
             'train_minutes': round(ck.get('elapsed', 0) / 60, 1), 'val_epe_fakequant': ck.get('val_epe'),
             'command': 'python3 -m train.train ' + ' '.join(
                 f'--{k.replace("_", "-")}' + ('' if v is True else f' {v}')  # store_true flags have no value
                 for k, v in vars(targs).items() if v is not None and v is not False)}
     if first:
-        meta['refine_for'] = first.name
+        meta['refine_for'] = refine_for
+        meta['first_pass'] = first.name
     qm = export_model(net, name, size, meta)
     vs = val_seed if val_seed is not None else targs.val_seed
     frames, flow = T.validation_set(size, vs, val_count)
@@ -174,12 +181,14 @@ def main(argv=None) -> int:
                                         'first pass (src/model/registry.ts coarsePartner)')
     p.add_argument('--coarse-model', help='meta.coarse_model: the shipped model that runs the first pass of this '
                                           'one\'s refined pairs (a partner trained for another model)')
+    p.add_argument('--refine-for', help='meta.refine_for of a refinement model: the shipped model whose refined pairs '
+                                        'it finishes (default: its first pass, train.train --refine-of)')
     p.add_argument('--val-count', type=int, default=16, help='held-out synthetic pairs for the EPE gap report')
     p.add_argument('--val-seed', type=int, default=None)
     p.add_argument('--threads', type=int, default=2)
     args = p.parse_args(argv)
     torch.set_num_threads(max(1, args.threads))
-    qm, rep = export_checkpoint(args.checkpoint, args.out, args.name, args.val_count, args.val_seed)
+    qm, rep = export_checkpoint(args.checkpoint, args.out, args.name, args.val_count, args.val_seed, args.refine_for)
     if args.coarse_for:
         qm.meta['coarse_for'] = args.coarse_for
     if args.coarse_model:

@@ -27,6 +27,9 @@ Stages (docs/accuracy.md "Shipped models"; every stage is a train.train run with
      (train/refinedata.py), 8-bit QAT initialised from the shipped model file and trained on (frame 1, frame 2
      warped by that model's flow) for the residual, robust data, batch 8, lr 1e-4, seed 41 (CPU), exported with
      meta.refine_for = the model: `run`/`eval` then give every pair that pass ("Refinement").
+  8bit-refine: the same for the width-0.25 8-bit model, whose refined pairs start on its coarse-pass partner: trained
+     on the residuals of flownets-q-w0.25-8bit-coarse.ffq, initialised from the 8-bit model (the better second pass
+     untrained), seed 42.
 The GPU stages ran with --workers (train/stream.py: samples from worker processes, reused from a ring on the GPU,
 6.4x for 8bit-w0.5 and 14.5x for 8bit-coarse), and their learning rate followed a 7-minute wall-clock schedule;
 reruns here follow a step schedule over the same number of steps (`--workers N` on a GPU machine).
@@ -74,30 +77,40 @@ WIDE = {
 }
 
 
-# Refinement partners (models/<name>-refine.ffq): target -> (shipped first-pass model, its width, steps, train.train
-# args), as shipped (docs/accuracy.md "A trained second pass").
+# Refinement partners (models/<name>-refine.ffq): target -> (the model they finish, the shipped file of its refined
+# pairs' first pass (the model, or its coarse-pass partner), the file they start from, width, steps, train.train
+# args), as shipped
+# (docs/accuracy.md "A trained second pass").
+REFINE_ARGS = ['--model', 'q', '--bits', '8', '--motion', 'heavy', '--sources', 'train', '--camera', '0.7', '--zoom',
+               '1.6', '--lr', '1e-4', '--eval-every', '250']
 REFINE = {
-    '8bit-w0.5-refine': ('models/flownets-q-w0.5-8bit.ffq', 0.5, 0,
-                         ['--model', 'q', '--bits', '8', '--motion', 'heavy', '--sources', 'train', '--camera', '0.7',
-                          '--zoom', '1.6', '--lr', '1e-4', '--seed', '41', '--eval-every', '250']),
+    '8bit-w0.5-refine': ('flownets-q-w0.5-8bit', 'models/flownets-q-w0.5-8bit.ffq', 'models/flownets-q-w0.5-8bit.ffq',
+                         0.5, 0,
+                         [*REFINE_ARGS, '--seed', '41']),
+    '8bit-refine': ('flownets-q-w0.25-8bit', 'models/flownets-q-w0.25-8bit-coarse.ffq',
+                    'models/flownets-q-w0.25-8bit.ffq', 0.25, 0,
+                    [*REFINE_ARGS, '--seed', '42']),
 }
 
 
 def reproduce_refine(a, extra) -> int:
-    src, width, n, args = REFINE[a.model]
+    target, src, init, width, n, args = REFINE[a.model]
     shipped = not (a.steps or a.size != '192x256' or a.val_count != 64 or a.first_from or a.width is not None)
     src, width = a.first_from or src, width if a.width is None else a.width
+    init = a.first_from or init
     if a.steps:
         if not a.steps.isdigit() or int(a.steps) < 1:
             raise SystemExit(f'--steps: {a.model} has one stage: one positive step count, e.g. {n}')
         n = int(a.steps)
-    from . import modelfile as MF
-    name = f'{MF.load(src).name}-refine'
+    if a.first_from:  # tests: the model a first pass of another name finishes is that one
+        from . import modelfile as MF
+        target = MF.load(a.first_from).name
+    name = f'{target}-refine'
     out, ffq = os.path.join(a.out_dir, name), os.path.join(a.out_dir, f'{name}.ffq')
-    argv = [*args, '--refine-of', src, '--init-ffq', src, '--steps', str(n), '--width', f'{width:g}', '--size', a.size,
+    argv = [*args, '--refine-of', src, '--init-ffq', init, '--steps', str(n), '--width', f'{width:g}', '--size', a.size,
             '--batch', '8', '--val-count', str(a.val_count), '--out', out, *extra]
-    exp = [os.path.join(out, 'last.pt'), ffq, '--val-count', str(a.val_count)]
-    return _run_chain(a, [(out, argv, n, f'second pass of {src}', exp)], ffq, shipped)
+    exp = [os.path.join(out, 'last.pt'), ffq, '--name', name, '--refine-for', target, '--val-count', str(a.val_count)]
+    return _run_chain(a, [(out, argv, n, f'second pass after {src}', exp)], ffq, shipped)
 
 
 def reproduce_wide(a, extra) -> int:

@@ -91,6 +91,14 @@ class TestRefineData(unittest.TestCase):
                                sum(one) / 3, places=5)
         self.assertAlmostEqual(H.eval_checkpoint(self.first, frames, flow, refine='off', models_dir=models),
                                sum(one) / 3, places=5)
+        self.assertEqual(qm.meta['first_pass'], 'first')
+        other, _ = X.export_checkpoint(os.path.join(out, 'last.pt'), os.path.join(d, 'o.ffq'), val_count=1,
+                                       refine_for='main')  # a first pass that is main's coarse-pass partner
+        self.assertEqual((other.name, other.meta['refine_for'], other.meta['first_pass']), ('main-refine', 'main', 'first'))
+        plain = os.path.join(d, 'plain')
+        T.main([*common, '--out', plain])
+        with self.assertRaisesRegex(SystemExit, 'is no refinement model'):
+            X.export_checkpoint(os.path.join(plain, 'last.pt'), os.path.join(d, 'p.ffq'), val_count=1, refine_for='x')
         with self.assertRaisesRegex(SystemExit, 'no such model file'):
             T.main([*common, '--refine-of', os.path.join(d, 'none.ffq'), '--out', out])
         with self.assertRaisesRegex(SystemExit, 'training crop is 64x128'):
