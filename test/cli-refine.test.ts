@@ -197,7 +197,7 @@ t.test('a coarse-pass partner (models/<name>-coarse.ffq, meta.coarse_for) runs t
   t.match(ev.stderr, /whose first pass runs tiny-coarse/);
 });
 
-t.test('a refinement partner (models/<name>-refine.ffq, meta.refine_for) runs the second pass at its trained size', async (t) => {
+t.test('a refinement partner (models/<name>-refine.ffq, meta.refine_for) runs the second pass, and every pair gets one', async (t) => {
   const models = join(dir, 'rmodels');
   mkdirSync(models, { recursive: true });
   copyFileSync(modelPath, join(models, 'tiny.ffq'));
@@ -216,14 +216,16 @@ t.test('a refinement partner (models/<name>-refine.ffq, meta.refine_for) runs th
   // Where the pair gets a second pass and on which model.
   t.same(secondPass('auto', [64, 64], 'resize', 80, 64, tiny, partner), { size: [64, 64], model: partner }, 'small frames: a pass at the partner\'s size');
   t.equal(secondPass('auto', [64, 64], 'resize', 80, 64, tiny), undefined, 'no partner: one pass');
-  t.same(secondPass('auto', [64, 64], 'resize', 256, 192, tiny, partner), { size: [128, 128], model: tiny }, 'large frames: the larger pass on the model');
-  t.same(secondPass([64, 64], [64, 64], 'pad', 256, 192, tiny, partner), { size: [64, 64], model: partner }, 'an explicit pass at its size');
+  t.same(secondPass('auto', [64, 64], 'resize', 256, 192, tiny, partner), { size: [128, 128], model: partner }, 'large frames: the larger pass, on the partner');
+  t.same(secondPass('auto', [64, 64], 'resize', 256, 192, tiny), { size: [128, 128], model: tiny }, 'on the model without one');
+  t.same(secondPass([64, 64], [64, 64], 'pad', 256, 192, tiny, partner), { size: [64, 64], model: partner }, 'an explicit pass');
   t.equal(secondPass('auto', [64, 64], 'pad', 80, 64, tiny, partner), undefined, 'auto needs resize fitting');
   t.equal(secondPass('off', [64, 64], 'resize', 80, 64, tiny, partner), undefined);
   t.equal(parseSecond('same', tiny, 'auto'), undefined);
   t.equal(parseSecond(modelPath, tiny, 'auto'), undefined, 'the model itself is no refinement model');
   t.throws(() => parseSecond(join(models, 'tiny-refine.ffq'), tiny, 'off'), { name: 'UserError', message: /--refine-model runs the second pass of a refined pair, and --refine off refines none/ });
-  t.match(refineLine('auto', [64, 64], 'resize', undefined, partner), /^refinement auto: every pair gets a second pass at 64x64 on tiny-refine \(trained for it\) on the frames warped by the first; frames of at least 96x96 get it at up to 128x128 on the model instead \(--refine off: one pass; --refine-model same: the model for both\)$/);
+  t.match(refineLine('auto', [64, 64], 'resize', undefined, partner), /^refinement auto: every pair gets a second pass on tiny-refine \(trained for it\) on the frames warped by the first, at 64x64, or at up to 128x128 for frames of at least 96x96 \(--refine off: one pass; --refine-model same: the model itself, large frames only\)$/);
+  t.match(refineLine([128, 128], [64, 64], 'resize', undefined, partner), /^refinement: a second pass at 128x128 on tiny-refine on the frames warped/);
 
   // Small frames (80x64): one pass without a partner; with it every pair gets the partner's pass, emu == ref.
   const frames = join(dir, 'small');
@@ -254,7 +256,7 @@ t.test('a refinement partner (models/<name>-refine.ffq, meta.refine_for) runs th
   const same = await run('ref', 'r-same', ['--refine-model', 'same', '--refine', '64x64']);
   const one = await run('ref', 'r-one', ['--refine-model', 'same']);
   const named = await run('ref', 'r-named', ['--refine-model', join(models, 'tiny-refine.ffq'), '--refine', '64x64']);
-  t.match(ref.err, /^refinement auto: every pair gets a second pass at 64x64 on tiny-refine \(trained for it\)/m);
+  t.match(ref.err, /^refinement auto: every pair gets a second pass on tiny-refine \(trained for it\) on the frames warped by the first, at 64x64,/m);
   const frameLines = (x: { lines: Record<string, unknown>[] }): Record<string, unknown>[] => x.lines.slice(0, -1);
   t.equal(frameLines(ref).length, 2);
   t.ok(frameLines(ref).every((l) => l.refine_model === 'tiny-refine' && JSON.stringify(l.refine_net) === '[64,64]'), 'every pair: the partner\'s pass');
@@ -273,4 +275,11 @@ t.test('a refinement partner (models/<name>-refine.ffq, meta.refine_for) runs th
   t.equal(ev.code, 0, ev.stderr);
   t.equal(JSON.parse(ev.stdout).refine_model, 'tiny-refine');
   t.match(ev.stderr, /^eval: refinement: a second pass at 64x64 on tiny-refine on the frames warped by the first \(--refine\)$/m);
+  // Large frames (256x192 >= 1.5x 64x64): the auto pass at 128x128, on the partner too.
+  const large = await runCli(['eval', '--dataset', 'chairs:samples', '--board', 'ref', '--model', 'tiny', '--limit', '1', '--json']);
+  t.equal(large.code, 0, large.stderr);
+  t.match(JSON.parse(large.stdout), { refine_model: 'tiny-refine', refined_pairs: 1 });
+  const same1 = await runCli(['eval', '--dataset', 'chairs:samples', '--board', 'ref', '--model', 'tiny', '--limit', '1', '--json', '--refine-model', 'same']);
+  t.equal(same1.code, 0, same1.stderr);
+  t.not(JSON.parse(same1.stdout).epe, JSON.parse(large.stdout).epe, 'the partner ran the large pass');
 });

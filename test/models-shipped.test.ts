@@ -39,6 +39,6 @@ t.test('every shipped model: Python integer simulation == TypeScript reference o
     t.equal(diff, 0, `${f}: int16 flow values that differ`);
     const meta = model.meta as Record<string, unknown>;
     t.type(meta.epe, 'number', `${f}: meta.epe`);
-    t.match(String(meta.reproduce ?? ''), /^\/usr\/bin\/python3 -m train\.reproduce (8bit|6bit|mixed|8bit-coarse|6bit-coarse|8bit-w0\.5)$/, `${f}: reproduce command`);
+    t.match(String(meta.reproduce ?? ''), /^\/usr\/bin\/python3 -m train\.reproduce (8bit|6bit|mixed|8bit-coarse|6bit-coarse|8bit-w0\.5|8bit-w0\.5-refine|8bit-refine)$/, `${f}: reproduce command`);
   }
 });

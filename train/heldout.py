@@ -242,8 +242,8 @@ def eval_checkpoint(path: str, frames: torch.Tensor, flow: torch.Tensor, size=No
     refinement (train/refine.py: a second pass at up to twice that size when the frames are >= 1.5x it). When the
     refinement applies, the first pass runs `coarse` (a path; 'auto': the shipped partner, coarse_partner; None:
     the model itself), as `--coarse-model` does; `second` (a path; 'auto': refine_partner; None: the model) runs
-    the second pass where it is at its trained size, and under auto gives every pair that pass (refine.ts
-    secondPass), as `--refine-model` does."""
+    the second pass, and under auto gives every pair one (at its trained size where the frames are smaller than
+    1.5x it; refine.ts secondPass), as `--refine-model` does."""
     from . import refine as R
     net, (h, w) = _load_net(path, frames)
     if size is not None:
@@ -259,7 +259,7 @@ def eval_checkpoint(path: str, frames: torch.Tensor, flow: torch.Tensor, size=No
     if rs is None and snet is not None and refine == 'auto':
         rs = ssize
     first = _load_net(coarse, frames)[0] if (rs and coarse) else net
-    sec = snet if (snet is not None and rs is not None and tuple(rs) == tuple(ssize)) else net
+    sec = snet if snet is not None else net
     for i in range(frames.shape[0]):
         p = flow_to_source(first(resize_pair(frames[i], h, w)[None])[0], fh, fw)
         if rs:

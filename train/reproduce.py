@@ -25,7 +25,8 @@ Stages (docs/accuracy.md "Shipped models"; every stage is a train.train run with
      run both passes on itself.
   8bit-w0.5-refine: the refinement partner of 8bit-w0.5: the second pass of its refined pairs at the trained size
      (train/refinedata.py), 8-bit QAT initialised from the shipped model file and trained on (frame 1, frame 2
-     warped by that model's flow) for the residual, robust data, batch 8, lr 1e-4, seed 41 (CPU), exported with
+     warped by that model's flow) for the residual, robust data, 5993 steps, batch 8, lr 1e-4, seed 41 (CPU; a
+     95-minute wall-clock schedule when shipped), exported with
      meta.refine_for = the model: `run`/`eval` then give every pair that pass ("Refinement").
   8bit-refine: the same for the width-0.25 8-bit model, whose refined pairs start on its coarse-pass partner: trained
      on the residuals of flownets-q-w0.25-8bit-coarse.ffq, initialised from the 8-bit model (the better second pass
@@ -85,7 +86,7 @@ REFINE_ARGS = ['--model', 'q', '--bits', '8', '--motion', 'heavy', '--sources', 
                '1.6', '--lr', '1e-4', '--eval-every', '250']
 REFINE = {
     '8bit-w0.5-refine': ('flownets-q-w0.5-8bit', 'models/flownets-q-w0.5-8bit.ffq', 'models/flownets-q-w0.5-8bit.ffq',
-                         0.5, 0,
+                         0.5, 5993,
                          [*REFINE_ARGS, '--seed', '41']),
     '8bit-refine': ('flownets-q-w0.25-8bit', 'models/flownets-q-w0.25-8bit-coarse.ffq',
                     'models/flownets-q-w0.25-8bit.ffq', 0.25, 0,

@@ -3,8 +3,8 @@
 // what is left to find is a small residual, inside the trained range, and the larger size brings back the detail the
 // coarse pass lost. The same model can run both passes; a shipped model may have a coarse-pass partner trained on
 // heavy-tailed motion (models/<name>-coarse.ffq), which then runs the first pass of refined pairs (`--coarse-model`),
-// and a refinement partner trained for the second pass at the trained size (models/<name>-refine.ffq,
-// train/refinedata.py), which gives every pair that pass under auto (`--refine-model`).
+// and a refinement partner trained for the second pass (models/<name>-refine.ffq, train/refinedata.py), which runs
+// it and under auto gives every pair one (`--refine-model`).
 // docs/accuracy.md "Refinement" has the numbers.
 import type { FlowDevice, InferResult } from '../device/index.js';
 import { UserError } from '../errors.js';
@@ -45,9 +45,9 @@ export function parseCoarse(arg: string | undefined, model: QModel, spec: Refine
 }
 
 /**
- * `--refine-model`: the model of a refined pair's second pass where that pass runs at the refinement model's trained
- * size. auto (default): the model's shipped refinement partner (refinePartner) if it has one; same: the model itself;
- * else a shipped name or .ffq file. Undefined = the model.
+ * `--refine-model`: the model of a refined pair's second pass. auto (default): the model's shipped refinement
+ * partner (refinePartner) if it has one; same: the model itself; else a shipped name or .ffq file. Undefined = the
+ * model.
  */
 export function parseSecond(arg: string | undefined, model: QModel, spec: RefineSpec): QModel | undefined {
   if (arg === undefined || arg === 'auto') return spec === 'off' ? undefined : refinePartner(model);
@@ -62,7 +62,7 @@ export interface RefineSetup {
   spec: RefineSpec;
   /** First-pass model of refined pairs when not the model itself. */
   coarse?: QModel;
-  /** Second-pass model at its trained size when not the model itself (a refinement partner). */
+  /** Second-pass model when not the model itself (a refinement partner). */
   second?: QModel;
 }
 
@@ -100,26 +100,25 @@ export interface SecondPass {
 
 /**
  * The second pass of a pair of srcW x srcH frames: refineSize's, and under auto with resize fitting, where that gives
- * none, a pass at the refinement model's trained size when there is one (it was trained for exactly that pass). The
- * refinement model runs every second pass at its trained size; other sizes run `model`.
+ * none, a pass at the refinement model's trained size when there is one (it was trained for that pass, and it is
+ * better than one pass on every held-out set; docs/accuracy.md "A trained second pass"). The refinement model runs
+ * every second pass (at twice its size too, where it also beats the model itself).
  */
 export function secondPass(spec: RefineSpec, net: [number, number], fit: FitMode, srcW: number, srcH: number,
   model: QModel, second?: QModel): SecondPass | undefined {
   let size = refineSize(spec, net, fit, srcW, srcH);
   if (!size && second && spec === 'auto' && fit === 'resize') size = [second.nativeSize[0], second.nativeSize[1]];
-  if (!size) return undefined;
-  const trained = second && second.nativeSize[0] === size[0] && second.nativeSize[1] === size[1];
-  return { size, model: trained ? second : model };
+  return size ? { size, model: second ?? model } : undefined;
 }
 
 /** The announcing line for the refinement setting. */
 export function refineLine(spec: RefineSpec, net: [number, number], fit: FitMode, coarse?: string, second?: QModel): string {
   if (spec === 'off') return 'refinement off (--refine): one pass at the network size';
-  if (Array.isArray(spec)) return `refinement: a second pass at ${spec[0]}x${spec[1]}${onSecond(second, spec)} on the frames warped by the first${firstPass(coarse)} (--refine${sameHint(coarse)})`;
+  if (Array.isArray(spec)) return `refinement: a second pass at ${spec[0]}x${spec[1]}${onSecond(second)} on the frames warped by the first${firstPass(coarse)} (--refine${sameHint(coarse)})`;
   if (fit !== 'resize') return 'refinement off: --refine auto needs --fit resize';
   if (second) {
     const [h, w] = second.nativeSize;
-    return `refinement auto: every pair gets a second pass at ${h}x${w} on ${second.name} (trained for it) on the frames warped by the first${firstPass(coarse)}; frames of at least ${Math.ceil(AUTO_REFINE_RATIO * net[1])}x${Math.ceil(AUTO_REFINE_RATIO * net[0])} get it at up to ${2 * net[0]}x${2 * net[1]} on the model instead (--refine off: one pass; --refine-model same: the model for both${coarse ? '; --coarse-model same: one model for the first' : ''})`;
+    return `refinement auto: every pair gets a second pass on ${second.name} (trained for it) on the frames warped by the first${firstPass(coarse)}, at ${h}x${w}, or at up to ${2 * net[0]}x${2 * net[1]} for frames of at least ${Math.ceil(AUTO_REFINE_RATIO * net[1])}x${Math.ceil(AUTO_REFINE_RATIO * net[0])} (--refine off: one pass; --refine-model same: the model itself, large frames only${coarse ? '; --coarse-model same: the model first' : ''})`;
   }
   return `refinement auto: frames of at least ${Math.ceil(AUTO_REFINE_RATIO * net[1])}x${Math.ceil(AUTO_REFINE_RATIO * net[0])} get a second pass at up to ${2 * net[0]}x${2 * net[1]} on the frames warped by the first${firstPass(coarse)} (--refine off: one pass${sameHint(coarse)})`;
 }
@@ -130,8 +129,7 @@ export function refinedLine(srcW: number, srcH: number, size: [number, number], 
 }
 
 const firstPass = (coarse: string | undefined): string => (coarse ? `, whose first pass runs ${coarse}` : '');
-const onSecond = (second: QModel | undefined, size: [number, number]): string =>
-  (second && second.nativeSize[0] === size[0] && second.nativeSize[1] === size[1] ? ` on ${second.name}` : '');
+const onSecond = (second: QModel | undefined): string => (second ? ` on ${second.name}` : '');
 const sameHint = (coarse: string | undefined): string => (coarse ? '; --coarse-model same: one model for both' : '');
 
 /**

@@ -70,7 +70,7 @@ export function register(program: Command): void {
     .option('--fit <mode>', 'how frames are fitted to the network size: resize | pad | crop', 'resize')
     .option('--refine <mode>', 'second pass on frames warped by the first: auto (frames >= 1.5x the network size) | off | HxW', 'auto')
     .option('--coarse-model <name|file>', 'first pass of refined pairs: auto (the model\'s shipped coarse-pass partner, if any) | same | a shipped name or .ffq file', 'auto')
-    .option('--refine-model <name|file>', 'second pass of refined pairs at its trained size: auto (the model\'s shipped refinement partner, if any; then every pair gets that pass) | same | a shipped name or .ffq file', 'auto')
+    .option('--refine-model <name|file>', 'second pass of refined pairs: auto (the model\'s shipped refinement partner, if any; then every pair gets a second pass) | same | a shipped name or .ffq file', 'auto')
     .option('--limit <n>', 'process at most n pairs')
     .option('--frames <n>', 'take at most n frames of a camera, video or frame folder (n-1 pairs)')
     .option('--no-png', 'do not write color-wheel PNGs')
