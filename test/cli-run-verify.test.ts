@@ -98,3 +98,22 @@ t.test('rerun with a coarse-pass model: the first pass is recomputed on that mod
     t.notOk(readFileSync(join(dir, 'rerun-coarse', f)).equals(readFileSync(join(dir, 'ref', f))), `${f}: not the one-model flow`);
   }
 });
+
+t.test('rerun with a refinement model: the second pass is recomputed on that model; outputs equal --board ref', async (t) => {
+  const second = randomModel(flownetsQ({ width: 1 / 16 }), 9);
+  second.name = 'tiny-refine';
+  second.nativeSize = [64, 64];
+  const secondPath = join(dir, 'tiny-refine.ffq');
+  writeFileSync(secondPath, encodeModel(second));
+  const r = await run('rerun-second', '--on-mismatch', 'rerun', '--json', '--refine-model', secondPath);
+  t.equal(r.code, 3, r.stderr);
+  const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+  t.equal(lines.at(-1).recomputed, 2);
+  t.ok(lines.slice(0, -1).every((l) => l.verify.state === 'recomputed' && l.refine_model === 'tiny-refine'));
+  const ref = await runCli(['run', '--board', 'ref', '--model', modelPath, '--out', join(dir, 'ref-second'), '--limit', '2', '--no-png', '--refine-model', secondPath]);
+  t.equal(ref.code, 0, ref.stderr);
+  for (const f of ['00001.flo', '00002.flo']) {
+    t.ok(readFileSync(join(dir, 'rerun-second', f)).equals(readFileSync(join(dir, 'ref-second', f))), `${f} identical to --board ref`);
+    t.notOk(readFileSync(join(dir, 'rerun-second', f)).equals(readFileSync(join(dir, 'ref', f))), `${f}: not the one-model flow`);
+  }
+});
