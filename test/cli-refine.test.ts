@@ -219,6 +219,11 @@ t.test('a refinement partner (models/<name>-refine.ffq, meta.refine_for) runs th
   t.same(secondPass('auto', [64, 64], 'resize', 256, 192, tiny, partner), { size: [128, 128], model: partner }, 'large frames: the larger pass, on the partner');
   t.same(secondPass('auto', [64, 64], 'resize', 256, 192, tiny), { size: [128, 128], model: tiny }, 'on the model without one');
   t.same(secondPass([64, 64], [64, 64], 'pad', 256, 192, tiny, partner), { size: [64, 64], model: partner }, 'an explicit pass');
+  const scoped = { ...partner, meta: { refine_for: 'tiny', refine_scope: 'trained-size' } };
+  t.same(secondPass('auto', [64, 64], 'resize', 256, 192, tiny, scoped), { size: [128, 128], model: tiny }, 'refine_scope trained-size: larger passes on the model');
+  t.same(secondPass('auto', [64, 64], 'resize', 80, 64, tiny, scoped), { size: [64, 64], model: scoped }, '... and its own size on it');
+  t.match(refineLine('auto', [64, 64], 'resize', undefined, scoped), /at 64x64, or at up to 128x128 on the model itself for frames of at least 96x96 /);
+  t.match(refineLine([128, 128], [64, 64], 'resize', undefined, scoped), /^refinement: a second pass at 128x128 on the frames warped/);
   t.equal(secondPass('auto', [64, 64], 'pad', 80, 64, tiny, partner), undefined, 'auto needs resize fitting');
   t.equal(secondPass('off', [64, 64], 'resize', 80, 64, tiny, partner), undefined);
   t.equal(parseSecond('same', tiny, 'auto'), undefined);

@@ -183,6 +183,9 @@ def main(argv=None) -> int:
                                           'one\'s refined pairs (a partner trained for another model)')
     p.add_argument('--refine-for', help='meta.refine_for of a refinement model: the shipped model whose refined pairs '
                                         'it finishes (default: its first pass, train.train --refine-of)')
+    p.add_argument('--refine-scope', choices=['every', 'trained-size'], default=None,
+                   help='meta.refine_scope of a refinement model: trained-size = it runs second passes at its trained '
+                        'size only (src/cli/refine.ts secondPass)')
     p.add_argument('--val-count', type=int, default=16, help='held-out synthetic pairs for the EPE gap report')
     p.add_argument('--val-seed', type=int, default=None)
     p.add_argument('--threads', type=int, default=2)
@@ -193,7 +196,11 @@ def main(argv=None) -> int:
         qm.meta['coarse_for'] = args.coarse_for
     if args.coarse_model:
         qm.meta['coarse_model'] = args.coarse_model
-    if args.coarse_for or args.coarse_model:
+    if args.refine_scope:
+        if 'refine_for' not in qm.meta:
+            raise SystemExit(f'--refine-scope: {args.checkpoint} is no refinement model (train.train --refine-of)')
+        qm.meta['refine_scope'] = args.refine_scope
+    if args.coarse_for or args.coarse_model or args.refine_scope:
         MF.save(qm, args.out)
     print(f'wrote {args.out} ({rep["bytes"]} bytes): EPE fake-quant {rep["epe_fakequant"]:.4f}, integer '
           f'{rep["epe_int"]:.4f} (gap {rep["gap"]:+.5f}), fq-vs-int mean diff {rep["mean_fq_int_diff"]:.5f} px, '

@@ -221,6 +221,14 @@ def coarse_partner(path: str, models_dir: str = 'models') -> str | None:
     return None
 
 
+def _meta(path: str) -> dict:
+    """A .ffq file's meta ({} for checkpoints)."""
+    if not path.endswith('.ffq'):
+        return {}
+    from . import modelfile as MF
+    return MF.load(path).meta
+
+
 def refine_partner(path: str, models_dir: str = 'models') -> str | None:
     """models/<name>-refine.ffq when its meta.refine_for names `path`'s model: `flowfpga eval`'s default second pass
     of a refined pair at its trained size (src/model/registry.ts refinePartner); None for checkpoints and models
@@ -242,8 +250,9 @@ def eval_checkpoint(path: str, frames: torch.Tensor, flow: torch.Tensor, size=No
     refinement (train/refine.py: a second pass at up to twice that size when the frames are >= 1.5x it). When the
     refinement applies, the first pass runs `coarse` (a path; 'auto': the shipped partner, coarse_partner; None:
     the model itself), as `--coarse-model` does; `second` (a path; 'auto': refine_partner; None: the model) runs
-    the second pass, and under auto gives every pair one (at its trained size where the frames are smaller than
-    1.5x it; refine.ts secondPass), as `--refine-model` does."""
+    the second pass (only those at its trained size with meta.refine_scope 'trained-size'), and under auto gives
+    every pair one (at its trained size where the frames are smaller than 1.5x it; refine.ts secondPass), as
+    `--refine-model` does."""
     from . import refine as R
     net, (h, w) = _load_net(path, frames)
     if size is not None:
@@ -259,7 +268,8 @@ def eval_checkpoint(path: str, frames: torch.Tensor, flow: torch.Tensor, size=No
     if rs is None and snet is not None and refine == 'auto':
         rs = ssize
     first = _load_net(coarse, frames)[0] if (rs and coarse) else net
-    sec = snet if snet is not None else net
+    every = snet is not None and _meta(second).get('refine_scope') != 'trained-size'
+    sec = snet if snet is not None and (every or tuple(rs or ()) == tuple(ssize)) else net
     for i in range(frames.shape[0]):
         p = flow_to_source(first(resize_pair(frames[i], h, w)[None])[0], fh, fw)
         if rs:

@@ -102,23 +102,32 @@ export interface SecondPass {
  * The second pass of a pair of srcW x srcH frames: refineSize's, and under auto with resize fitting, where that gives
  * none, a pass at the refinement model's trained size when there is one (it was trained for that pass, and it is
  * better than one pass on every held-out set; docs/accuracy.md "A trained second pass"). The refinement model runs
- * every second pass (at twice its size too, where it also beats the model itself).
+ * every second pass (at twice its size too, where it also beats the model itself), or with meta.refine_scope
+ * "trained-size" those at its trained size.
  */
 export function secondPass(spec: RefineSpec, net: [number, number], fit: FitMode, srcW: number, srcH: number,
   model: QModel, second?: QModel): SecondPass | undefined {
   let size = refineSize(spec, net, fit, srcW, srcH);
   if (!size && second && spec === 'auto' && fit === 'resize') size = [second.nativeSize[0], second.nativeSize[1]];
-  return size ? { size, model: second ?? model } : undefined;
+  if (!size) return undefined;
+  return { size, model: second && (refinesEvery(second) || (second.nativeSize[0] === size[0] && second.nativeSize[1] === size[1])) ? second : model };
+}
+
+/** meta.refine_scope "trained-size": a refinement model that runs second passes at its trained size only (at twice
+ *  it the model itself was measured better); otherwise it runs every second pass. */
+export function refinesEvery(second: QModel): boolean {
+  return second.meta.refine_scope !== 'trained-size';
 }
 
 /** The announcing line for the refinement setting. */
 export function refineLine(spec: RefineSpec, net: [number, number], fit: FitMode, coarse?: string, second?: QModel): string {
   if (spec === 'off') return 'refinement off (--refine): one pass at the network size';
-  if (Array.isArray(spec)) return `refinement: a second pass at ${spec[0]}x${spec[1]}${onSecond(second)} on the frames warped by the first${firstPass(coarse)} (--refine${sameHint(coarse)})`;
+  if (Array.isArray(spec)) return `refinement: a second pass at ${spec[0]}x${spec[1]}${onSecond(second, spec)} on the frames warped by the first${firstPass(coarse)} (--refine${sameHint(coarse)})`;
   if (fit !== 'resize') return 'refinement off: --refine auto needs --fit resize';
   if (second) {
     const [h, w] = second.nativeSize;
-    return `refinement auto: every pair gets a second pass on ${second.name} (trained for it) on the frames warped by the first${firstPass(coarse)}, at ${h}x${w}, or at up to ${2 * net[0]}x${2 * net[1]} for frames of at least ${Math.ceil(AUTO_REFINE_RATIO * net[1])}x${Math.ceil(AUTO_REFINE_RATIO * net[0])} (--refine off: one pass; --refine-model same: the model itself, large frames only${coarse ? '; --coarse-model same: the model first' : ''})`;
+    const large = refinesEvery(second) ? '' : ' on the model itself';
+    return `refinement auto: every pair gets a second pass on ${second.name} (trained for it) on the frames warped by the first${firstPass(coarse)}, at ${h}x${w}, or at up to ${2 * net[0]}x${2 * net[1]}${large} for frames of at least ${Math.ceil(AUTO_REFINE_RATIO * net[1])}x${Math.ceil(AUTO_REFINE_RATIO * net[0])} (--refine off: one pass; --refine-model same: the model itself, large frames only${coarse ? '; --coarse-model same: the model first' : ''})`;
   }
   return `refinement auto: frames of at least ${Math.ceil(AUTO_REFINE_RATIO * net[1])}x${Math.ceil(AUTO_REFINE_RATIO * net[0])} get a second pass at up to ${2 * net[0]}x${2 * net[1]} on the frames warped by the first${firstPass(coarse)} (--refine off: one pass${sameHint(coarse)})`;
 }
@@ -129,7 +138,8 @@ export function refinedLine(srcW: number, srcH: number, size: [number, number], 
 }
 
 const firstPass = (coarse: string | undefined): string => (coarse ? `, whose first pass runs ${coarse}` : '');
-const onSecond = (second: QModel | undefined): string => (second ? ` on ${second.name}` : '');
+const onSecond = (second: QModel | undefined, size: [number, number]): string =>
+  (second && (refinesEvery(second) || (second.nativeSize[0] === size[0] && second.nativeSize[1] === size[1])) ? ` on ${second.name}` : '');
 const sameHint = (coarse: string | undefined): string => (coarse ? '; --coarse-model same: one model for both' : '');
 
 /**

@@ -95,10 +95,15 @@ class TestRefineData(unittest.TestCase):
         other, _ = X.export_checkpoint(os.path.join(out, 'last.pt'), os.path.join(d, 'o.ffq'), val_count=1,
                                        refine_for='main')  # a first pass that is main's coarse-pass partner
         self.assertEqual((other.name, other.meta['refine_for'], other.meta['first_pass']), ('main-refine', 'main', 'first'))
+        scoped = os.path.join(d, 's.ffq')
+        X.main([os.path.join(out, 'last.pt'), scoped, '--val-count', '1', '--threads', '1', '--refine-scope', 'trained-size'])
+        self.assertEqual(MF.load(scoped).meta['refine_scope'], 'trained-size')
         plain = os.path.join(d, 'plain')
         T.main([*common, '--out', plain])
         with self.assertRaisesRegex(SystemExit, 'is no refinement model'):
             X.export_checkpoint(os.path.join(plain, 'last.pt'), os.path.join(d, 'p.ffq'), val_count=1, refine_for='x')
+        with self.assertRaisesRegex(SystemExit, 'is no refinement model'):
+            X.main([os.path.join(plain, 'last.pt'), os.path.join(d, 'p.ffq'), '--val-count', '1', '--refine-scope', 'every'])
         with self.assertRaisesRegex(SystemExit, 'no such model file'):
             T.main([*common, '--refine-of', os.path.join(d, 'none.ffq'), '--out', out])
         with self.assertRaisesRegex(SystemExit, 'training crop is 64x128'):
