@@ -80,40 +80,28 @@ t.test('rerun: the engine keeps failing → the reference computes the pair; out
   t.notOk(existsSync(join(dir, 'rerun', '00003.flo')));
 });
 
-t.test('rerun with a coarse-pass model: the first pass is recomputed on that model; outputs equal --board ref', async (t) => {
-  const coarse = randomModel(flownetsQ({ width: 1 / 16 }), 7);
-  coarse.name = 'tiny-other';
-  coarse.nativeSize = [64, 64];
-  const coarsePath = join(dir, 'tiny-other.ffq');
-  writeFileSync(coarsePath, encodeModel(coarse));
-  const r = await run('rerun-coarse', '--on-mismatch', 'rerun', '--json', '--coarse-model', coarsePath);
-  t.equal(r.code, 3, r.stderr);
-  const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
-  t.equal(lines.at(-1).recomputed, 2);
-  t.ok(lines.slice(0, -1).every((l) => l.verify.state === 'recomputed' && l.coarse_model === 'tiny-other'));
-  const ref = await runCli(['run', '--board', 'ref', '--model', modelPath, '--out', join(dir, 'ref-coarse'), '--limit', '2', '--no-png', '--coarse-model', coarsePath]);
-  t.equal(ref.code, 0, ref.stderr);
-  for (const f of ['00001.flo', '00002.flo']) {
-    t.ok(readFileSync(join(dir, 'rerun-coarse', f)).equals(readFileSync(join(dir, 'ref-coarse', f))), `${f} identical to --board ref`);
-    t.notOk(readFileSync(join(dir, 'rerun-coarse', f)).equals(readFileSync(join(dir, 'ref', f))), `${f}: not the one-model flow`);
-  }
-});
-
-t.test('rerun with a refinement model: the second pass is recomputed on that model; outputs equal --board ref', async (t) => {
-  const second = randomModel(flownetsQ({ width: 1 / 16 }), 9);
-  second.name = 'tiny-refine';
-  second.nativeSize = [64, 64];
-  const secondPath = join(dir, 'tiny-refine.ffq');
-  writeFileSync(secondPath, encodeModel(second));
-  const r = await run('rerun-second', '--on-mismatch', 'rerun', '--json', '--refine-model', secondPath);
-  t.equal(r.code, 3, r.stderr);
-  const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
-  t.equal(lines.at(-1).recomputed, 2);
-  t.ok(lines.slice(0, -1).every((l) => l.verify.state === 'recomputed' && l.refine_model === 'tiny-refine'));
-  const ref = await runCli(['run', '--board', 'ref', '--model', modelPath, '--out', join(dir, 'ref-second'), '--limit', '2', '--no-png', '--refine-model', secondPath]);
-  t.equal(ref.code, 0, ref.stderr);
-  for (const f of ['00001.flo', '00002.flo']) {
-    t.ok(readFileSync(join(dir, 'rerun-second', f)).equals(readFileSync(join(dir, 'ref-second', f))), `${f} identical to --board ref`);
-    t.notOk(readFileSync(join(dir, 'rerun-second', f)).equals(readFileSync(join(dir, 'ref', f))), `${f}: not the one-model flow`);
-  }
-});
+// A failing pass of a refined pair is recomputed on the model that ran it: the coarse-pass model's first pass, the
+// refinement model's second; the outputs equal --board ref with the same models.
+for (const [what, flag, name, seed, key] of [
+  ['a coarse-pass model: the first', '--coarse-model', 'tiny-other', 7, 'coarse_model'],
+  ['a refinement model: the second', '--refine-model', 'tiny-refine', 9, 'refine_model'],
+] as const) {
+  t.test(`rerun with ${what} pass is recomputed on that model; outputs equal --board ref`, async (t) => {
+    const other = randomModel(flownetsQ({ width: 1 / 16 }), seed);
+    other.name = name;
+    other.nativeSize = [64, 64];
+    const otherPath = join(dir, `${name}.ffq`);
+    writeFileSync(otherPath, encodeModel(other));
+    const r = await run(`rerun-${name}`, '--on-mismatch', 'rerun', '--json', flag, otherPath);
+    t.equal(r.code, 3, r.stderr);
+    const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    t.equal(lines.at(-1).recomputed, 2);
+    t.ok(lines.slice(0, -1).every((l) => l.verify.state === 'recomputed' && l[key] === name));
+    const ref = await runCli(['run', '--board', 'ref', '--model', modelPath, '--out', join(dir, `ref-${name}`), '--limit', '2', '--no-png', flag, otherPath]);
+    t.equal(ref.code, 0, ref.stderr);
+    for (const f of ['00001.flo', '00002.flo']) {
+      t.ok(readFileSync(join(dir, `rerun-${name}`, f)).equals(readFileSync(join(dir, `ref-${name}`, f))), `${f} identical to --board ref`);
+      t.notOk(readFileSync(join(dir, `rerun-${name}`, f)).equals(readFileSync(join(dir, 'ref', f))), `${f}: not the one-model flow`);
+    }
+  });
+}
