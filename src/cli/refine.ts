@@ -110,7 +110,12 @@ export function secondPass(spec: RefineSpec, net: [number, number], fit: FitMode
   let size = refineSize(spec, net, fit, srcW, srcH);
   if (!size && second && spec === 'auto' && fit === 'resize') size = [second.nativeSize[0], second.nativeSize[1]];
   if (!size) return undefined;
-  return { size, model: second && (refinesEvery(second) || (second.nativeSize[0] === size[0] && second.nativeSize[1] === size[1])) ? second : model };
+  return { size, model: second && runsSecondAt(second, size) ? second : model };
+}
+
+/** Whether refinement model `second` runs a second pass at `size` (refinesEvery, or its trained size). */
+function runsSecondAt(second: QModel, size: [number, number]): boolean {
+  return refinesEvery(second) || (second.nativeSize[0] === size[0] && second.nativeSize[1] === size[1]);
 }
 
 /** meta.refine_scope "trained-size": a refinement model that runs second passes at its trained size only (at twice
@@ -139,7 +144,7 @@ export function refinedLine(srcW: number, srcH: number, size: [number, number], 
 
 const firstPass = (coarse: string | undefined): string => (coarse ? `, whose first pass runs ${coarse}` : '');
 const onSecond = (second: QModel | undefined, size: [number, number]): string =>
-  (second && (refinesEvery(second) || (second.nativeSize[0] === size[0] && second.nativeSize[1] === size[1])) ? ` on ${second.name}` : '');
+  (second && runsSecondAt(second, size) ? ` on ${second.name}` : '');
 const sameHint = (coarse: string | undefined): string => (coarse ? '; --coarse-model same: one model for both' : '');
 
 /**
