@@ -15,9 +15,9 @@ t.test('run on the bundled samples with the reference writes .flo and PNG per pa
   t.equal(r.code, 0, r.stderr);
   t.match(r.stdout, /model tiny on reference/);
   t.match(r.stdout, /network size 64x64: the model's trained resolution/, 'the default size is announced');
-  // 256x192 frames are >= 1.5x the trained 64x64: --refine auto adds a second pass at twice the trained size
+  // --refine auto adds a second pass at twice the trained size
   t.match(r.stdout, /00001: 256x192 \(net 64x64 \+ 128x128\).*EPE \d+\.\d+/, 'default network size: the model\'s trained resolution, then refined');
-  t.match(r.stdout, /^refinement: frames 256x192 get a second pass at 128x128 on the frames warped by the first \(--refine off: one pass\)$/m, 'refinement announced once');
+  t.match(r.stdout, /^refinement: every pair gets a second pass at 128x128 on the frames warped by the first \(--refine auto: twice the network size; --refine HxW: another size, off: one pass\)$/m, 'refinement announced once');
   t.equal(r.stdout.match(/^refinement:/gm)?.length, 1);
   t.match(r.stdout, /mean EPE \d+\.\d+ px, Fl-all/);
   for (const id of ['00001', '00002']) {
@@ -32,7 +32,7 @@ t.test('run --size overrides the trained resolution', async (t) => {
   const r = await runCli(['run', '--board', 'ref', '--model', modelPath, '--out', join(dir, 'out-size'), '--limit', '1', '--size', '128x128']);
   t.equal(r.code, 0, r.stderr);
   t.match(r.stdout, /network size 128x128 \(--size\)/);
-  t.match(r.stdout, /00001: 256x192 \(net 128x128 \+ 192x256\)/, 'refined at the frame size rounded down to multiples of 64');
+  t.match(r.stdout, /00001: 256x192 \(net 128x128 \+ 256x256\)/, 'refined at twice the network size');
 });
 
 t.test('eval --json has epe and pairs; errors are one line with a hint', async (t) => {

@@ -54,7 +54,7 @@ t.test('--json: one object per pair and a summary', async (t) => {
   t.ok(lines[0].epe > 0);
   t.same(lines[0].refine_net, [128, 128], 'the refinement pass and its size');
   t.ok(lines[0].ms.refine > 0);
-  t.match(r.stderr, /^refinement: frames 256x192 get a second pass at 128x128/m, 'announced on stderr: stdout stays JSON');
+  t.match(r.stderr, /^refinement: every pair gets a second pass at 128x128/m, 'announced on stderr: stdout stays JSON');
   t.equal(lines[0].files.length, 2);
   t.equal(lines[2].pairs, 2);
   t.equal(lines[2].verdict, 'verification: no mismatches');

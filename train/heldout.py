@@ -247,26 +247,23 @@ def refine_partner(path: str, models_dir: str = 'models') -> str | None:
 def eval_checkpoint(path: str, frames: torch.Tensor, flow: torch.Tensor, size=None, refine='auto',
                     coarse='auto', second='auto', models_dir: str = 'models') -> float:
     """Fake-quantized (or float) checkpoint or .ffq file, run at its trained size with `flowfpga eval`'s default
-    refinement (train/refine.py: a second pass at up to twice that size when the frames are >= 1.5x it). When the
-    refinement applies, the first pass runs `coarse` (a path; 'auto': the shipped partner, coarse_partner; None:
-    the model itself), as `--coarse-model` does; `second` (a path; 'auto': refine_partner; None: the model) runs
-    the second pass (only those at its trained size with meta.refine_scope 'trained-size'), and under auto gives
-    every pair one (at its trained size where the frames are smaller than 1.5x it; refine.ts secondPass), as
-    `--refine-model` does."""
+    refinement (train/refine.py: every pair gets a second pass at twice that size). When the refinement applies, the
+    first pass runs `coarse` (a path; 'auto': the shipped partner, coarse_partner; None: the model itself), as
+    `--coarse-model` does; `second` (a path; 'auto': refine_partner; None: the model) runs the second pass (only
+    those at its trained size with meta.refine_scope 'trained-size'; refine.ts secondPass), as `--refine-model`
+    does."""
     from . import refine as R
     net, (h, w) = _load_net(path, frames)
     if size is not None:
         h, w = size
     e = []
     fh, fw = flow.shape[-2:]
-    rs = R.refine_size((h, w), fh, fw, refine)
+    rs = R.refine_size((h, w), refine)
     if coarse == 'auto':
         coarse = coarse_partner(path, models_dir)
     if second == 'auto':
         second = refine_partner(path, models_dir) if refine != 'off' else None
     snet, ssize = _load_net(second, frames) if second else (None, None)
-    if rs is None and snet is not None and refine == 'auto':
-        rs = ssize
     first = _load_net(coarse, frames)[0] if (rs and coarse) else net
     every = snet is not None and _meta(second).get('refine_scope') != 'trained-size'
     sec = snet if snet is not None and (every or tuple(rs or ()) == tuple(ssize)) else net

@@ -1,29 +1,22 @@
 """Coarse-to-fine refinement, the Python twin of src/cli/refine.ts and src/flow/warp.ts (`flowfpga eval --refine`).
 
 The network runs at its trained size, the second frame is warped by that flow (bilinear, sample point clamped to the
-frame, rounded half up to uint8: the same float64 formula as warp.ts), and the network runs again at up to twice the
-trained size on (first frame, warped second frame); its residual is added to the coarse flow.
+frame, rounded half up to uint8: the same float64 formula as warp.ts), and the network runs again at twice the
+trained size (`auto`; the frames resized to it) on (first frame, warped second frame); its residual is added to the
+coarse flow.
 """
 from __future__ import annotations
 
-import math
-
 import torch
 
-NET_MULTIPLE = 64
-AUTO_REFINE_RATIO = 1.5
-
-
-def refine_size(net: tuple[int, int], src_h: int, src_w: int, spec='auto'):
-    """As refine.ts refineSize for resize fitting: None, or the (h, w) of the second pass."""
+def refine_size(net: tuple[int, int], spec='auto'):
+    """As refine.ts refineSize for resize fitting: None, or the (h, w) of the second pass (auto: twice `net`, whatever
+    the frames' size)."""
     if spec == 'off':
         return None
     if spec != 'auto':
         return tuple(spec)
-    if src_h < AUTO_REFINE_RATIO * net[0] or src_w < AUTO_REFINE_RATIO * net[1]:
-        return None
-    down = lambda s, c: min(2 * c, max(NET_MULTIPLE, (s // NET_MULTIPLE) * NET_MULTIPLE))
-    return down(src_h, net[0]), down(src_w, net[1])
+    return 2 * net[0], 2 * net[1]
 
 
 def warp(img: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:

@@ -23,15 +23,14 @@ Stages (docs/accuracy.md "Shipped models"; every stage is a train.train run with
      of that file (17,231 steps, batch 16, lr 2e-4, seed 31; shipped from a GPU lease) and the export: instead of
      the ≈ 15 CPU-hours of the whole chain at width 0.5 (docs/accuracy.md "Capacity vs cost"). Its refined pairs
      run both passes on itself.
-  8bit-w0.5-refine: the refinement partner of 8bit-w0.5: the second pass of its refined pairs at the trained size
-     (train/refinedata.py), 8-bit QAT initialised from the shipped model file and trained on (frame 1, frame 2
+  8bit-w0.5-refine: the refinement partner of 8bit-w0.5: the second pass of its refined pairs (trained at the
+     trained size; it runs at twice it; train/refinedata.py), 8-bit QAT initialised from the shipped model file and trained on (frame 1, frame 2
      warped by that model's flow) for the residual, robust data, 5993 steps, batch 8, lr 1e-4, seed 41 (CPU; a
      95-minute wall-clock schedule when shipped), exported with
-     meta.refine_for = the model: `run`/`eval` then give every pair that pass ("Refinement").
+     meta.refine_for = the model: `run`/`eval` then run every second pass on it ("Refinement").
   8bit-refine: the same for the width-0.25 8-bit model, whose refined pairs start on its coarse-pass partner: trained
      on the residuals of flownets-q-w0.25-8bit-coarse.ffq, initialised from the 8-bit model (the better second pass
-     untrained), 3588 steps (a 40-minute schedule when shipped), seed 42; meta.refine_scope = trained-size (larger
-     second passes stay on the 8-bit model).
+     untrained), 3588 steps (a 40-minute schedule when shipped), seed 42.
 The GPU stages ran with --workers (train/stream.py: samples from worker processes, reused from a ring on the GPU,
 6.4x for 8bit-w0.5 and 14.5x for 8bit-coarse), and their learning rate followed a 7-minute wall-clock schedule;
 reruns here follow a step schedule over the same number of steps (`--workers N` on a GPU machine).
@@ -94,10 +93,6 @@ REFINE = {
                     [*REFINE_ARGS, '--seed', '42']),
 }
 
-# The width-0.25 partner runs second passes at its trained size only: at 384x512 the 8-bit model was better on the
-# real pairs (5.318 against 5.924).
-REFINE_SCOPE = {'8bit-refine': ['--refine-scope', 'trained-size']}
-
 
 def reproduce_refine(a, extra) -> int:
     target, src, init, width, n, args = REFINE[a.model]
@@ -115,8 +110,7 @@ def reproduce_refine(a, extra) -> int:
     out, ffq = os.path.join(a.out_dir, name), os.path.join(a.out_dir, f'{name}.ffq')
     argv = [*args, '--refine-of', src, '--init-ffq', init, '--steps', str(n), '--width', f'{width:g}', '--size', a.size,
             '--batch', '8', '--val-count', str(a.val_count), '--out', out, *extra]
-    exp = [os.path.join(out, 'last.pt'), ffq, '--name', name, '--refine-for', target, '--val-count', str(a.val_count),
-           *REFINE_SCOPE.get(a.model, [])]
+    exp = [os.path.join(out, 'last.pt'), ffq, '--name', name, '--refine-for', target, '--val-count', str(a.val_count)]
     return _run_chain(a, [(out, argv, n, f'second pass after {src}', exp)], ffq, shipped)
 
 

@@ -63,7 +63,7 @@ export async function runFlowJob(device: FlowDevice, model: QModel, data: PairDa
     const pair = await data.load(i);
     const size = o.size ?? model.nativeSize;
     const input = prepareInput(pair.img1, pair.img2, { mode: o.fit, height: size[0], width: size[1] });
-    const rs = secondPass(o.refine ?? 'off', [input.height, input.width], o.fit, pair.img1.width, pair.img1.height, model, o.second);
+    const rs = secondPass(o.refine ?? 'off', [input.height, input.width], o.fit, model, o.second);
     const first = rs && o.coarse ? o.coarse : model; // refined pairs: the coarse-pass model first, when there is one
     await device.load(first, input.height, input.width); // a resident plan: selected, not planned again
     const r = await device.infer(input.data);

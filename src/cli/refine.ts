@@ -1,15 +1,15 @@
 // Coarse-to-fine refinement: the network first runs at its trained resolution (where the motions it was trained on
-// fit), then once more at (up to twice) that size on the first frame and the second frame warped by the coarse flow;
-// what is left to find is a small residual, inside the trained range, and the larger size brings back the detail the
-// coarse pass lost. The same model can run both passes; a shipped model may have a coarse-pass partner trained on
-// heavy-tailed motion (models/<name>-coarse.ffq), which then runs the first pass of refined pairs (`--coarse-model`),
-// and a refinement partner trained for the second pass (models/<name>-refine.ffq, train/refinedata.py), which runs
-// it and under auto gives every pair one (`--refine-model`).
+// fit), then once more at twice that size on the first frame and the second frame warped by the coarse flow: what
+// is left to find is a small residual, inside the trained range, and the larger size brings back the detail the
+// coarse pass lost (the network's flow is a quarter of its input size, so a pass at twice the trained size resolves
+// edges twice as finely, also for frames smaller than that: they are resized up). The same model can run both
+// passes; a shipped model may have a coarse-pass partner trained on heavy-tailed motion (models/<name>-coarse.ffq),
+// which then runs the first pass (`--coarse-model`), and a refinement partner trained for the second pass
+// (models/<name>-refine.ffq, train/refinedata.py), which runs it (`--refine-model`).
 // docs/accuracy.md "Refinement" has the numbers.
 import type { FlowDevice, InferResult } from '../device/index.js';
 import { UserError } from '../errors.js';
 import { flowFromFixedToSource, prepareInput, type FitMode, type FlowField, type InputMapping, type RgbImage } from '../flow/index.js';
-import { NET_MULTIPLE } from '../flow/netinput.js';
 import { warpImage } from '../flow/warp.js';
 import type { QModel } from '../model/types.js';
 import { coarsePartner, refinePartner, resolveModel } from '../model/registry.js';
@@ -73,23 +73,19 @@ export function refineSetup(refineArg: string | undefined, coarseArg: string | u
   return { spec, coarse: parseCoarse(coarseArg, model, spec), second: parseSecond(secondArg, model, spec) };
 }
 
-/** Frames at least this many times the network size in both dimensions get the refinement pass under `auto`. */
-export const AUTO_REFINE_RATIO = 1.5;
-
 /**
- * The refinement pass's network size for frames of srcW x srcH after a coarse pass at net = [h, w], or undefined
- * when there is none. auto (resize fitting only): the frame size rounded down to multiples of 64, at most twice the
- * coarse size per dimension (the residual motions scale with it), when the frame is >= 1.5x the coarse size.
+ * The refinement pass's network size after a coarse pass at net = [h, w], or undefined when there is none. auto
+ * (resize fitting only): twice the coarse size, whatever the frames' size: at 256x192 frames and a 192x256 network
+ * that pass, on frames resized up, is 11-23 % better than one at the frames' size on every held-out set
+ * (docs/accuracy.md "The second pass at twice the trained size").
  */
-export function refineSize(spec: RefineSpec, net: [number, number], fit: FitMode, srcW: number, srcH: number): [number, number] | undefined {
+export function refineSize(spec: RefineSpec, net: [number, number], fit: FitMode): [number, number] | undefined {
   if (spec === 'off') return undefined;
   if (Array.isArray(spec)) {
     checkRefine(spec, fit);
     return spec;
   }
-  if (fit !== 'resize' || srcH < AUTO_REFINE_RATIO * net[0] || srcW < AUTO_REFINE_RATIO * net[1]) return undefined;
-  const down = (src: number, coarse: number): number => Math.min(2 * coarse, Math.max(NET_MULTIPLE, Math.floor(src / NET_MULTIPLE) * NET_MULTIPLE));
-  return [down(srcH, net[0]), down(srcW, net[1])];
+  return fit === 'resize' ? [2 * net[0], 2 * net[1]] : undefined;
 }
 
 /** A pair's second pass: its network size and model, or undefined when the pair gets one pass. */
@@ -99,16 +95,12 @@ export interface SecondPass {
 }
 
 /**
- * The second pass of a pair of srcW x srcH frames: refineSize's, and under auto with resize fitting, where that gives
- * none, a pass at the refinement model's trained size when there is one (it was trained for that pass, and it is
- * better than one pass on every held-out set; docs/accuracy.md "A trained second pass"). The refinement model runs
- * every second pass (at twice its size too, where it also beats the model itself), or with meta.refine_scope
- * "trained-size" those at its trained size.
+ * A pair's second pass: refineSize's, on the refinement model where there is one (it was trained for that pass;
+ * docs/accuracy.md "A trained second pass"): every second pass, or with meta.refine_scope "trained-size" those at
+ * its trained size; else on the model itself.
  */
-export function secondPass(spec: RefineSpec, net: [number, number], fit: FitMode, srcW: number, srcH: number,
-  model: QModel, second?: QModel): SecondPass | undefined {
-  let size = refineSize(spec, net, fit, srcW, srcH);
-  if (!size && second && spec === 'auto' && fit === 'resize') size = [second.nativeSize[0], second.nativeSize[1]];
+export function secondPass(spec: RefineSpec, net: [number, number], fit: FitMode, model: QModel, second?: QModel): SecondPass | undefined {
+  const size = refineSize(spec, net, fit);
   if (!size) return undefined;
   return { size, model: second && runsSecondAt(second, size) ? second : model };
 }
@@ -118,55 +110,26 @@ function runsSecondAt(second: QModel, size: [number, number]): boolean {
   return refinesEvery(second) || (second.nativeSize[0] === size[0] && second.nativeSize[1] === size[1]);
 }
 
-/** meta.refine_scope "trained-size": a refinement model that runs second passes at its trained size only (at twice
- *  it the model itself was measured better); otherwise it runs every second pass. */
-export function refinesEvery(second: QModel): boolean {
+/** meta.refine_scope "trained-size": a refinement model that runs second passes at its trained size only (where
+ *  it was measured worse than the model itself at other sizes); otherwise it runs every second pass. */
+function refinesEvery(second: QModel): boolean {
   return second.meta.refine_scope !== 'trained-size';
 }
 
-/** The announcing line for the refinement setting. */
+/** The announcing line for the refinement setting, said once before the first pair. */
 export function refineLine(spec: RefineSpec, net: [number, number], fit: FitMode, coarse?: string, second?: QModel): string {
   if (spec === 'off') return 'refinement off (--refine): one pass at the network size';
-  if (Array.isArray(spec)) return `refinement: a second pass at ${spec[0]}x${spec[1]}${onSecond(second, spec)} on the frames warped by the first${firstPass(coarse)} (--refine${sameHint(coarse)})`;
-  if (fit !== 'resize') return 'refinement off: --refine auto needs --fit resize';
-  if (second) {
-    const [h, w] = second.nativeSize;
-    const large = refinesEvery(second) ? '' : ' on the model itself';
-    return `refinement auto: every pair gets a second pass on ${second.name} (trained for it) on the frames warped by the first${firstPass(coarse)}, at ${h}x${w}, or at up to ${2 * net[0]}x${2 * net[1]}${large} for frames of at least ${Math.ceil(AUTO_REFINE_RATIO * net[1])}x${Math.ceil(AUTO_REFINE_RATIO * net[0])} (--refine off: one pass; --refine-model same: the model itself, large frames only${coarse ? '; --coarse-model same: the model first' : ''})`;
-  }
-  return `refinement auto: frames of at least ${Math.ceil(AUTO_REFINE_RATIO * net[1])}x${Math.ceil(AUTO_REFINE_RATIO * net[0])} get a second pass at up to ${2 * net[0]}x${2 * net[1]} on the frames warped by the first${firstPass(coarse)} (--refine off: one pass${sameHint(coarse)})`;
-}
-
-/** Said once under auto, when the first pair gets the second pass. */
-export function refinedLine(srcW: number, srcH: number, size: [number, number], coarse?: string): string {
-  return `refinement: frames ${srcW}x${srcH} get a second pass at ${size[0]}x${size[1]} on the frames warped by the first${firstPass(coarse)} (--refine off: one pass${sameHint(coarse)})`;
+  const size = refineSize(spec, net, fit);
+  if (!size) return 'refinement off: --refine auto needs --fit resize';
+  const how = Array.isArray(spec) ? '(--refine' : `(--refine auto: twice the network size; --refine HxW: another size, off: one pass`;
+  const hints = `${sameHint(coarse)}${second && spec === 'auto' ? '; --refine-model same: the model itself' : ''})`;
+  return `refinement: every pair gets a second pass at ${size[0]}x${size[1]}${onSecond(second, size)} on the frames warped by the first${firstPass(coarse)} ${how}${hints}`;
 }
 
 const firstPass = (coarse: string | undefined): string => (coarse ? `, whose first pass runs ${coarse}` : '');
 const onSecond = (second: QModel | undefined, size: [number, number]): string =>
-  (second && runsSecondAt(second, size) ? ` on ${second.name}` : '');
+  (second && runsSecondAt(second, size) ? ` on ${second.name} (trained for it)` : '');
 const sameHint = (coarse: string | undefined): string => (coarse ? '; --coarse-model same: one model for both' : '');
-
-/**
- * Says the refinement setting once through `say`: at the start when it is explicit (or auto cannot apply), else when
- * the first pair gets the second pass (most inputs are not large enough for it).
- */
-export function refineAnnouncer(spec: RefineSpec, net: [number, number], fit: FitMode, say: (line: string) => void, coarse?: string,
-  second?: QModel): { start(): void; pair(srcW: number, srcH: number, size: [number, number] | undefined): void } {
-  let said = false;
-  return {
-    start() {
-      if (spec === 'auto' && fit === 'resize' && !second) return;
-      said = true;
-      say(refineLine(spec, net, fit, coarse, second));
-    },
-    pair(srcW, srcH, size) {
-      if (said || !size) return;
-      said = true;
-      say(refinedLine(srcW, srcH, size, coarse));
-    },
-  };
-}
 
 export interface RefineResult {
   /** coarse + residual, at the frames' size. */

@@ -273,7 +273,7 @@ export async function runLoop(device: FlowDevice, model: QModel, feed: PairFeed,
         lastMapping = mapping;
         const tFit = performance.now();
         // A pair that gets the refinement pass runs its first pass on the coarse-pass model when there is one.
-        const rs = secondPass(o.refine ?? 'off', [nh, nw], o.fit, p.first.width, p.first.height, model, o.second);
+        const rs = secondPass(o.refine ?? 'off', [nh, nw], o.fit, model, o.second);
         const first = rs && o.coarse ? o.coarse : model;
         if (loaded !== first) {
           await device.load(first, nh, nw);

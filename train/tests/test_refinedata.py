@@ -75,20 +75,23 @@ class TestRefineData(unittest.TestCase):
         self.assertEqual(H.refine_partner(self.first, models), part)
         self.assertIsNone(H.refine_partner(part, models))
         self.assertIsNone(H.refine_partner(os.path.join(out, 'last.pt'), models))
-        # eval_checkpoint (train.heldout table): every pair at the trained size gets the partner's pass.
+        # eval_checkpoint (train.heldout table): every pair gets the second pass at twice the trained size, on the
+        # partner (second=None: on the model itself).
         frames, flow = self.frames, self.flow
         net1, _ = H._load_net(self.first, frames)
         net2, _ = H._load_net(part, frames)
         with torch.no_grad():
-            want = []
+            want, same = [], []
             for i in range(3):
                 p = net1(frames[i:i + 1])[0]
-                want.append(H.epe_known(R.refined_flow(net2, frames[i], p, (64, 64), H.resize_pair,
-                                                       H.flow_to_source)[None], flow[i:i + 1]))
+                for net, acc in ((net2, want), (net1, same)):
+                    acc.append(H.epe_known(R.refined_flow(net, frames[i], p, (128, 128), H.resize_pair,
+                                                          H.flow_to_source)[None], flow[i:i + 1]))
             one = [H.epe_known(net1(frames[i:i + 1]), flow[i:i + 1]) for i in range(3)]
         self.assertAlmostEqual(H.eval_checkpoint(self.first, frames, flow, models_dir=models), sum(want) / 3, places=5)
         self.assertAlmostEqual(H.eval_checkpoint(self.first, frames, flow, second=None, models_dir=models),
-                               sum(one) / 3, places=5)
+                               sum(same) / 3, places=5)
+        self.assertNotAlmostEqual(sum(want), sum(same), places=3)
         self.assertAlmostEqual(H.eval_checkpoint(self.first, frames, flow, refine='off', models_dir=models),
                                sum(one) / 3, places=5)
         self.assertEqual(qm.meta['first_pass'], 'first')

@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 import { flyingChairs, mpiSintel, type PairDataset } from '../../flow/index.js';
 import { chooseModel } from '../model-choice.js';
 import { networkSize, runFlowJob } from '../flowjob.js';
-import { refineAnnouncer, refineSetup } from '../refine.js';
+import { refineLine, refineSetup } from '../refine.js';
 import { addDeviceOptions, openDevice, type DeviceCliOptions } from '../device-options.js';
 import { parseIntOpt, parseSize } from '../parse.js';
 import { UserError } from '../../errors.js';
@@ -32,9 +32,9 @@ export function register(program: Command): void {
     .option('--limit <n>', 'evaluate at most n pairs')
     .option('--size <HxW>', 'network input size (multiple of 64; default: the model\'s trained resolution)')
     .option('--fit <mode>', 'resize | pad | crop (flow is always scaled back to the folder resolution)', 'resize')
-    .option('--refine <mode>', 'second pass on frames warped by the first: auto (frames >= 1.5x the network size) | off | HxW', 'auto')
+    .option('--refine <mode>', 'second pass on frames warped by the first: auto (at twice the network size) | off | HxW', 'auto')
     .option('--coarse-model <name|file>', 'first pass of refined pairs: auto (the model\'s shipped coarse-pass partner, if any) | same | a shipped name or .ffq file', 'auto')
-    .option('--refine-model <name|file>', 'second pass of refined pairs: auto (the model\'s shipped refinement partner, if any; then every pair gets a second pass) | same | a shipped name or .ffq file', 'auto')
+    .option('--refine-model <name|file>', 'second pass of refined pairs: auto (the model\'s shipped refinement partner, if any) | same | a shipped name or .ffq file', 'auto')
     .option('--pass <pass>', 'Sintel pass: clean | final', 'clean')
     .option('--split <split>', 'FlyingChairs split when FlyingChairs_train_val.txt is present: all | train | val', 'all')
     .option('--json', 'print one JSON object');
@@ -47,8 +47,7 @@ export function register(program: Command): void {
     const fit = opts.fit as 'resize' | 'pad' | 'crop';
     const refine = refineSetup(opts.refine, opts.coarseModel, model, fit, opts.refineModel);
     process.stderr.write(`eval: ${net.line}\n`);
-    const announce = refineAnnouncer(refine.spec, net.size, fit, (l) => void process.stderr.write(`eval: ${l}\n`), refine.coarse?.name, refine.second);
-    announce.start();
+    process.stderr.write(`eval: ${refineLine(refine.spec, net.size, fit, refine.coarse?.name, refine.second)}\n`);
     const limit = opts.limit ? parseIntOpt('--limit', opts.limit, 1, 1e9) : undefined;
     const total = Math.min(data.length, limit ?? Infinity);
     const device = await openDevice(opts);
@@ -63,7 +62,6 @@ export function register(program: Command): void {
         second: refine.second,
         limit,
         onPair: (o) => {
-          announce.pair(o.pair.img1.width, o.pair.img1.height, o.refine?.netSize);
           const now = performance.now();
           // Progress on stderr at most twice a second, with an ETA from the mean time per pair so far.
           if (now - lastReport > 500 || o.index + 1 === total) {

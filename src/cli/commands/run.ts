@@ -17,7 +17,7 @@ import { VIDEO_FILE_RE, openVideoSource } from '../../flow/video-source.js';
 import { chooseModel } from '../model-choice.js';
 import type { QModel } from '../../model/types.js';
 import { networkSize } from '../flowjob.js';
-import { refineAnnouncer, refineSetup, type RefineSetup } from '../refine.js';
+import { refineLine, refineSetup, type RefineSetup } from '../refine.js';
 import { openDevice, type DeviceCliOptions, addDeviceOptions } from '../device-options.js';
 import { parseIntOpt, parseSize } from '../parse.js';
 import { UserError } from '../../errors.js';
@@ -68,9 +68,9 @@ export function register(program: Command): void {
     .option('--out <dir>', 'output folder', 'out')
     .option('--size <HxW>', 'network input size (multiple of 64; default: the model\'s trained resolution)')
     .option('--fit <mode>', 'how frames are fitted to the network size: resize | pad | crop', 'resize')
-    .option('--refine <mode>', 'second pass on frames warped by the first: auto (frames >= 1.5x the network size) | off | HxW', 'auto')
+    .option('--refine <mode>', 'second pass on frames warped by the first: auto (at twice the network size) | off | HxW', 'auto')
     .option('--coarse-model <name|file>', 'first pass of refined pairs: auto (the model\'s shipped coarse-pass partner, if any) | same | a shipped name or .ffq file', 'auto')
-    .option('--refine-model <name|file>', 'second pass of refined pairs: auto (the model\'s shipped refinement partner, if any; then every pair gets a second pass) | same | a shipped name or .ffq file', 'auto')
+    .option('--refine-model <name|file>', 'second pass of refined pairs: auto (the model\'s shipped refinement partner, if any) | same | a shipped name or .ffq file', 'auto')
     .option('--limit <n>', 'process at most n pairs')
     .option('--frames <n>', 'take at most n frames of a camera, video or frame folder (n-1 pairs)')
     .option('--no-png', 'do not write color-wheel PNGs')
@@ -156,14 +156,12 @@ async function runOn(device: Awaited<ReturnType<typeof openDevice>>, feed: PairF
         line(`${e.id}: ${e.first.width}x${e.first.height} (${nets})  ${ms.toFixed(1)} ms${epe}${verify}${dest}`);
       },
     };
-  // The refinement setting is announced after the header (or with the first refined pair); under --json on stderr:
-  // stdout stays JSON lines.
+  // The refinement setting is announced after the header; under --json on stderr: stdout stays JSON lines.
   const fit = opts.fit as FitMode;
-  const announce = refineAnnouncer(refine.spec, net.size, fit, (l) => (opts.json ? void process.stderr.write(l + '\n') : line(l)), refine.coarse?.name, refine.second);
-  const announceSetting: RunObserver = { onStart: () => announce.start() };
-  const announceFirst: RunObserver = { onFrame: (e) => announce.pair(e.first.width, e.first.height, e.refine?.netSize) };
+  const announce = refineLine(refine.spec, net.size, fit, refine.coarse?.name, refine.second);
+  const announceSetting: RunObserver = { onStart: () => (opts.json ? void process.stderr.write(announce + '\n') : line(announce)) };
   // Extra observers (live page, service notify) go here, after the writer so that e.files is complete.
-  const observers: RunObserver[] = [writer, announceFirst, report, announceSetting];
+  const observers: RunObserver[] = [writer, report, announceSetting];
   if (status) observers.push(status);
   if (live) observers.push(liveObserver(live));
   // Under systemd (Type=notify): READY=1 once the first frame is written, WATCHDOG=1 only as frames complete.
