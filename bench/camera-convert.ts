@@ -13,6 +13,7 @@ import { createMjpegDecoder, decodeMjpeg, mjpegDecoderName } from '../src/camera
 import { encodeJpeg, readImage } from '../src/flow/image.js';
 import { fitImage, planInput, resizeImage } from '../src/flow/netinput.js';
 import { packageRoot } from '../src/paths.js';
+import { measure as measureReps } from './measure.js';
 
 const json = process.argv.includes('--json');
 const reps = Number(process.argv.find((a) => /^\d+$/.test(a)) ?? 60);
@@ -25,22 +26,8 @@ const map = planInput(W, H, { mode: 'resize', height: 384, width: 512 });
 const fitter = new PlaneFitter(map);
 const dst = new Uint8Array(6 * 384 * 512);
 const rgbOut = new Uint8Array(W * H * 3);
+const measure = (f: () => void): ReturnType<typeof measureReps> => measureReps(f, reps);
 const jsDecoder = mjpegDecoderName() === 'jpeg-js' ? undefined : createMjpegDecoder({ prefer: 'js' });
-
-/** Wall ms per call (median, best) and CPU ms per call (mean user+system: what the process itself spent). */
-function measure(f: () => void): { median: number; best: number; cpu: number } {
-  for (let i = 0; i < 5; i++) f(); // warm-up (JIT)
-  const ms: number[] = [];
-  const c0 = process.cpuUsage();
-  for (let i = 0; i < reps; i++) {
-    const t0 = performance.now();
-    f();
-    ms.push(performance.now() - t0);
-  }
-  const c = process.cpuUsage(c0);
-  ms.sort((a, b) => a - b);
-  return { median: ms[ms.length >> 1], best: ms[0], cpu: (c.user + c.system) / 1000 / reps };
-}
 
 const results = {
   yuyv_fit_ms: measure(() => fitter.fit(yuyvRows(yuyv, W, H), dst, 0)),
