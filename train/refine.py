@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import torch
 
+
 def refine_size(net: tuple[int, int], spec='auto'):
     """As refine.ts refineSize for resize fitting: None, or the (h, w) of the second pass (auto: twice `net`, whatever
     the frames' size)."""

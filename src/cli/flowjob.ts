@@ -59,12 +59,13 @@ export async function runFlowJob(device: FlowDevice, model: QModel, data: PairDa
   let refined = 0;
   const t0 = performance.now();
   const n = Math.min(data.length, o.limit ?? Infinity);
+  const size = o.size ?? model.nativeSize;
+  // The second pass does not depend on the frames: the same for every pair.
+  const rs = secondPass(o.refine ?? 'off', [size[0], size[1]], o.fit, model, o.second);
+  const first = rs && o.coarse ? o.coarse : model; // refined pairs: the coarse-pass model first, when there is one
   for (let i = 0; i < n; i++) {
     const pair = await data.load(i);
-    const size = o.size ?? model.nativeSize;
     const input = prepareInput(pair.img1, pair.img2, { mode: o.fit, height: size[0], width: size[1] });
-    const rs = secondPass(o.refine ?? 'off', [input.height, input.width], o.fit, model, o.second);
-    const first = rs && o.coarse ? o.coarse : model; // refined pairs: the coarse-pass model first, when there is one
     await device.load(first, input.height, input.width); // a resident plan: selected, not planned again
     const r = await device.infer(input.data);
     inferMs += r.timings.totalMs;

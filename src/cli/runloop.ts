@@ -251,6 +251,10 @@ export async function runLoop(device: FlowDevice, model: QModel, feed: PairFeed,
   });
   try {
     for (const ob of observers) await ob.onStart?.({ device: device.caps.description, model: model.name, source: feed.description, pairs: feed.pairs, netSize: [nh, nw] });
+    // The second pass does not depend on the frames: the same for every pair. A refined pair runs its first pass on
+    // the coarse-pass model when there is one.
+    const rs = secondPass(o.refine ?? 'off', [nh, nw], o.fit, model, o.second);
+    const first = rs && o.coarse ? o.coarse : model;
     for (;;) {
       if (o.signal?.aborted) break;
       const tw = performance.now();
@@ -272,9 +276,6 @@ export async function runLoop(device: FlowDevice, model: QModel, feed: PairFeed,
         lastSecond = p.second;
         lastMapping = mapping;
         const tFit = performance.now();
-        // A pair that gets the refinement pass runs its first pass on the coarse-pass model when there is one.
-        const rs = secondPass(o.refine ?? 'off', [nh, nw], o.fit, model, o.second);
-        const first = rs && o.coarse ? o.coarse : model;
         if (loaded !== first) {
           await device.load(first, nh, nw);
           loaded = first;
