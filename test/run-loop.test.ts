@@ -22,7 +22,8 @@ function noise(w: number, h: number, seed: number): RgbImage {
 t.test('fitPlanes equals fitImage + stackPair for every mode and scale', async (t) => {
   const cases: Array<[number, number, 'resize' | 'pad' | 'crop', number, number]> = [
     [100, 70, 'resize', 64, 128], [640, 480, 'resize', 192, 256], [512, 384, 'resize', 384, 512], [50, 30, 'pad', 64, 64],
-    [200, 150, 'crop', 128, 192], [64, 64, 'pad', 64, 64], [33, 97, 'resize', 128, 64],
+    [200, 150, 'crop', 128, 192], [64, 64, 'pad', 64, 64], [33, 97, 'resize', 128, 64], [256, 192, 'resize', 384, 512],
+    [37, 23, 'resize', 192, 64], [640, 480, 'resize', 384, 512],
   ];
   for (const [w, h, mode, nh, nw] of cases) {
     const a = noise(w, h, w * 7 + h);
@@ -33,6 +34,9 @@ t.test('fitPlanes equals fitImage + stackPair for every mode and scale', async (
     fitPlanesFromRgb(a, map, got, 0);
     fitPlanesFromRgb(b, map, got, 3 * nh * nw);
     t.same(Buffer.compare(Buffer.from(got), Buffer.from(want)), 0, `${w}x${h} ${mode} -> ${nh}x${nw}`);
+    // prepareInput is these two calls (the refinement's second pass and the dataset jobs fit through it).
+    const p = prepareInput(a, b, { mode, height: nh, width: nw });
+    t.same([Buffer.compare(Buffer.from(p.data), Buffer.from(want)), p.width, p.height], [0, nw, nh], `prepareInput ${w}x${h} ${mode}`);
   }
   t.throws(() => fitPlanesFromRgb(noise(10, 10, 1), planInput(20, 10, { height: 64, width: 64 }), new Uint8Array(6 * 64 * 64), 0), /frame is 10x10, expected 20x10/);
 });
