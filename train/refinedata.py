@@ -5,7 +5,8 @@ A refined pair runs a first-pass model on (frame 1, frame 2), warps frame 2 by t
 with a network trained for one; `train.train --refine-of FIRST.ffq` trains the second network for what it sees there:
 each batch (after augmentation) goes through the frozen first pass, and the network learns the residual
 (ground truth - first flow) on the warped pair. The final flow's EPE equals the residual's, so validation EPE is the
-refined pair's. The warp is train/refine.py's (byte-identical to src/flow/warp.ts), the first pass the dequantized
+refined pair's. The crop is the first pass's size, or twice it: the place `--refine auto` runs the second pass, where
+the first pass sees the pair resized down (heldout.resize_pair) and its flow is scaled back up (flow_to_source). The warp is train/refine.py's (byte-identical to src/flow/warp.ts), the first pass the dequantized
 .ffq (the integer file's function to within rounding, train/ffqinit.py).
 """
 from __future__ import annotations
@@ -28,11 +29,17 @@ class RefineTargets:
 
     @torch.no_grad()
     def __call__(self, frames: torch.Tensor, flow: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        from . import heldout as H
         h, w = frames.shape[-2:]
-        if (h, w) != tuple(self.size):
-            raise ValueError(f'--refine-of {self.path}: its first pass runs at {self.size[0]}x{self.size[1]}, '
-                             f'the training crop is {h}x{w}; train the refinement model at the first pass size')
-        first = self.net(frames).float()
+        fh, fw = self.size
+        if (h, w) == (fh, fw):
+            first = self.net(frames).float()
+        elif (h, w) == (2 * fh, 2 * fw):
+            small = torch.stack([H.resize_pair(f, fh, fw) for f in frames])
+            first = torch.stack([H.flow_to_source(f, h, w) for f in self.net(small).float()])
+        else:
+            raise ValueError(f'--refine-of {self.path}: its first pass runs at {fh}x{fw}, the training crop is '
+                             f'{h}x{w}; train the refinement model at the first pass size or twice it')
         warped = torch.stack([R.warp(frames[i, 3:].cpu(), first[i].cpu()) for i in range(frames.shape[0])])
         out = torch.cat([frames[:, :3], warped.to(frames.device)], 1)
         return out, flow - first

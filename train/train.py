@@ -404,9 +404,10 @@ def main(argv=None) -> int:
             raise SystemExit(f'--refine-of {args.refine_of}: no such model file (the first pass, a .ffq)')
         from . import modelfile as MF
         fh, fw = MF.load(args.refine_of).native_size
-        if (fh, fw) != parse_size(args.size):
+        if parse_size(args.size) not in ((fh, fw), (2 * fh, 2 * fw)):
             raise SystemExit(f'--refine-of {args.refine_of}: its first pass runs at {fh}x{fw}, the training crop is '
-                             f'{args.size}; train the refinement model at the first pass size (--size {fh}x{fw})')
+                             f'{args.size}; train the refinement model at the first pass size (--size {fh}x{fw}) or '
+                             f'twice it (--size {2 * fh}x{2 * fw}, where --refine auto runs it)')
     if args.workers < 0 or (args.workers > 0 and args.data != 'synthetic'):
         raise SystemExit(f'--workers {args.workers}: a count >= 0, and only for --data synthetic (sample rendering)')
     if args.nproc > 1 and args.device != 'cpu' and torch.cuda.is_available() and args.nproc > torch.cuda.device_count():

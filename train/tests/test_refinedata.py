@@ -45,9 +45,25 @@ class TestRefineData(unittest.TestCase):
         self.assertTrue(torch.equal(b_frames, frames))
         torch.testing.assert_close(b_target, target)
 
-    def test_the_crop_must_be_the_first_pass_size(self):
+    def test_at_twice_the_first_pass_size_the_first_pass_sees_the_pair_resized_down(self):
+        # --refine auto's place: the first pass at its size, its flow scaled up, the warp and residual at the crop's.
+        big, flow = D.batch(D.SyntheticChairs(5, config=D.ChairsConfig(height=128, width=128)), range(2))
+        frames, target = RD.RefineTargets(self.first, self.frames)(big, flow)
+        net, _ = H._load_net(self.first, self.frames)
+        for i in range(2):
+            with torch.no_grad():
+                first = H.flow_to_source(net(H.resize_pair(big[i], 64, 64)[None])[0], 128, 128)
+            self.assertEqual(tuple(first.shape), (2, 128, 128))
+            self.assertGreater(first.abs().max().item(), 0.05)
+            self.assertTrue(torch.equal(frames[i, :3], big[i, :3]))
+            self.assertTrue(torch.equal(frames[i, 3:], R.warp(big[i, 3:], first)))
+            torch.testing.assert_close(target[i], flow[i] - first)
+            # What eval's second pass adds this residual to: the same first flow (heldout.eval_checkpoint).
+            torch.testing.assert_close(first + target[i], flow[i])
+
+    def test_the_crop_must_be_the_first_pass_size_or_twice_it(self):
         small, flow = D.batch(D.SyntheticChairs(3, config=D.ChairsConfig(height=64, width=128)), range(1))
-        with self.assertRaisesRegex(ValueError, 'first pass runs at 64x64, the training crop is 64x128'):
+        with self.assertRaisesRegex(ValueError, 'first pass runs at 64x64, the training crop is 64x128; .* or twice it'):
             RD.RefineTargets(self.first, self.frames)(small, flow)
 
     def test_train_refine_of_trains_on_residuals_and_reports_the_refined_epe(self):
@@ -109,8 +125,13 @@ class TestRefineData(unittest.TestCase):
             X.main([os.path.join(plain, 'last.pt'), os.path.join(d, 'p.ffq'), '--val-count', '1', '--refine-scope', 'every'])
         with self.assertRaisesRegex(SystemExit, 'no such model file'):
             T.main([*common, '--refine-of', os.path.join(d, 'none.ffq'), '--out', out])
-        with self.assertRaisesRegex(SystemExit, 'training crop is 64x128'):
+        with self.assertRaisesRegex(SystemExit, r'training crop is 64x128; .*\(--size 128x128, where --refine auto'):
             T.main([*common, '--size', '64x128', '--refine-of', self.first, '--out', os.path.join(d, 'wide')])
+        # At twice the first pass's size it trains, and exports at that size.
+        big = os.path.join(d, 'big')
+        T.main([*common, '--size', '128x128', '--steps', '1', '--refine-of', self.first, '--out', big])
+        qm, _ = X.export_checkpoint(os.path.join(big, 'last.pt'), os.path.join(d, 'big.ffq'), val_count=1)
+        self.assertEqual((qm.native_size, qm.meta['refine_for']), ((128, 128), 'first'))
 
     def test_reproduce_trains_and_exports_the_refinement_partner(self):
         from train import reproduce as RP
