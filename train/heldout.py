@@ -23,6 +23,7 @@ packages ship (train/realpairs.py), 4 pairs per size; pixels without ground trut
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import math
 import os
@@ -184,13 +185,25 @@ def flow_to_source(flow: torch.Tensor, h: int, w: int) -> torch.Tensor:
     return torch.stack([y[0] * (w / nw), y[1] * (h / nh)])
 
 
+def _load_qm(path: str):
+    """A .ffq file, read once per version: eval_checkpoint asks the same files for partners, networks and meta."""
+    st = os.stat(path)
+    return _load_qm_at(path, st.st_mtime_ns, st.st_size)
+
+
+@functools.lru_cache(maxsize=16)
+def _load_qm_at(path: str, _mtime_ns: int, _size: int):
+    from . import modelfile as MF
+    return MF.load(path)
+
+
 def _load_net(path: str, frames: torch.Tensor):
     """(net, trained (h, w)) for a fake-quantized (or float) checkpoint or a .ffq file (dequantized: the same
     function as the integer file, train/ffqinit.py)."""
     from . import train as T
     if path.endswith('.ffq'):
-        from . import ffqinit, modelfile as MF
-        qm = MF.load(path)
+        from . import ffqinit
+        qm = _load_qm(path)
         net = ffqinit.model_for(qm)
         h, w = qm.native_size
         ffqinit.load_ffq(net, qm, resize_pair(frames[0], h, w)[None])
@@ -207,8 +220,7 @@ def coarse_partner(path: str, models_dir: str = 'models') -> str | None:
     coarsePartner); None for checkpoints and models without one."""
     if not path.endswith('.ffq'):
         return None
-    from . import modelfile as MF
-    qm = MF.load(path)
+    qm = _load_qm(path)
     name = qm.name
     if isinstance(qm.meta.get('coarse_model'), str):
         cand = os.path.join(models_dir, f'{qm.meta["coarse_model"]}.ffq')
@@ -216,7 +228,7 @@ def coarse_partner(path: str, models_dir: str = 'models') -> str | None:
             raise SystemExit(f'{path}: its meta.coarse_model {qm.meta["coarse_model"]} is not in {models_dir}')
         return cand
     cand = os.path.join(models_dir, f'{name}-coarse.ffq')
-    if os.path.exists(cand) and MF.load(cand).meta.get('coarse_for') == name:
+    if os.path.exists(cand) and _load_qm(cand).meta.get('coarse_for') == name:
         return cand
     return None
 
@@ -225,8 +237,7 @@ def _meta(path: str) -> dict:
     """A .ffq file's meta ({} for checkpoints)."""
     if not path.endswith('.ffq'):
         return {}
-    from . import modelfile as MF
-    return MF.load(path).meta
+    return _load_qm(path).meta
 
 
 def refine_partner(path: str, models_dir: str = 'models') -> str | None:
@@ -235,10 +246,9 @@ def refine_partner(path: str, models_dir: str = 'models') -> str | None:
     without one."""
     if not path.endswith('.ffq'):
         return None
-    from . import modelfile as MF
-    name = MF.load(path).name
+    name = _load_qm(path).name
     cand = os.path.join(models_dir, f'{name}-refine.ffq')
-    if os.path.exists(cand) and MF.load(cand).meta.get('refine_for') == name:
+    if os.path.exists(cand) and _load_qm(cand).meta.get('refine_for') == name:
         return cand
     return None
 
