@@ -143,6 +143,9 @@ def export_checkpoint(checkpoint: str, out: str, name: str | None = None, val_co
     if targs.model == 'qfloat':
         tag = 'float-rounded'
     refine_of = getattr(targs, 'refine_of', None)  # a refinement model (train/refinedata.py)
+    if refine_of and not refine_of.endswith('.ffq'):
+        raise SystemExit(f'{checkpoint}: its first pass is the checkpoint {refine_of} (a float study), not a model '
+                         f'file it could partner; evaluate the checkpoint instead (train.heldout --checkpoints)')
     first = MF.load(refine_of) if refine_of else None
     if refine_for and not first:
         raise SystemExit(f'--refine-for: {checkpoint} is no refinement model (train.train --refine-of)')

@@ -77,7 +77,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('--init', help='start from this checkpoint\'s weights (float pretrain -> bit fine-tune)')
     p.add_argument('--init-ffq', help='start from a .ffq model file (dequantized; train/ffqinit.py)')
     p.add_argument('--refine-of', help='train a refinement model: the second pass of refined pairs whose first pass '
-                   'runs this .ffq (train/refinedata.py); inputs are (frame 1, warped frame 2), targets the residual')
+                   'runs this .ffq (or checkpoint: float studies; train/refinedata.py); inputs are (frame 1, warped '
+                   'frame 2), targets the residual')
     p.add_argument('--widen', action='store_true',
                    help='with --init-ffq: the file is narrower than --width; start from it widened (train/widen.py)')
     p.add_argument('--widen-noise', type=float, default=0.02,
@@ -401,9 +402,13 @@ def main(argv=None) -> int:
         raise SystemExit(f'--init {args.init}: no such checkpoint (a <out>/last.pt of an earlier run)')
     if args.refine_of:
         if not os.path.isfile(args.refine_of):
-            raise SystemExit(f'--refine-of {args.refine_of}: no such model file (the first pass, a .ffq)')
-        from . import modelfile as MF
-        fh, fw = MF.load(args.refine_of).native_size
+            raise SystemExit(f'--refine-of {args.refine_of}: no such model file (the first pass, a .ffq, or a '
+                             f'checkpoint for float studies)')
+        if args.refine_of.endswith('.ffq'):
+            from . import modelfile as MF
+            fh, fw = MF.load(args.refine_of).native_size
+        else:  # a checkpoint (last.pt): a float first pass, to compare bit widths with their own partners
+            fh, fw = parse_size(torch.load(args.refine_of, map_location='cpu', weights_only=False)['args']['size'])
         if parse_size(args.size) not in ((fh, fw), (2 * fh, 2 * fw)):
             raise SystemExit(f'--refine-of {args.refine_of}: its first pass runs at {fh}x{fw}, the training crop is '
                              f'{args.size}; train the refinement model at the first pass size (--size {fh}x{fw}) or '

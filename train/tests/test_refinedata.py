@@ -119,6 +119,13 @@ class TestRefineData(unittest.TestCase):
         self.assertEqual(MF.load(scoped).meta['refine_scope'], 'trained-size')
         plain = os.path.join(d, 'plain')
         T.main([*common, '--out', plain])
+        # A checkpoint as the first pass (float studies): trains; nothing to partner, so no export.
+        ofpt = os.path.join(d, 'of-pt')
+        T.main([*common, '--steps', '1', '--refine-of', os.path.join(plain, 'last.pt'), '--out', ofpt])
+        with open(os.path.join(ofpt, 'log.txt')) as f:
+            self.assertIn(f'refinement model: first pass {os.path.join(plain, "last.pt")}', f.read())
+        with self.assertRaisesRegex(SystemExit, 'a float study'):
+            X.export_checkpoint(os.path.join(ofpt, 'last.pt'), os.path.join(d, 'ofpt.ffq'), val_count=1)
         with self.assertRaisesRegex(SystemExit, 'is no refinement model'):
             X.export_checkpoint(os.path.join(plain, 'last.pt'), os.path.join(d, 'p.ffq'), val_count=1, refine_for='x')
         with self.assertRaisesRegex(SystemExit, 'is no refinement model'):
