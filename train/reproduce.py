@@ -30,7 +30,10 @@ Stages (docs/accuracy.md "Shipped models"; every stage is a train.train run with
      meta.refine_for = the model: `run`/`eval` then run every second pass on it ("Refinement").
   8bit-refine: the same for the width-0.25 8-bit model, whose refined pairs start on its coarse-pass partner: trained
      on the residuals of flownets-q-w0.25-8bit-coarse.ffq, initialised from the 8-bit model (the better second pass
-     untrained), 3588 steps (a 40-minute schedule when shipped), seed 42.
+     untrained), 3588 steps (a 40-minute schedule when shipped), seed 42, exported as
+     <name>-at-trained-size.ffq; then the same fine-tune at 384x512, twice the trained size, where `--refine auto`
+     runs it (the first pass on the pair resized down; train/refinedata.py), initialised from that file, 2281 steps
+     (an 80-minute schedule when shipped, 1 thread after the first 225 steps at 2), seed 43 (session 14).
 The GPU stages ran with --workers (train/stream.py: samples from worker processes, reused from a ring on the GPU,
 6.4x for 8bit-w0.5 and 14.5x for 8bit-coarse), and their learning rate followed a 7-minute wall-clock schedule;
 reruns here follow a step schedule over the same number of steps (`--workers N` on a GPU machine).
@@ -92,11 +95,17 @@ REFINE = {
                     'models/flownets-q-w0.25-8bit.ffq', 0.25, 3588,
                     [*REFINE_ARGS, '--seed', '42']),
 }
+# Partners fine-tuned again at twice the trained size, where `--refine auto` runs them (session 14): target ->
+# (steps, train.train args) of that stage, initialised from the first stage's export.
+REFINE_AT_TWICE = {
+    '8bit-refine': (2281, ['--seed', '43']),
+}
 
 
 def reproduce_refine(a, extra) -> int:
     target, src, init, width, n, args = REFINE[a.model]
-    shipped = not (a.steps or a.size != '192x256' or a.val_count != 64 or a.first_from or a.width is not None)
+    shipped = not (a.steps or a.size != '192x256' or a.val_count != 64 or a.first_from or a.width is not None
+                   or a.twice_steps is not None)
     src, width = a.first_from or src, width if a.width is None else a.width
     init = a.first_from or init
     if a.steps:
@@ -107,11 +116,26 @@ def reproduce_refine(a, extra) -> int:
         from . import modelfile as MF
         target = MF.load(a.first_from).name
     name = f'{target}-refine'
+    twice = REFINE_AT_TWICE.get(a.model)
+    if twice and a.twice_steps is not None:  # tests
+        twice = (a.twice_steps, twice[1])
     out, ffq = os.path.join(a.out_dir, name), os.path.join(a.out_dir, f'{name}.ffq')
-    argv = [*args, '--refine-of', src, '--init-ffq', init, '--steps', str(n), '--width', f'{width:g}', '--size', a.size,
-            '--batch', '8', '--val-count', str(a.val_count), '--out', out, *extra]
-    exp = [os.path.join(out, 'last.pt'), ffq, '--name', name, '--refine-for', target, '--val-count', str(a.val_count)]
-    return _run_chain(a, [(out, argv, n, f'second pass after {src}', exp)], ffq, shipped)
+    first_ffq = os.path.join(a.out_dir, f'{name}-at-trained-size.ffq') if twice else ffq
+    common = ['--width', f'{width:g}', '--batch', '8', '--val-count', str(a.val_count)]
+    argv = [*args, '--refine-of', src, '--init-ffq', init, '--steps', str(n), '--size', a.size, *common, '--out', out,
+            *extra]
+    exp = lambda ck, dst: [ck, dst, '--name', name, '--refine-for', target, '--val-count', str(a.val_count)]  # noqa: E731
+    plan = [(out, argv, n, f'second pass after {src}', exp(os.path.join(out, 'last.pt'), first_ffq))]
+    if twice:
+        # The same residuals at twice the size, where the pass runs (train/refinedata.py: the first pass sees the
+        # pair resized down).
+        h, w = T.parse_size(a.size)
+        tn, targs = twice
+        tout = f'{out}-x2'
+        plan.append((tout, [*REFINE_ARGS, *targs, '--refine-of', src, '--init-ffq', first_ffq, '--steps', str(tn),
+                            '--size', f'{2 * h}x{2 * w}', *common, '--out', tout, *extra], tn,
+                     f'the same at {2 * h}x{2 * w}', exp(os.path.join(tout, 'last.pt'), ffq)))
+    return _run_chain(a, plan, ffq, shipped)
 
 
 def reproduce_wide(a, extra) -> int:
@@ -216,6 +240,7 @@ def main(argv=None) -> int:
     ap.add_argument('--size', default='192x256', help=argparse.SUPPRESS)
     ap.add_argument('--val-count', type=int, default=64, help=argparse.SUPPRESS)
     ap.add_argument('--robust-steps', default=None, help=argparse.SUPPRESS)  # steps per robust stage, comma-separated
+    ap.add_argument('--twice-steps', type=int, default=None, help=argparse.SUPPRESS)  # refinement: the 2x stage
     a = ap.parse_args(argv)
     extra = ['--threads', str(a.threads), '--device', a.device, '--nproc', str(a.nproc), '--workers', str(a.workers)]
     if a.first_from and a.model not in REFINE:

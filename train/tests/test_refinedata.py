@@ -159,6 +159,17 @@ class TestRefineData(unittest.TestCase):
         self.assertIn(f'refinement model: first pass {self.first}', log)
         self.assertEqual(RP.main(args), 0)  # finished: skipped, exported again
         self.assertEqual(MF.load(os.path.join(d, 'first-refine.ffq')).meta['steps'], 2)
+        # The width-0.25 partner has a second stage at twice the trained size, from the first stage's export.
+        d2 = os.path.join(d, 'x2')
+        self.assertEqual(RP.main(['8bit-refine', '--out-dir', d2, '--steps', '2', '--twice-steps', '1', '--width',
+                                  '0.0625', '--size', '64x64', '--val-count', '1', '--first-from', self.first]), 0)
+        at1 = MF.load(os.path.join(d2, 'first-refine-at-trained-size.ffq'))
+        fin = MF.load(os.path.join(d2, 'first-refine.ffq'))
+        self.assertEqual((at1.native_size, at1.meta['steps']), ((64, 64), 2))
+        self.assertEqual((fin.name, fin.native_size, fin.meta['steps'], fin.meta['refine_for']),
+                         ('first-refine', (128, 128), 1, 'first'))
+        with open(os.path.join(d2, 'first-refine-x2', 'log.txt')) as f:
+            self.assertIn(f'initialised from {os.path.join(d2, "first-refine-at-trained-size.ffq")}', f.read())
 
 
 if __name__ == '__main__':
