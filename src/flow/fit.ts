@@ -3,6 +3,7 @@
 import { UserError } from '../errors.js';
 import { LITTLE_ENDIAN, type RgbImage } from './image.js';
 import type { InputMapping } from './netinput.js';
+import { RowPair } from './rowpair.js';
 import type { SourceFrame } from './source.js';
 
 interface Taps {
@@ -35,8 +36,7 @@ interface Plan {
   xs: Int32Array;
   ys: Int32Array;
   /** resize up: two horizontally interpolated source rows, RGB interleaved (fitPlanesFromRgb is synchronous). */
-  rowA: Float64Array;
-  rowB: Float64Array;
+  rows: RowPair;
 }
 
 // Taps depend only on the mapping; a stream reuses one mapping object for every frame.
@@ -50,7 +50,7 @@ function planFor(map: InputMapping): Plan {
   const ys = new Int32Array(nh);
   for (let x = 0; x < nw; x++) xs[x] = 3 * Math.min(Math.max(x - map.offsetX, 0), sw - 1);
   for (let y = 0; y < nh; y++) ys[y] = 3 * sw * Math.min(Math.max(y - map.offsetY, 0), sh - 1);
-  p = { tx: taps(sw, nw, 3), ty: taps(sh, nh, 3 * sw), xs, ys, rowA: new Float64Array(3 * nw), rowB: new Float64Array(3 * nw) };
+  p = { tx: taps(sw, nw, 3), ty: taps(sh, nh, 3 * sw), xs, ys, rows: new RowPair(3 * nw) };
   plans.set(map, p);
   return p;
 }
@@ -101,25 +101,12 @@ export function fitPlanesFromRgb(img: RgbImage, map: InputMapping, dst: Uint8Arr
  * 384x512: the rows are not reused and the buffers cost), so it stays direct (docs/performance.md).
  */
 function upsampleRows(s: Uint8Array, p: Plan, r: Uint8Array, g: Uint8Array, b: Uint8Array, nw: number, nh: number): void {
-  const { tx, ty } = p;
-  let rowA = p.rowA, rowB = p.rowB;
-  let keyA = -1, keyB = -1; // source row (byte offset) held in rowA / rowB
+  const { tx, ty, rows } = p;
+  rows.reset();
+  const fill = (rowOff: number, row: Float64Array): void => lerpRgbRow(s, rowOff, tx, row, nw);
   for (let y = 0, o = 0; y < nh; y++) {
-    const r0 = ty.i0[y];
-    const r1 = ty.i1[y];
-    if (keyA !== r0) {
-      if (keyB === r0) {
-        [rowA, rowB] = [rowB, rowA];
-        [keyA, keyB] = [keyB, keyA];
-      } else {
-        lerpRgbRow(s, r0, tx, rowA, nw);
-        keyA = r0;
-      }
-    }
-    if (keyB !== r1) {
-      lerpRgbRow(s, r1, tx, rowB, nw);
-      keyB = r1;
-    }
+    rows.hold(ty.i0[y], ty.i1[y], fill);
+    const rowA = rows.a, rowB = rows.b;
     const wy = ty.w1[y];
     for (let x = 0, k = 0; x < nw; x++, o++, k += 3) {
       let top = rowA[k];

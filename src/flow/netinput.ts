@@ -8,6 +8,7 @@ import { UserError } from '../errors.js';
 import { createFlow, fixedStep, scaleCodes, type FlowField } from './flo.js';
 import { fitPlanesFromRgb } from './fit.js';
 import { createImage, type RgbImage } from './image.js';
+import { RowPair } from './rowpair.js';
 
 /**
  * resize: scale each frame to the network size (aspect may change slightly); flow is resized back and rescaled.
@@ -367,26 +368,11 @@ function resizePlane(s: Float32Array | Int16Array, step: number, sw: number, sh:
   const lerp = s instanceof Int16Array
     ? (r: number, row: Float64Array): void => lerpCodes(s, r, step, tx, row, dw)
     : (r: number, row: Float64Array): void => lerpRow(s, r, tx, row, dw);
-  let rowA = new Float64Array(dw), rowB = new Float64Array(dw);
-  let keyA = -1, keyB = -1; // source row held in rowA / rowB
+  const rows = new RowPair(dw);
+  const fill = (y: number, row: Float64Array): void => lerp(y * sw, row);
   for (let y = 0, o = 0; y < dh; y++) {
-    const y0 = ty.i0[y];
-    const y1 = ty.i1[y];
-    // Keep rows in order: rowA = source row y0, rowB = y1 (they may be the same row at the bottom edge).
-    if (keyA !== y0) {
-      if (keyB === y0) {
-        [rowA, rowB] = [rowB, rowA];
-        [keyA, keyB] = [keyB, keyA];
-      } else {
-        lerp(y0 * sw, rowA);
-        keyA = y0;
-      }
-    }
-    if (keyB !== y1) {
-      lerp(y1 * sw, rowB);
-      keyB = y1;
-    }
-    o = blendRows(rowA, rowB, ty.w1[y], gain, d, o, dw);
+    rows.hold(ty.i0[y], ty.i1[y], fill);
+    o = blendRows(rows.a, rows.b, ty.w1[y], gain, d, o, dw);
   }
 }
 
