@@ -197,6 +197,14 @@ def _load_qm_at(path: str, _mtime_ns: int, _size: int):
     return MF.load(path)
 
 
+def trained_size(path: str) -> tuple[int, int]:
+    """The trained (h, w) of a .ffq file or a checkpoint, as _load_net gives it."""
+    if path.endswith('.ffq'):
+        return tuple(_load_qm(path).native_size)
+    from . import train as T
+    return T.parse_size(torch.load(path, map_location='cpu', weights_only=False)['args']['size'])
+
+
 def _load_net(path: str, frames: torch.Tensor):
     """(net, trained (h, w)) for a fake-quantized (or float) checkpoint or a .ffq file (dequantized: the same
     function as the integer file, train/ffqinit.py)."""

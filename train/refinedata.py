@@ -6,13 +6,15 @@ with a network trained for one; `train.train --refine-of FIRST.ffq` trains the s
 each batch (after augmentation) goes through the frozen first pass, and the network learns the residual
 (ground truth - first flow) on the warped pair. The final flow's EPE equals the residual's, so validation EPE is the
 refined pair's. The crop is the first pass's size, or twice it: the place `--refine auto` runs the second pass, where
-the first pass sees the pair resized down (heldout.resize_pair) and its flow is scaled back up (flow_to_source). The warp is train/refine.py's (byte-identical to src/flow/warp.ts), the first pass the dequantized
-.ffq (the integer file's function to within rounding, train/ffqinit.py).
+the first pass sees the pair resized down (heldout.resize_pair) and its flow is scaled back up (flow_to_source). The
+warp is train/refine.py's (byte-identical to src/flow/warp.ts), the first pass the dequantized .ffq (the integer
+file's function to within rounding, train/ffqinit.py).
 """
 from __future__ import annotations
 
 import torch
 
+from . import heldout as H
 from . import refine as R
 
 
@@ -20,7 +22,6 @@ class RefineTargets:
     """(frames, flow) batches -> (frame 1 + frame 2 warped by the first pass, ground truth - first flow)."""
 
     def __init__(self, first_ffq: str, calib: torch.Tensor, device='cpu'):
-        from . import heldout as H
         self.net, self.size = H._load_net(first_ffq, calib)
         self.net = self.net.to(device).eval()
         for p in self.net.parameters():
@@ -29,7 +30,6 @@ class RefineTargets:
 
     @torch.no_grad()
     def __call__(self, frames: torch.Tensor, flow: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        from . import heldout as H
         h, w = frames.shape[-2:]
         fh, fw = self.size
         if (h, w) == (fh, fw):

@@ -117,7 +117,10 @@ def reproduce_refine(a, extra) -> int:
         target = MF.load(a.first_from).name
     name = f'{target}-refine'
     twice = REFINE_AT_TWICE.get(a.model)
-    if twice and a.twice_steps is not None:  # tests
+    if a.twice_steps is not None:  # tests
+        if not twice:
+            raise SystemExit(f'--twice-steps: {a.model} has no stage at twice the trained size '
+                             f'(only {", ".join(REFINE_AT_TWICE)})')
         twice = (a.twice_steps, twice[1])
     out, ffq = os.path.join(a.out_dir, name), os.path.join(a.out_dir, f'{name}.ffq')
     first_ffq = os.path.join(a.out_dir, f'{name}-at-trained-size.ffq') if twice else ffq

@@ -404,11 +404,8 @@ def main(argv=None) -> int:
         if not os.path.isfile(args.refine_of):
             raise SystemExit(f'--refine-of {args.refine_of}: no such model file (the first pass, a .ffq, or a '
                              f'checkpoint for float studies)')
-        if args.refine_of.endswith('.ffq'):
-            from . import modelfile as MF
-            fh, fw = MF.load(args.refine_of).native_size
-        else:  # a checkpoint (last.pt): a float first pass, to compare bit widths with their own partners
-            fh, fw = parse_size(torch.load(args.refine_of, map_location='cpu', weights_only=False)['args']['size'])
+        from . import heldout as H
+        fh, fw = H.trained_size(args.refine_of)  # a checkpoint: a float first pass, to compare bit widths
         if parse_size(args.size) not in ((fh, fw), (2 * fh, 2 * fw)):
             raise SystemExit(f'--refine-of {args.refine_of}: its first pass runs at {fh}x{fw}, the training crop is '
                              f'{args.size}; train the refinement model at the first pass size (--size {fh}x{fw}) or '

@@ -159,6 +159,8 @@ class TestRefineData(unittest.TestCase):
         self.assertIn(f'refinement model: first pass {self.first}', log)
         self.assertEqual(RP.main(args), 0)  # finished: skipped, exported again
         self.assertEqual(MF.load(os.path.join(d, 'first-refine.ffq')).meta['steps'], 2)
+        with self.assertRaisesRegex(SystemExit, '8bit-w0.5-refine has no stage at twice the trained size'):
+            RP.main([*args, '--twice-steps', '1'])
         # The width-0.25 partner has a second stage at twice the trained size, from the first stage's export.
         d2 = os.path.join(d, 'x2')
         self.assertEqual(RP.main(['8bit-refine', '--out-dir', d2, '--steps', '2', '--twice-steps', '1', '--width',
