@@ -10,6 +10,7 @@ interface PlanJson {
   size: [number, number];
   layers: Array<{ name: string; macs: number; est_ms: number; roofline_ms: number; ddr_bytes: number; min_ddr_bytes: number }>;
   total: { est_ms: number; roofline_ms: number; efficiency: number; ddr_bytes: number; min_ddr_bytes: number; macs: number };
+  pair?: import('../src/cli/commands/plan.js').PairCost;
 }
 
 t.test('--json: layers and totals that add up, for each hardware board', async (t) => {
@@ -48,6 +49,22 @@ t.test('a shipped model plans at its native size', async (t) => {
   const j = JSON.parse(r.stdout) as PlanJson;
   t.same(j.size, [192, 256]);
   t.ok(j.total.macs < 20_269_498_368 / 50, 'width 0.25 at a quarter of the pixels');
+  // The pair under run/eval's defaults: coarse partner first, then two passes of the refinement partner at 384x512.
+  const p = j.pair!;
+  t.match(p, { first: { model: 'flownets-q-w0.25-8bit-coarse', size: [192, 256] }, refine: { model: 'flownets-q-w0.25-8bit-refine', size: [384, 512], passes: 2 } });
+  t.equal(p.first.est_ms, j.total.est_ms, 'the coarse partner has the model\'s layers: the same cost');
+  const big = JSON.parse((await runCli(['plan', '--board', 'pynq-z2', '--model', 'flownets-q-w0.25-8bit', '--size', '384x512', '--json'])).stdout) as PlanJson;
+  t.equal(big.pair, undefined, '--size plans one pass');
+  t.equal(p.refine.est_ms, big.total.est_ms, 'a refinement pass costs a 384x512 pass');
+  t.equal(p.est_ms, p.first.est_ms + 2 * p.refine.est_ms);
+  t.equal(p.one_refine_ms, p.first.est_ms + p.refine.est_ms);
+  t.equal(p.off_ms, j.total.est_ms);
+  const partner = JSON.parse((await runCli(['plan', '--board', 'pynq-z2', '--model', 'flownets-q-w0.25-8bit-refine', '--json'])).stdout) as PlanJson;
+  t.equal(partner.pair, undefined, 'a partner file has no pair of its own');
+  const six = JSON.parse((await runCli(['plan', '--board', 'zcu104', '--model', 'flownets-q-w0.25-6bit', '--json'])).stdout) as PlanJson;
+  t.match(six.pair, { refine: { model: 'flownets-q-w0.25-6bit', passes: 1 } }, 'no refinement partner: one pass on the model');
+  const text = await runCli(['plan', '--board', 'pynq-z2', '--model', 'flownets-q-w0.25-8bit']);
+  t.match(text.stdout, /^a pair under run\/eval defaults: first pass \d+\.\d ms \(flownets-q-w0\.25-8bit-coarse at 192x256\) \+ 2 x \d+\.\d ms \(flownets-q-w0\.25-8bit-refine at 384x512\) = \d+\.\d ms \(\d+\.\d\d pairs\/s\); --refine-passes 1: \d+\.\d ms, --refine off: \d+\.\d ms$/m);
 });
 
 t.test('user errors: one line with a hint, exit 2', async (t) => {

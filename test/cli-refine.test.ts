@@ -8,7 +8,10 @@ import { join } from 'node:path';
 import { createFlow, createImage, decodeFlo } from '../src/flow/index.js';
 import { encodePng } from '../src/flow/image.js';
 import { warpImage } from '../src/flow/warp.js';
-import { checkRefine, parseCoarse, parseRefine, parseSecond, refineLine, refineSize, secondPass } from '../src/cli/refine.js';
+import { checkRefine, mergeInfers, parseCoarse, parseRefine, parseRefinePasses, parseSecond, refineLine, refinePass, refinePassCount, refineSize, secondPass } from '../src/cli/refine.js';
+import { runFlowJob } from '../src/cli/flowjob.js';
+import { openFlowDevice } from '../src/device/index.js';
+import { flyingChairs } from '../src/flow/index.js';
 import { coarsePartner, refinePartner } from '../src/model/registry.js';
 import { flownetsQ } from '../src/model/arch.js';
 import { encodeModel, loadModelFile } from '../src/model/format.js';
@@ -77,11 +80,14 @@ img = torch.from_numpy(np.fromfile(sys.argv[1] + '/img.u8', dtype=np.uint8).resh
 flow = torch.from_numpy(np.fromfile(sys.argv[1] + '/flow.f32', dtype=np.float32).reshape(2, ${h}, ${w}))
 R.warp(img, flow).numpy().transpose(1, 2, 0).tofile(sys.argv[1] + '/warped.u8')
 print(R.refine_size((192, 256)), R.refine_size((64, 96)), R.refine_size((192, 256), 'off'), R.refine_size((192, 256), (128, 192)))
+print(R.refine_passes('auto', True), R.refine_passes('auto', False), R.refine_passes(3, True), R.refine_passes(1, True))
 `;
   const p = spawnSync('/usr/bin/python3', ['-c', py, dir], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, PYTHONDONTWRITEBYTECODE: '1' } });
   t.equal(p.status, 0, p.stderr);
   t.ok(readFileSync(join(dir, 'warped.u8')).equals(warpImage(img, flow).data), 'identical warped bytes');
-  t.equal(p.stdout.trim(), '(384, 512) (128, 192) None (128, 192)', 'same sizes as refineSize');
+  const [sizes, passes] = p.stdout.trim().split('\n');
+  t.equal(sizes, '(384, 512) (128, 192) None (128, 192)', 'same sizes as refineSize');
+  t.equal(passes, [refinePassCount('auto', true), refinePassCount('auto', false), refinePassCount(3, true), refinePassCount(1, true)].join(' '), 'same pass counts as refinePassCount');
 });
 
 t.test('two passes on the virtual board equal the reference bit for bit; --refine off is the one-pass flow', async (t) => {
@@ -209,21 +215,25 @@ t.test('a refinement partner (models/<name>-refine.ffq, meta.refine_for) runs th
   writeFileSync(join(models, 'tiny-x-refine.ffq'), encodeModel({ ...r, name: 'tiny-x-refine', meta: { refine_for: 'other' } }));
   t.equal(refinePartner({ ...tiny, name: 'tiny-x' }, models), undefined, 'a -refine file for another model is not a partner');
   // Which model runs the second pass, at which size.
-  t.same(secondPass('auto', [64, 64], 'resize', tiny, partner), { size: [128, 128], model: partner }, 'auto: twice the size, on the partner');
-  t.same(secondPass('auto', [64, 64], 'resize', tiny), { size: [128, 128], model: tiny }, 'on the model without one');
-  t.same(secondPass([64, 64], [64, 64], 'pad', tiny, partner), { size: [64, 64], model: partner }, 'an explicit pass');
+  t.same(secondPass('auto', [64, 64], 'resize', tiny, partner), { size: [128, 128], model: partner, passes: 2 }, 'auto: twice the size, on the partner, twice');
+  t.same(secondPass('auto', [64, 64], 'resize', tiny), { size: [128, 128], model: tiny, passes: 1 }, 'on the model without one, once');
+  t.same(secondPass([64, 64], [64, 64], 'pad', tiny, partner), { size: [64, 64], model: partner, passes: 2 }, 'an explicit pass');
+  t.same(secondPass('auto', [64, 64], 'resize', tiny, partner, 1), { size: [128, 128], model: partner, passes: 1 }, '--refine-passes 1');
+  t.same(secondPass('auto', [64, 64], 'resize', tiny, undefined, 3), { size: [128, 128], model: tiny, passes: 3 }, '--refine-passes 3 on the model');
   const scoped = { ...partner, meta: { refine_for: 'tiny', refine_scope: 'trained-size' } };
-  t.same(secondPass('auto', [64, 64], 'resize', tiny, scoped), { size: [128, 128], model: tiny }, 'refine_scope trained-size: larger passes on the model');
-  t.same(secondPass([64, 64], [64, 64], 'resize', tiny, scoped), { size: [64, 64], model: scoped }, '... and its own size on it');
+  t.same(secondPass('auto', [64, 64], 'resize', tiny, scoped), { size: [128, 128], model: tiny, passes: 1 }, 'refine_scope trained-size: larger passes on the model');
+  t.same(secondPass([64, 64], [64, 64], 'resize', tiny, scoped), { size: [64, 64], model: scoped, passes: 2 }, '... and its own size on it');
   t.match(refineLine('auto', [64, 64], 'resize', undefined, scoped), /^refinement: every pair gets a second pass at 128x128 on the frames warped by the first \(/);
-  t.match(refineLine([64, 64], [64, 64], 'resize', undefined, scoped), /^refinement: every pair gets a second pass at 64x64 on tiny-refine \(trained for it\) on the frames warped/);
+  t.match(refineLine([64, 64], [64, 64], 'resize', undefined, scoped), /^refinement: every pair gets 2 refinement passes at 64x64 on tiny-refine \(trained for it\), each on the frames warped by the flow so far \(--refine; --refine-passes 1: one, faster\)$/);
+  t.match(refineLine('auto', [64, 64], 'resize', undefined, partner, 1), /^refinement: every pair gets a second pass at 128x128 on tiny-refine \(trained for it\) on the frames warped by the first \(--refine auto: twice the network size; --refine HxW: another size, off: one pass; --refine-model same: the model itself\)$/);
+  t.match(refineLine('auto', [64, 64], 'resize', undefined, undefined, 3), /^refinement: every pair gets 3 refinement passes at 128x128, each on the frames warped by the flow so far \(--refine auto: twice the network size; --refine HxW: another size, off: one pass\)$/);
   t.equal(secondPass('auto', [64, 64], 'pad', tiny, partner), undefined, 'auto needs resize fitting');
   t.equal(secondPass('off', [64, 64], 'resize', tiny, partner), undefined);
   t.equal(parseSecond('same', tiny, 'auto'), undefined);
   t.equal(parseSecond(modelPath, tiny, 'auto'), undefined, 'the model itself is no refinement model');
   t.throws(() => parseSecond(join(models, 'tiny-refine.ffq'), tiny, 'off'), { name: 'UserError', message: /--refine-model runs the second pass of a refined pair, and --refine off refines none/ });
-  t.match(refineLine('auto', [64, 64], 'resize', undefined, partner), /^refinement: every pair gets a second pass at 128x128 on tiny-refine \(trained for it\) on the frames warped by the first \(--refine auto: twice the network size; --refine HxW: another size, off: one pass; --refine-model same: the model itself\)$/);
-  t.match(refineLine([128, 128], [64, 64], 'resize', undefined, partner), /^refinement: every pair gets a second pass at 128x128 on tiny-refine \(trained for it\) on the frames warped by the first \(--refine\)$/);
+  t.match(refineLine('auto', [64, 64], 'resize', undefined, partner), /^refinement: every pair gets 2 refinement passes at 128x128 on tiny-refine \(trained for it\), each on the frames warped by the flow so far \(--refine auto: twice the network size; --refine HxW: another size, off: one pass; --refine-model same: the model itself; --refine-passes 1: one, faster\)$/);
+  t.match(refineLine([128, 128], [64, 64], 'resize', undefined, partner, 2), /^refinement: every pair gets 2 refinement passes at 128x128 on tiny-refine \(trained for it\), each on the frames warped by the flow so far \(--refine\)$/);
 
   // Small frames (80x64, under twice the network size): resized up for the partner's pass, emu == ref.
   const frames = join(dir, 'small');
@@ -254,10 +264,16 @@ t.test('a refinement partner (models/<name>-refine.ffq, meta.refine_for) runs th
   const same = await run('ref', 'r-same', ['--refine-model', 'same']);
   const one = await run('ref', 'r-one', ['--refine', 'off']);
   const named = await run('ref', 'r-named', ['--refine-model', join(models, 'tiny-refine.ffq')]);
-  t.match(ref.err, /^refinement: every pair gets a second pass at 128x128 on tiny-refine \(trained for it\) on the frames warped by the first \(/m);
+  const p1 = await run('ref', 'r-p1', ['--refine-passes', '1']);
+  const p3 = await run('emu', 'r-p3', ['--refine-passes', '3', '--verify', 'full']);
+  const p3ref = await run('ref', 'r-p3ref', ['--refine-passes', '3']);
+  t.match(ref.err, /^refinement: every pair gets 2 refinement passes at 128x128 on tiny-refine \(trained for it\), each on the frames warped by the flow so far \(/m);
   const frameLines = (x: { lines: Record<string, unknown>[] }): Record<string, unknown>[] => x.lines.slice(0, -1);
   t.equal(frameLines(ref).length, 2);
-  t.ok(frameLines(ref).every((l) => l.refine_model === 'tiny-refine' && JSON.stringify(l.refine_net) === '[128,128]'), 'every pair: the partner\'s pass');
+  t.ok(frameLines(ref).every((l) => l.refine_model === 'tiny-refine' && JSON.stringify(l.refine_net) === '[128,128]' && l.refine_passes === 2), 'every pair: the partner\'s passes, two');
+  t.ok(frameLines(p1).every((l) => l.refine_passes === 1), '--refine-passes 1: one');
+  t.ok(frameLines(same).every((l) => l.refine_passes === 1), 'the model itself: one pass');
+  t.ok(frameLines(p3).every((l) => l.refine_passes === 3 && (l.verify as { mismatches: number; regions: number }).mismatches === 0), '--refine-passes 3, every pass verified');
   t.equal(ref.lines.at(-1)!.refine_model, 'tiny-refine', 'named in the summary');
   t.ok(frameLines(one).every((l) => l.refine_net === null && l.refine_model === null), '--refine off: one pass');
   t.ok(frameLines(same).every((l) => l.refine_model === null && JSON.stringify(l.refine_net) === '[128,128]'), '--refine-model same: the model\'s pass');
@@ -268,16 +284,60 @@ t.test('a refinement partner (models/<name>-refine.ffq, meta.refine_for) runs th
     t.ok(flo('r-named', id).equals(flo('r-ref', id)), `${id}: --refine-model FILE == the shipped partner`);
     t.notOk(flo('r-same', id).equals(flo('r-ref', id)), `${id}: the partner changes the flow`);
     t.notOk(flo('r-one', id).equals(flo('r-ref', id)), `${id}: the pass changes the flow`);
+    t.notOk(flo('r-p1', id).equals(flo('r-ref', id)), `${id}: the partner's second pass changes the flow`);
+    t.ok(flo('r-p3', id).equals(flo('r-p3ref', id)), `${id}: three passes, emu == ref`);
   }
   const ev = await runCli(['eval', '--dataset', 'chairs:samples', '--board', 'ref', '--model', 'tiny', '--limit', '1', '--json', '--refine', '64x64']);
   t.equal(ev.code, 0, ev.stderr);
   t.equal(JSON.parse(ev.stdout).refine_model, 'tiny-refine');
-  t.match(ev.stderr, /^eval: refinement: every pair gets a second pass at 64x64 on tiny-refine \(trained for it\) on the frames warped by the first \(--refine\)$/m);
+  t.match(ev.stderr, /^eval: refinement: every pair gets 2 refinement passes at 64x64 on tiny-refine \(trained for it\), each on the frames warped by the flow so far \(--refine; --refine-passes 1: one, faster\)$/m);
   // Large frames (256x192): the auto pass at 128x128 on the partner too.
   const large = await runCli(['eval', '--dataset', 'chairs:samples', '--board', 'ref', '--model', 'tiny', '--limit', '1', '--json']);
   t.equal(large.code, 0, large.stderr);
-  t.match(JSON.parse(large.stdout), { refine_model: 'tiny-refine', refined_pairs: 1 });
+  t.match(JSON.parse(large.stdout), { refine_model: 'tiny-refine', refined_pairs: 1, refine_passes: 2 });
   const same1 = await runCli(['eval', '--dataset', 'chairs:samples', '--board', 'ref', '--model', 'tiny', '--limit', '1', '--json', '--refine-model', 'same']);
   t.equal(same1.code, 0, same1.stderr);
   t.not(JSON.parse(same1.stdout).epe, JSON.parse(large.stdout).epe, 'the partner ran the pass');
+});
+
+t.test('--refine-passes: parsed and checked before any frame; each pass warps by the flow so far', async (t) => {
+  t.equal(parseRefinePasses(undefined, 'auto'), 'auto');
+  t.equal(parseRefinePasses('auto', 'off'), 'auto');
+  t.equal(parseRefinePasses('1', 'auto'), 1);
+  t.equal(parseRefinePasses('4', [64, 64]), 4);
+  for (const bad of ['0', '5', 'two', '1.5', '-1']) {
+    t.throws(() => parseRefinePasses(bad, 'auto'), { name: 'UserError', message: `bad --refine-passes '${bad}'` });
+  }
+  t.throws(() => parseRefinePasses('2', 'off'), { name: 'UserError', message: /--refine-passes counts the passes of a refined pair, and --refine off refines none/ });
+  const bad = await runCli(['eval', '--dataset', 'chairs:samples', '--board', 'ref', '--model', modelPath, '--refine-passes', '9']);
+  t.equal(bad.code, 2);
+  t.match(bad.stderr, /^flowfpga: bad --refine-passes '9' \(hint: use auto or a count from 1 to 4\)$/m);
+
+  // Two passes are one pass and then another on the frames warped by its flow; their results merge into one.
+  const model = loadModelFile(modelPath);
+  const data = await flyingChairs(join(ROOT, 'samples'));
+  const dev = await openFlowDevice({ board: 'ref' });
+  t.teardown(() => dev.close());
+  const outs: { one?: import('../src/flow/index.js').FlowField; two?: import('../src/flow/index.js').FlowField; infers: number } = { infers: 0 };
+  const job = (passes: number, key: 'one' | 'two') => runFlowJob(dev, model, data, {
+    fit: 'resize', refine: 'auto', passes, limit: 1, onPair: (o) => { outs[key] = o.flow; if (passes === 2) outs.infers = o.refine!.passes; },
+  });
+  const s2 = await job(2, 'two');
+  await job(1, 'one');
+  t.equal(s2.refinePasses, 2);
+  t.equal(outs.infers, 2);
+  const pair = await data.load(0);
+  const again = await refinePass(dev, model, pair.img1, pair.img2, outs.one!, [128, 128], 'resize');
+  const bytes = (a: Float32Array): Buffer => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
+  t.ok(bytes(again.flow.u).equals(bytes(outs.two!.u)), 'u: the second pass on the first\'s refined flow');
+  t.ok(bytes(again.flow.v).equals(bytes(outs.two!.v)), 'v: the same');
+  t.notOk(bytes(outs.one!.u).equals(bytes(outs.two!.u)), 'the second pass changes the flow');
+
+  const r = (ms: number, mismatches: number, dropped = false) => ({ flow: new Int16Array(2), h: 1, w: 1, fracBits: 4,
+    timings: { totalMs: ms, engineMs: ms / 2, jobs: 3, cycles: 10n }, verify: { mode: 'full' as const, regions: 2, macs: 5, ms: 1, mismatches, dropped, reruns: mismatches } });
+  const m = mergeInfers([r(4, 0), r(6, 2, true)]);
+  t.same(m.timings, { totalMs: 10, jobs: 6, engineMs: 5, cycles: 20n });
+  t.same(m.verify, { mode: 'full', regions: 4, macs: 10, ms: 2, mismatches: 2, dropped: true, reruns: 2 });
+  const one = r(3, 0);
+  t.equal(mergeInfers([one]), one, 'one pass: its own result');
 });

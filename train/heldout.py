@@ -263,13 +263,13 @@ def refine_partner(path: str, models_dir: str = 'models') -> str | None:
 
 @torch.no_grad()
 def eval_checkpoint(path: str, frames: torch.Tensor, flow: torch.Tensor, size=None, refine='auto',
-                    coarse='auto', second='auto', models_dir: str = 'models') -> float:
+                    coarse='auto', second='auto', models_dir: str = 'models', passes='auto') -> float:
     """Fake-quantized (or float) checkpoint or .ffq file, run at its trained size with `flowfpga eval`'s default
     refinement (train/refine.py: every pair gets a second pass at twice that size). When the refinement applies, the
     first pass runs `coarse` (a path; 'auto': the shipped partner, coarse_partner; None: the model itself), as
     `--coarse-model` does; `second` (a path; 'auto': refine_partner; None: the model) runs the second pass (only
     those at its trained size with meta.refine_scope 'trained-size'; refine.ts secondPass), as `--refine-model`
-    does."""
+    does; `passes` refinement passes (R.refine_passes: auto is 2 on a partner), as `--refine-passes` does."""
     from . import refine as R
     net, (h, w) = _load_net(path, frames)
     if size is not None:
@@ -285,9 +285,10 @@ def eval_checkpoint(path: str, frames: torch.Tensor, flow: torch.Tensor, size=No
     first = _load_net(coarse, frames)[0] if (rs and coarse) else net
     every = snet is not None and _meta(second).get('refine_scope') != 'trained-size'
     sec = snet if snet is not None and (every or tuple(rs or ()) == tuple(ssize)) else net
+    n = R.refine_passes(passes, sec is not net)
     for i in range(frames.shape[0]):
         p = flow_to_source(first(resize_pair(frames[i], h, w)[None])[0], fh, fw)
-        if rs:
+        for _ in range(n if rs else 0):
             p = R.refined_flow(sec, frames[i], p, rs, resize_pair, flow_to_source)
         e.append(epe_known(p[None], flow[i:i + 1]))
     return float(np.mean(e))

@@ -3,7 +3,8 @@
 The network runs at its trained size, the second frame is warped by that flow (bilinear, sample point clamped to the
 frame, rounded half up to uint8: the same float64 formula as warp.ts), and the network runs again at twice the
 trained size (`auto`; the frames resized to it) on (first frame, warped second frame); its residual is added to the
-coarse flow.
+coarse flow. A trained refinement partner runs that pass twice by default (`refine_passes`, refine.ts
+refinePassCount), each time on frame 2 warped by the flow so far.
 """
 from __future__ import annotations
 
@@ -18,6 +19,13 @@ def refine_size(net: tuple[int, int], spec='auto'):
     if spec != 'auto':
         return tuple(spec)
     return 2 * net[0], 2 * net[1]
+
+
+def refine_passes(passes='auto', on_partner: bool = False) -> int:
+    """As refine.ts refinePassCount: auto is 2 on a trained refinement partner, 1 on the model itself."""
+    if passes in (None, 'auto'):
+        return 2 if on_partner else 1
+    return int(passes)
 
 
 def warp(img: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:

@@ -13,7 +13,7 @@ import {
   type PairErrors,
 } from '../flow/index.js';
 import type { QModel } from '../model/types.js';
-import { refinePass, secondPass, type RefineSpec } from './refine.js';
+import { mergeInfers, refinePass, secondPass, type RefinePasses, type RefineSpec } from './refine.js';
 
 export interface PairOutcome {
   index: number;
@@ -23,9 +23,10 @@ export interface PairOutcome {
   errors?: PairErrors;
   netSize: [number, number];
   infer: InferResult;
-  /** The refinement pass's network size and device result, when it ran; coarseModel / refineModel name the first /
-   *  second pass's model when it was not the job's model (--coarse-model, --refine-model). */
-  refine?: { netSize: [number, number]; infer: InferResult; coarseModel?: string; refineModel?: string };
+  /** The refinement passes' network size, count and device results (refine.ts mergeInfers), when they ran;
+   *  coarseModel / refineModel name the first / refinement passes' model when it was not the job's model
+   *  (--coarse-model, --refine-model). */
+  refine?: { netSize: [number, number]; passes: number; infer: InferResult; coarseModel?: string; refineModel?: string };
 }
 
 export interface FlowJobOptions {
@@ -38,14 +39,17 @@ export interface FlowJobOptions {
   coarse?: QModel;
   /** The second pass's model at its trained size (refine.ts parseSecond); default the model. */
   second?: QModel;
+  /** Refinement passes per refined pair (refine.ts refinePassCount); default auto. */
+  passes?: RefinePasses;
   limit?: number;
   onPair?: (o: PairOutcome) => Promise<void> | void;
 }
 
 export interface FlowJobSummary {
   pairs: number;
-  /** Pairs that got the refinement pass. */
+  /** Pairs that got the refinement passes, and how many each (undefined when none did). */
   refined: number;
+  refinePasses?: number;
   errors?: ErrorSummary;
   /** Mean device time per pair (both passes when refining), ms. */
   meanInferMs: number;
@@ -61,7 +65,7 @@ export async function runFlowJob(device: FlowDevice, model: QModel, data: PairDa
   const n = Math.min(data.length, o.limit ?? Infinity);
   const size = o.size ?? model.nativeSize;
   // The second pass does not depend on the frames: the same for every pair.
-  const rs = secondPass(o.refine ?? 'off', [size[0], size[1]], o.fit, model, o.second);
+  const rs = secondPass(o.refine ?? 'off', [size[0], size[1]], o.fit, model, o.second, o.passes);
   const first = rs && o.coarse ? o.coarse : model; // refined pairs: the coarse-pass model first, when there is one
   for (let i = 0; i < n; i++) {
     const pair = await data.load(i);
@@ -72,10 +76,17 @@ export async function runFlowJob(device: FlowDevice, model: QModel, data: PairDa
     let flow = flowFromFixedToSource(r.flow, r.w, r.h, r.fracBits, input.mapping);
     let refine: PairOutcome['refine'];
     if (rs) {
-      const f = await refinePass(device, rs.model, pair.img1, pair.img2, flow, rs.size, o.fit);
-      flow = f.flow;
-      refine = { netSize: f.netSize, infer: f.infer, coarseModel: first === model ? undefined : first.name, refineModel: rs.model === model ? undefined : rs.model.name };
-      inferMs += f.infer.timings.totalMs;
+      const infers: InferResult[] = [];
+      let netSize = rs.size;
+      for (let k = 0; k < rs.passes; k++) {
+        const f = await refinePass(device, rs.model, pair.img1, pair.img2, flow, rs.size, o.fit);
+        flow = f.flow;
+        netSize = f.netSize;
+        infers.push(f.infer);
+      }
+      const infer = mergeInfers(infers);
+      refine = { netSize, passes: rs.passes, infer, coarseModel: first === model ? undefined : first.name, refineModel: rs.model === model ? undefined : rs.model.name };
+      inferMs += infer.timings.totalMs;
       refined++;
     }
     let errors: PairErrors | undefined;
@@ -88,6 +99,7 @@ export async function runFlowJob(device: FlowDevice, model: QModel, data: PairDa
   return {
     pairs: n,
     refined,
+    refinePasses: refined ? rs?.passes : undefined,
     errors: withGt > 0 ? acc.summary() : undefined,
     meanInferMs: n ? inferMs / n : 0,
     wallMs: performance.now() - t0,

@@ -26,7 +26,7 @@ import { imageFrame } from '../flow/fit.js';
 import type { FrameSource, SourceFrame } from '../flow/source.js';
 import type { QModel } from '../model/types.js';
 import { forward } from '../reference/forward.js';
-import { addResidual, refinePass, secondPass, type RefineSpec } from './refine.js';
+import { addResidual, mergeInfers, refinePass, secondPass, type RefinePasses, type RefineSpec } from './refine.js';
 
 /** One pair of frames to compute; `gt`/`valid` where the input has ground truth. */
 export interface PairInput {
@@ -141,7 +141,7 @@ export interface FrameTimings {
   verifyMs: number;
   /** Reference recompute of a pair the engine kept failing (policy rerun). */
   recomputeMs: number;
-  /** The refinement pass (warp, fit, device, residual; refine.ts), 0 without one; its device time is also in
+  /** The refinement passes (warp, fit, device, residual; refine.ts), 0 without them; their device time is also in
    *  inferMs/engineMs/hostMs/verifyMs. */
   refineMs: number;
   /** Fixed-point flow → flow in pixels at the frames' resolution, plus metrics. */
@@ -170,9 +170,10 @@ export interface FrameEvent {
   timings: FrameTimings;
   verify: { mode: 'off' | 'sample' | 'full'; state: VerifyState; mismatches: number; reruns: number; regions: number };
   infer: InferResult;
-  /** The refinement pass's network size and device result, when it ran; coarseModel / refineModel name the first /
-   *  second pass's model when it was not the run's model (--coarse-model, --refine-model). */
-  refine?: { netSize: [number, number]; infer: InferResult; coarseModel?: string; refineModel?: string };
+  /** The refinement passes' network size, count and device results (refine.ts mergeInfers), when they ran;
+   *  coarseModel / refineModel name the first / refinement passes' model when it was not the run's model
+   *  (--coarse-model, --refine-model). */
+  refine?: { netSize: [number, number]; passes: number; infer: InferResult; coarseModel?: string; refineModel?: string };
   /** Output files written for this pair (filled by the writer observer). */
   files: string[];
 }
@@ -220,6 +221,8 @@ export interface RunLoopOptions {
   coarse?: QModel;
   /** The second pass's model at its trained size (refine.ts parseSecond); default the model. */
   second?: QModel;
+  /** Refinement passes per refined pair (refine.ts refinePassCount); default auto. */
+  passes?: RefinePasses;
   /** What the device was told to do on a verification mismatch; 'rerun' falls back to the reference here. */
   policy: MismatchPolicy;
   observers?: RunObserver[];
@@ -253,7 +256,7 @@ export async function runLoop(device: FlowDevice, model: QModel, feed: PairFeed,
     for (const ob of observers) await ob.onStart?.({ device: device.caps.description, model: model.name, source: feed.description, pairs: feed.pairs, netSize: [nh, nw] });
     // The second pass does not depend on the frames: the same for every pair. A refined pair runs its first pass on
     // the coarse-pass model when there is one.
-    const rs = secondPass(o.refine ?? 'off', [nh, nw], o.fit, model, o.second);
+    const rs = secondPass(o.refine ?? 'off', [nh, nw], o.fit, model, o.second, o.passes);
     const first = rs && o.coarse ? o.coarse : model;
     for (;;) {
       if (o.signal?.aborted) break;
@@ -319,31 +322,45 @@ export async function runLoop(device: FlowDevice, model: QModel, feed: PairFeed,
           if (rs) {
             const tr = performance.now();
             let refineRecomputeMs = 0;
-            const f = await refinePass(device, rs.model, p.first.rgb(), p.second.rgb(), flow, rs.size, o.fit);
-            refine = { netSize: f.netSize, infer: f.infer, coarseModel: first === model ? undefined : first.name, refineModel: rs.model === model ? undefined : rs.model.name };
-            v2 = f.infer.verify;
-            if (v2?.mismatches) {
-              if (!v?.mismatches) s.mismatchPairs++;
-              s.mismatches += v2.mismatches;
-              if (state === 'ok') state = 'mismatch';
-            }
-            if (v2?.dropped && o.policy !== 'rerun') {
-              state = 'dropped';
-              flow = undefined;
-            } else if (v2?.dropped) {
-              const t = performance.now();
-              const ref = forward(rs.model, f.input, f.netSize[0], f.netSize[1]);
-              flow = addResidual(flow, ref.flow, { w: ref.w, h: ref.h, fracBits: rs.model.arch.flowFracBits }, f.mapping);
-              refineRecomputeMs = performance.now() - t;
-              if (state !== 'recomputed') s.recomputed++;
-              state = 'recomputed';
-            } else {
-              flow = f.flow;
-              if (v2?.reruns && v2.mismatches && state !== 'recomputed') {
+            let counted = !!v?.mismatches;
+            const infers: InferResult[] = [];
+            let netSize = rs.size;
+            const img1 = p.first.rgb();
+            const img2 = p.second.rgb();
+            // Each pass warps by the flow so far; a pass the engine kept failing is recomputed (policy rerun) or
+            // drops the pair, as the first pass's are.
+            for (let k = 0; k < rs.passes && flow; k++) {
+              const f = await refinePass(device, rs.model, img1, img2, flow, rs.size, o.fit);
+              infers.push(f.infer);
+              netSize = f.netSize;
+              const vk = f.infer.verify;
+              if (vk?.mismatches) {
+                if (!counted) s.mismatchPairs++;
+                counted = true;
+                s.mismatches += vk.mismatches;
+                if (state === 'ok') state = 'mismatch';
+              }
+              if (vk?.dropped && o.policy !== 'rerun') {
+                state = 'dropped';
+                flow = undefined;
+              } else if (vk?.dropped) {
+                const t = performance.now();
+                const ref = forward(rs.model, f.input, f.netSize[0], f.netSize[1]);
+                flow = addResidual(flow, ref.flow, { w: ref.w, h: ref.h, fracBits: rs.model.arch.flowFracBits }, f.mapping);
+                refineRecomputeMs += performance.now() - t;
+                if (state !== 'recomputed') s.recomputed++;
                 state = 'recomputed';
-                s.recomputed++;
+              } else {
+                flow = f.flow;
+                if (vk?.reruns && vk.mismatches && state !== 'recomputed') {
+                  state = 'recomputed';
+                  s.recomputed++;
+                }
               }
             }
+            const infer = mergeInfers(infers);
+            refine = { netSize, passes: infers.length, infer, coarseModel: first === model ? undefined : first.name, refineModel: rs.model === model ? undefined : rs.model.name };
+            v2 = infer.verify;
             await device.load(first, nh, nw); // select the first pass's plan again (resident: no re-plan)
             // the pass's own reference recompute counts as recompute, not refinement (the coarse one is already in it)
             refineMs = performance.now() - tr - refineRecomputeMs;

@@ -37,7 +37,7 @@ const r3 = (x: number): number => Math.round(x * 1000) / 1000;
 export function frameJson(e: FrameEvent): Record<string, unknown> {
   const t = e.timings;
   return {
-    type: 'frame', index: e.index, id: e.id, width: e.first.width, height: e.first.height, net: e.netSize, refine_net: e.refine?.netSize ?? null, coarse_model: e.refine?.coarseModel ?? null, refine_model: e.refine?.refineModel ?? null,
+    type: 'frame', index: e.index, id: e.id, width: e.first.width, height: e.first.height, net: e.netSize, refine_net: e.refine?.netSize ?? null, refine_passes: e.refine?.passes ?? null, coarse_model: e.refine?.coarseModel ?? null, refine_model: e.refine?.refineModel ?? null,
     ms: { source: r3(t.sourceMs), fit: r3(t.fitMs), infer: r3(t.inferMs), engine: r3(t.engineMs), host: r3(t.hostMs), verify: r3(t.verifyMs), recompute: r3(t.recomputeMs), refine: r3(t.refineMs), flow: r3(t.flowMs), total: r3(t.totalMs) },
     fps: r3(t.fps), verify: e.verify, epe: e.errors ? r3(e.errors.epe) : null, files: e.files,
   };

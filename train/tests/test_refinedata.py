@@ -91,20 +91,26 @@ class TestRefineData(unittest.TestCase):
         self.assertEqual(H.refine_partner(self.first, models), part)
         self.assertIsNone(H.refine_partner(part, models))
         self.assertIsNone(H.refine_partner(os.path.join(out, 'last.pt'), models))
-        # eval_checkpoint (train.heldout table): every pair gets the second pass at twice the trained size, on the
-        # partner (second=None: on the model itself).
+        # eval_checkpoint (train.heldout table): every pair gets the refinement at twice the trained size: two
+        # passes on the partner, each on frame 2 warped by the flow so far (refine.ts refinePassCount), one on the
+        # model itself (second=None).
         frames, flow = self.frames, self.flow
         net1, _ = H._load_net(self.first, frames)
         net2, _ = H._load_net(part, frames)
+        refined = lambda net, i, p: R.refined_flow(net, frames[i], p, (128, 128), H.resize_pair, H.flow_to_source)
         with torch.no_grad():
-            want, same = [], []
+            want, once, same = [], [], []
             for i in range(3):
                 p = net1(frames[i:i + 1])[0]
-                for net, acc in ((net2, want), (net1, same)):
-                    acc.append(H.epe_known(R.refined_flow(net, frames[i], p, (128, 128), H.resize_pair,
-                                                          H.flow_to_source)[None], flow[i:i + 1]))
+                q = refined(net2, i, p)
+                once.append(H.epe_known(q[None], flow[i:i + 1]))
+                want.append(H.epe_known(refined(net2, i, q)[None], flow[i:i + 1]))
+                same.append(H.epe_known(refined(net1, i, p)[None], flow[i:i + 1]))
             one = [H.epe_known(net1(frames[i:i + 1]), flow[i:i + 1]) for i in range(3)]
         self.assertAlmostEqual(H.eval_checkpoint(self.first, frames, flow, models_dir=models), sum(want) / 3, places=5)
+        self.assertAlmostEqual(H.eval_checkpoint(self.first, frames, flow, models_dir=models, passes=1),
+                               sum(once) / 3, places=5)
+        self.assertNotAlmostEqual(sum(want), sum(once), places=3)
         self.assertAlmostEqual(H.eval_checkpoint(self.first, frames, flow, second=None, models_dir=models),
                                sum(same) / 3, places=5)
         self.assertNotAlmostEqual(sum(want), sum(same), places=3)

@@ -18,6 +18,7 @@ interface EvalOpts extends DeviceCliOptions {
   refine?: string;
   coarseModel?: string;
   refineModel?: string;
+  refinePasses?: string;
   pass: string;
   split: string;
   json?: boolean;
@@ -35,6 +36,7 @@ export function register(program: Command): void {
     .option('--refine <mode>', 'second pass on frames warped by the first: auto (at twice the network size) | off | HxW', 'auto')
     .option('--coarse-model <name|file>', 'first pass of refined pairs: auto (the model\'s shipped coarse-pass partner, if any) | same | a shipped name or .ffq file', 'auto')
     .option('--refine-model <name|file>', 'second pass of refined pairs: auto (the model\'s shipped refinement partner, if any) | same | a shipped name or .ffq file', 'auto')
+    .option('--refine-passes <n>', 'refinement passes per refined pair, 1 to 4: auto (2 on a refinement partner, 1 on the model itself)', 'auto')
     .option('--pass <pass>', 'Sintel pass: clean | final', 'clean')
     .option('--split <split>', 'FlyingChairs split when FlyingChairs_train_val.txt is present: all | train | val', 'all')
     .option('--json', 'print one JSON object');
@@ -45,9 +47,9 @@ export function register(program: Command): void {
     if (note) process.stderr.write(`eval: ${note}\n`);
     const net = networkSize(model, opts.size ? parseSize(opts.size) : undefined);
     const fit = opts.fit as 'resize' | 'pad' | 'crop';
-    const refine = refineSetup(opts.refine, opts.coarseModel, model, fit, opts.refineModel);
+    const refine = refineSetup(opts.refine, opts.coarseModel, model, fit, opts.refineModel, opts.refinePasses);
     process.stderr.write(`eval: ${net.line}\n`);
-    process.stderr.write(`eval: ${refineLine(refine.spec, net.size, fit, refine.coarse?.name, refine.second)}\n`);
+    process.stderr.write(`eval: ${refineLine(refine.spec, net.size, fit, refine.coarse?.name, refine.second, refine.passes)}\n`);
     const limit = opts.limit ? parseIntOpt('--limit', opts.limit, 1, 1e9) : undefined;
     const total = Math.min(data.length, limit ?? Infinity);
     const device = await openDevice(opts);
@@ -60,6 +62,7 @@ export function register(program: Command): void {
         refine: refine.spec,
         coarse: refine.coarse,
         second: refine.second,
+        passes: refine.passes,
         limit,
         onPair: (o) => {
           const now = performance.now();
@@ -77,7 +80,7 @@ export function register(program: Command): void {
       if (opts.json) {
         process.stdout.write(JSON.stringify({
           epe: e.epe, l1: e.l1, fl_all: e.fl, pairs: e.pairs, epe_pixel: e.epePixel, dataset: data.name, root: data.root,
-          model: model.name, device: device.caps.description, mean_infer_ms: s.meanInferMs, refined_pairs: s.refined, coarse_model: refine.coarse?.name ?? null, refine_model: refine.second?.name ?? null,
+          model: model.name, device: device.caps.description, mean_infer_ms: s.meanInferMs, refined_pairs: s.refined, refine_passes: s.refinePasses ?? null, coarse_model: refine.coarse?.name ?? null, refine_model: refine.second?.name ?? null,
         }) + '\n');
       } else {
         process.stdout.write(

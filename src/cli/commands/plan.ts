@@ -3,7 +3,9 @@
 import { printable } from '../../text.js';
 import type { Command } from 'commander';
 import { flownetsQ, type ArchSpec } from '../../model/arch.js';
-import { archByName, resolveModel } from '../../model/registry.js';
+import { archByName, coarseFor, coarsePartner, refineFor, refinePartner, resolveModel } from '../../model/registry.js';
+import type { QModel } from '../../model/types.js';
+import { secondPass } from '../refine.js';
 import { getBoard } from '../../driver/boards.js';
 import { configFromBoard } from '../../scheduler/config.js';
 import { planNetwork } from '../../scheduler/plan.js';
@@ -12,6 +14,20 @@ import { fmtInt, parseIntOpt, parseSize } from '../parse.js';
 import { UserError } from '../../errors.js';
 
 interface PlanOpts { board?: string; model?: string; size?: string; bits?: string; json?: boolean }
+
+/** What a pair costs under run/eval's defaults (refine.ts): the first pass (on the coarse partner, if any), then
+ *  the refinement passes at twice the trained size (on the refinement partner, if any). */
+export interface PairCost {
+  first: { model: string; size: [number, number]; est_ms: number };
+  refine: { model: string; size: [number, number]; passes: number; est_ms: number };
+  est_ms: number;
+  fps: number;
+  /** The same pair with --refine-passes 1, and with --refine off (one pass on the model itself). */
+  one_refine_ms: number;
+  off_ms: number;
+}
+
+type PlanReport = CostReport & { board: string; model: string; pair?: PairCost };
 
 export function register(program: Command): void {
   program
@@ -28,11 +44,12 @@ export function register(program: Command): void {
     });
 }
 
-export function planReport(opts: PlanOpts): CostReport & { board: string; model: string } {
+export function planReport(opts: PlanOpts): PlanReport {
   const board = getBoard(opts.board ?? '');
   const name = opts.model ?? 'flownets-q';
   let arch: ArchSpec;
   let size: [number, number];
+  let model: QModel | undefined;
   const named = archByName(name);
   if (named) {
     const bits = opts.bits ? parseIntOpt('--bits', opts.bits, 2, 8) : 8;
@@ -40,16 +57,39 @@ export function planReport(opts: PlanOpts): CostReport & { board: string; model:
     size = opts.size ? parseSize(opts.size) : [384, 512];
   } else {
     if (opts.bits) throw new UserError('--bits applies to architecture names only', 'a model file carries its own bits');
-    const model = resolveModel(name);
+    model = resolveModel(name);
     arch = model.arch;
     size = opts.size ? parseSize(opts.size) : model.nativeSize;
   }
   // Weights do not change the plan or its cost; the random-weight image is only built when frames run.
-  const plan = planNetwork(arch, size[0], size[1], configFromBoard(board));
-  return { board: board.name, model: name, ...costReport(plan) };
+  const cfg = configFromBoard(board);
+  const report = costReport(planNetwork(arch, size[0], size[1], cfg));
+  const pair = model && !opts.size ? pairCost(model, report.total.est_ms, (m, s) => costReport(planNetwork(m.arch, s[0], s[1], cfg)).total.est_ms) : undefined;
+  return { board: board.name, model: name, ...report, ...(pair ? { pair } : {}) };
 }
 
-export function formatPlan(r: CostReport & { board: string; model: string }): string {
+/** A pair of frames under run/eval's defaults for a model at its trained size (`ms` plans one pass); none for a
+ *  partner file. */
+export function pairCost(model: QModel, ownMs: number, ms: (m: QModel, size: [number, number]) => number): PairCost | undefined {
+  if (coarseFor(model) || refineFor(model)) return undefined; // a partner runs inside its model's pairs
+  const net = model.nativeSize;
+  const rs = secondPass('auto', [net[0], net[1]], 'resize', model, refinePartner(model));
+  if (!rs) return undefined;
+  const coarse = coarsePartner(model) ?? model;
+  const first = coarse === model || sameArch(coarse, model) ? ownMs : ms(coarse, net);
+  const refine = ms(rs.model, rs.size);
+  const total = first + rs.passes * refine;
+  return {
+    first: { model: coarse.name, size: [net[0], net[1]], est_ms: first },
+    refine: { model: rs.model.name, size: rs.size, passes: rs.passes, est_ms: refine },
+    est_ms: total, fps: 1000 / total, one_refine_ms: first + refine, off_ms: ownMs,
+  };
+}
+
+// A partner with the same layers as the model costs what it does (weights do not change a plan).
+const sameArch = (a: QModel, b: QModel): boolean => JSON.stringify(a.arch) === JSON.stringify(b.arch);
+
+export function formatPlan(r: PlanReport): string {
   const c = r.config;
   const lines = [
     `${printable(r.model)} at ${r.size[0]}x${r.size[1]} on ${r.board}: Tm=${c.tm} Tn=${c.tn} IBUF=${c.ibuf} OBUF=${c.obuf} SBUF=${c.sbuf}, ` +
@@ -70,5 +110,12 @@ export function formatPlan(r: CostReport & { board: string; model: string }): st
   lines.push(fmt(head), ...rows.map(fmt), '');
   lines.push(`estimated ${t.est_ms.toFixed(1)} ms/frame (${t.fps.toFixed(2)} fps), roofline ${t.roofline_ms.toFixed(1)} ms, ` +
     `efficiency ${t.efficiency.toFixed(3)}; DDR ${(t.ddr_bytes / 1e6).toFixed(1)} MB = ${t.ddr_ratio.toFixed(2)}x the compulsory ${(t.min_ddr_bytes / 1e6).toFixed(1)} MB`);
+  const p = r.pair;
+  if (p) {
+    const f = p.first, q = p.refine;
+    lines.push(`a pair under run/eval defaults: first pass ${f.est_ms.toFixed(1)} ms (${printable(f.model)} at ${f.size[0]}x${f.size[1]}) + ` +
+      `${q.passes} x ${q.est_ms.toFixed(1)} ms (${printable(q.model)} at ${q.size[0]}x${q.size[1]}) = ${p.est_ms.toFixed(1)} ms (${p.fps.toFixed(2)} pairs/s); ` +
+      `--refine-passes 1: ${p.one_refine_ms.toFixed(1)} ms, --refine off: ${p.off_ms.toFixed(1)} ms`);
+  }
   return lines.join('\n') + '\n';
 }

@@ -43,6 +43,7 @@ interface RunOpts extends DeviceCliOptions {
   refine?: string;
   coarseModel?: string;
   refineModel?: string;
+  refinePasses?: string;
   limit?: string;
   frames?: string;
   json?: boolean;
@@ -71,6 +72,7 @@ export function register(program: Command): void {
     .option('--refine <mode>', 'second pass on frames warped by the first: auto (at twice the network size) | off | HxW', 'auto')
     .option('--coarse-model <name|file>', 'first pass of refined pairs: auto (the model\'s shipped coarse-pass partner, if any) | same | a shipped name or .ffq file', 'auto')
     .option('--refine-model <name|file>', 'second pass of refined pairs: auto (the model\'s shipped refinement partner, if any) | same | a shipped name or .ffq file', 'auto')
+    .option('--refine-passes <n>', 'refinement passes per refined pair, 1 to 4: auto (2 on a refinement partner, 1 on the model itself)', 'auto')
     .option('--limit <n>', 'process at most n pairs')
     .option('--frames <n>', 'take at most n frames of a camera, video or frame folder (n-1 pairs)')
     .option('--no-png', 'do not write color-wheel PNGs')
@@ -86,7 +88,7 @@ export function register(program: Command): void {
     const { model, note } = chooseModel(opts.model, opts.board);
     if (note) process.stderr.write(`flowfpga: ${note}\n`);
     const net = networkSize(model, opts.size ? parseSize(opts.size) : undefined);
-    const refine = refineSetup(opts.refine, opts.coarseModel, model, opts.fit as FitMode, opts.refineModel);
+    const refine = refineSetup(opts.refine, opts.coarseModel, model, opts.fit as FitMode, opts.refineModel, opts.refinePasses);
     const input = await openInput(opts, limit, maxFrames);
     let device;
     let live: LiveServer | undefined;
@@ -151,14 +153,14 @@ async function runOn(device: Awaited<ReturnType<typeof openDevice>>, feed: PairF
         const epe = e.errors ? `  EPE ${e.errors.epe.toFixed(3)}` : '';
         const verify = v.mode !== 'off' ? `  verify ${v.mode}: ${v.regions} regions, ${v.mismatches} mismatch(es)${v.state === 'dropped' ? ', DROPPED (not written)' : v.state === 'recomputed' ? ', RECOMPUTED' : ''}` : '';
         const dest = e.files.length ? `  -> ${e.files[e.files.length - 1]}` : '';
-        const nets = `net ${e.netSize[0]}x${e.netSize[1]}${e.refine ? ` + ${e.refine.netSize[0]}x${e.refine.netSize[1]}` : ''}`;
+        const nets = `net ${e.netSize[0]}x${e.netSize[1]}${e.refine ? ` + ${e.refine.netSize[0]}x${e.refine.netSize[1]}${e.refine.passes > 1 ? ` ×${e.refine.passes}` : ''}` : ''}`;
         const ms = e.infer.timings.totalMs + (e.refine?.infer.timings.totalMs ?? 0);
         line(`${e.id}: ${e.first.width}x${e.first.height} (${nets})  ${ms.toFixed(1)} ms${epe}${verify}${dest}`);
       },
     };
   // The refinement setting is announced after the header; under --json on stderr: stdout stays JSON lines.
   const fit = opts.fit as FitMode;
-  const announce = refineLine(refine.spec, net.size, fit, refine.coarse?.name, refine.second);
+  const announce = refineLine(refine.spec, net.size, fit, refine.coarse?.name, refine.second, refine.passes);
   const announceSetting: RunObserver = { onStart: () => (opts.json ? void process.stderr.write(announce + '\n') : line(announce)) };
   // Extra observers (live page, service notify) go here, after the writer so that e.files is complete.
   const observers: RunObserver[] = [writer, report, announceSetting];
@@ -183,7 +185,7 @@ async function runOn(device: Awaited<ReturnType<typeof openDevice>>, feed: PairF
   process.on('SIGTERM', onSignal);
   let s: RunSummary;
   try {
-    s = await runLoop(device, model, feed, { fit, size: net.size, refine: refine.spec, coarse: refine.coarse, second: refine.second, policy, observers, signal: ac.signal });
+    s = await runLoop(device, model, feed, { fit, size: net.size, refine: refine.spec, coarse: refine.coarse, second: refine.second, passes: refine.passes, policy, observers, signal: ac.signal });
   } catch (e) {
     if (e instanceof VerifyError) {
       process.stderr.write(`flowfpga: verification failed (--on-mismatch stop): ${e.message}\n`);
