@@ -62,7 +62,7 @@ t.test('a shipped model plans at its native size', async (t) => {
   const partner = JSON.parse((await runCli(['plan', '--board', 'pynq-z2', '--model', 'flownets-q-w0.25-8bit-refine', '--json'])).stdout) as PlanJson;
   t.equal(partner.pair, undefined, 'a partner file has no pair of its own');
   const six = JSON.parse((await runCli(['plan', '--board', 'zcu104', '--model', 'flownets-q-w0.25-6bit', '--json'])).stdout) as PlanJson;
-  t.match(six.pair, { refine: { model: 'flownets-q-w0.25-6bit', passes: 1 } }, 'no refinement partner: one pass on the model');
+  t.match(six.pair, { first: { model: 'flownets-q-w0.25-6bit-coarse' }, refine: { model: 'flownets-q-w0.25-8bit-refine', passes: 2 } }, 'the partner its meta.refine_model names');
   const text = await runCli(['plan', '--board', 'pynq-z2', '--model', 'flownets-q-w0.25-8bit']);
   t.match(text.stdout, /^a pair under run\/eval defaults: first pass \d+\.\d ms \(flownets-q-w0\.25-8bit-coarse at 192x256\) \+ 2 x \d+\.\d ms \(flownets-q-w0\.25-8bit-refine at 384x512\) = \d+\.\d ms \(\d+\.\d\d pairs\/s\); --refine-passes 1: \d+\.\d ms, --refine off: \d+\.\d ms$/m);
 });

@@ -214,6 +214,12 @@ t.test('a refinement partner (models/<name>-refine.ffq, meta.refine_for) runs th
   t.equal(refinePartner(partner, models), undefined, 'the partner has none');
   writeFileSync(join(models, 'tiny-x-refine.ffq'), encodeModel({ ...r, name: 'tiny-x-refine', meta: { refine_for: 'other' } }));
   t.equal(refinePartner({ ...tiny, name: 'tiny-x' }, models), undefined, 'a -refine file for another model is not a partner');
+  // A model may name its refinement partner itself (meta.refine_model): one trained for another model, reused.
+  const six = { ...tiny, name: 'tiny-6bit', meta: { refine_model: 'tiny-refine' } };
+  t.equal(refinePartner(six, models)?.name, 'tiny-refine', 'meta.refine_model names the partner');
+  t.same(secondPass('auto', [64, 64], 'resize', six, refinePartner(six, models)), { size: [128, 128], model: partner, passes: 2 }, '... which runs its passes, twice');
+  t.throws(() => refinePartner({ ...six, meta: { refine_model: 'gone' } }, models),
+    { name: 'UserError', message: /^model tiny-6bit runs its refined pairs' refinement on gone \(meta.refine_model\), which is not in /, hint: /--refine-model same/ });
   // Which model runs the second pass, at which size.
   t.same(secondPass('auto', [64, 64], 'resize', tiny, partner), { size: [128, 128], model: partner, passes: 2 }, 'auto: twice the size, on the partner, twice');
   t.same(secondPass('auto', [64, 64], 'resize', tiny), { size: [128, 128], model: tiny, passes: 1 }, 'on the model without one, once');
@@ -253,6 +259,13 @@ t.test('a refinement partner (models/<name>-refine.ffq, meta.refine_for) runs th
   t.equal(list.code, 0, list.stderr);
   const rows = JSON.parse(list.stdout).models as { name: string; refine_for: string | null }[];
   t.same(rows.filter((r) => r.refine_for).map((r) => [r.name, r.refine_for]), [['tiny-refine', 'tiny'], ['tiny-x-refine', 'other']]);
+  writeFileSync(join(models, 'tiny-6bit.ffq'), encodeModel({ ...tiny, name: 'tiny-6bit', meta: { refine_model: 'tiny-refine' } }));
+  const list6 = await runCli(['models', '--json']);
+  t.match((JSON.parse(list6.stdout).models as { name: string }[]).find((r) => r.name === 'tiny-6bit'), { refine_model: 'tiny-refine' });
+  t.match((await runCli(['models'])).stdout, /^ {2}tiny-6bit .*KiB {2}\(refined pairs end on tiny-refine\)$/m);
+  const six6 = await runCli(['eval', '--dataset', 'chairs:samples', '--board', 'ref', '--model', 'tiny-6bit', '--limit', '1', '--json']);
+  t.equal(six6.code, 0, six6.stderr);
+  t.match(JSON.parse(six6.stdout), { refine_model: 'tiny-refine', refine_passes: 2 }, 'run/eval follow meta.refine_model');
   t.match((await runCli(['models'])).stdout, /^ {2}tiny-refine .*KiB {2}\(second pass of tiny's refined pairs\)$/m);
   const run = async (board: string, out: string, extra: string[] = []): Promise<{ err: string; lines: Record<string, unknown>[] }> => {
     const res = await runCli(['run', '--board', board, '--model', 'tiny', '--input', frames, '--out', join(dir, out), '--no-png', '--json', ...extra]);

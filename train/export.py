@@ -184,6 +184,8 @@ def main(argv=None) -> int:
                                         'first pass (src/model/registry.ts coarsePartner)')
     p.add_argument('--coarse-model', help='meta.coarse_model: the shipped model that runs the first pass of this '
                                           'one\'s refined pairs (a partner trained for another model)')
+    p.add_argument('--refine-model', help='meta.refine_model: the shipped refinement partner that runs the refinement '
+                                          'passes of this one\'s refined pairs (a partner trained for another model)')
     p.add_argument('--refine-for', help='meta.refine_for of a refinement model: the shipped model whose refined pairs '
                                         'it finishes (default: its first pass, train.train --refine-of)')
     p.add_argument('--refine-scope', choices=['every', 'trained-size'], default=None,
@@ -199,11 +201,13 @@ def main(argv=None) -> int:
         qm.meta['coarse_for'] = args.coarse_for
     if args.coarse_model:
         qm.meta['coarse_model'] = args.coarse_model
+    if args.refine_model:
+        qm.meta['refine_model'] = args.refine_model
     if args.refine_scope:
         if 'refine_for' not in qm.meta:
             raise SystemExit(f'--refine-scope: {args.checkpoint} is no refinement model (train.train --refine-of)')
         qm.meta['refine_scope'] = args.refine_scope
-    if args.coarse_for or args.coarse_model or args.refine_scope:
+    if args.coarse_for or args.coarse_model or args.refine_model or args.refine_scope:
         MF.save(qm, args.out)
     print(f'wrote {args.out} ({rep["bytes"]} bytes): EPE fake-quant {rep["epe_fakequant"]:.4f}, integer '
           f'{rep["epe_int"]:.4f} (gap {rep["gap"]:+.5f}), fq-vs-int mean diff {rep["mean_fq_int_diff"]:.5f} px, '

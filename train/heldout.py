@@ -222,23 +222,32 @@ def _load_net(path: str, frames: torch.Tensor):
     return net, (h, w)
 
 
-def coarse_partner(path: str, models_dir: str = 'models') -> str | None:
-    """The shipped model `path`'s meta.coarse_model names, else models/<name>-coarse.ffq when its meta.coarse_for
-    names `path`'s model: `flowfpga eval`'s default first pass of a refined pair (src/model/registry.ts
-    coarsePartner); None for checkpoints and models without one."""
+def _partner(path: str, role: str, models_dir: str) -> str | None:
+    """The shipped model `path`'s meta.<role>_model names, else models/<name>-<role>.ffq when its meta.<role>_for
+    names `path`'s model; None for checkpoints and models without one (registry.ts coarsePartner / refinePartner)."""
     if not path.endswith('.ffq'):
         return None
     qm = _load_qm(path)
-    name = qm.name
-    if isinstance(qm.meta.get('coarse_model'), str):
-        cand = os.path.join(models_dir, f'{qm.meta["coarse_model"]}.ffq')
+    named = qm.meta.get(f'{role}_model')
+    if isinstance(named, str):
+        cand = os.path.join(models_dir, f'{named}.ffq')
         if not os.path.exists(cand):
-            raise SystemExit(f'{path}: its meta.coarse_model {qm.meta["coarse_model"]} is not in {models_dir}')
+            raise SystemExit(f'{path}: its meta.{role}_model {named} is not in {models_dir}')
         return cand
-    cand = os.path.join(models_dir, f'{name}-coarse.ffq')
-    if os.path.exists(cand) and _load_qm(cand).meta.get('coarse_for') == name:
+    cand = os.path.join(models_dir, f'{qm.name}-{role}.ffq')
+    if os.path.exists(cand) and _load_qm(cand).meta.get(f'{role}_for') == qm.name:
         return cand
     return None
+
+
+def coarse_partner(path: str, models_dir: str = 'models') -> str | None:
+    """`flowfpga eval`'s default first pass of a refined pair (meta.coarse_model, or a -coarse file for the model)."""
+    return _partner(path, 'coarse', models_dir)
+
+
+def refine_partner(path: str, models_dir: str = 'models') -> str | None:
+    """`flowfpga eval`'s default refinement passes (meta.refine_model, or a -refine file for the model)."""
+    return _partner(path, 'refine', models_dir)
 
 
 def _meta(path: str) -> dict:
@@ -246,19 +255,6 @@ def _meta(path: str) -> dict:
     if not path.endswith('.ffq'):
         return {}
     return _load_qm(path).meta
-
-
-def refine_partner(path: str, models_dir: str = 'models') -> str | None:
-    """models/<name>-refine.ffq when its meta.refine_for names `path`'s model: `flowfpga eval`'s default second pass
-    of a refined pair at its trained size (src/model/registry.ts refinePartner); None for checkpoints and models
-    without one."""
-    if not path.endswith('.ffq'):
-        return None
-    name = _load_qm(path).name
-    cand = os.path.join(models_dir, f'{name}-refine.ffq')
-    if os.path.exists(cand) and _load_qm(cand).meta.get('refine_for') == name:
-        return cand
-    return None
 
 
 @torch.no_grad()

@@ -62,6 +62,10 @@ TARGETS = {'8bit': '8', '6bit': '6', 'mixed': MIXED_BITS}
 ROBUST_ARGS = ['--motion', 'heavy', '--sources', 'train', '--camera', '0.7', '--zoom', '1.6', '--lr', '2e-4',
                '--seed', '11', '--eval-every', '500']
 ROBUST_STEPS: dict[str, int] = {}
+# Models whose refined pairs end on another model's refinement partner (meta.refine_model, session 15: the 8-bit
+# partner finishes 6-bit and mixed first passes within 5 % of float, docs/accuracy.md "A 6-bit first pass with an
+# 8-bit refinement partner").
+REFINE_MODEL = {'6bit': '8bit-refine', 'mixed': '8bit-refine'}
 # Coarse-pass partners (models/<name>-coarse.ffq): base target, then (run folder, schedule steps, extra
 # train.train args) per robust stage, as shipped. Partners share the stages they have in common (same folders).
 # The GPU lease's robust stage (train/experiments/gpu-robust.sh): batch 16 from a 6000-sample ring.
@@ -290,6 +294,8 @@ def main(argv=None) -> int:
     final_exp = exp(os.path.join(rstages[-1][0], 'last.pt'), ffq) if rstages else None
     if final_exp and a.model in COARSE:
         final_exp += ['--coarse-for', f'flownets-q-w{a.width:g}-{a.model.removesuffix("-coarse")}']
+    if a.model in REFINE_MODEL:
+        (final_exp or base_exp).extend(['--refine-model', f'flownets-q-w{a.width:g}-{REFINE_MODEL[a.model]}'])
     if a.dry_run:
         for _, argv_, _ in plan:
             print('/usr/bin/python3 -m train.train ' + ' '.join(argv_))

@@ -118,12 +118,23 @@ export function refineFor(m: QModel): string | undefined {
   return typeof m.meta.refine_for === 'string' ? m.meta.refine_for : undefined;
 }
 
+/** The refinement partner a model names itself (meta.refine_model): a partner trained for another model it reuses. */
+export function refineModelOf(m: QModel): string | undefined {
+  return typeof m.meta.refine_model === 'string' ? m.meta.refine_model : undefined;
+}
+
 /**
- * The shipped refinement partner of `model`: models/<name>-refine.ffq when that file's meta.refine_for names the
- * model (train/heldout.py refine_partner is the Python twin). It was trained for the second pass of refined pairs at
- * its trained size (train/refinedata.py), so it runs that pass there.
+ * The shipped refinement partner of `model`: the shipped model its meta.refine_model names, else
+ * models/<name>-refine.ffq when that file's meta.refine_for names the model (train/heldout.py refine_partner is the
+ * Python twin). It was trained for the second pass of refined pairs (train/refinedata.py), so it runs that pass.
  */
 export function refinePartner(model: QModel, dir = modelsDir()): QModel | undefined {
+  const named = refineModelOf(model);
+  if (named !== undefined) {
+    const hit = shippedEntry(named, dir);
+    if (!hit) throw new UserError(`model ${model.name} runs its refined pairs' refinement on ${named} (meta.refine_model), which is not in ${dir}`, 'install that model, or pass --refine-model same (the model itself)');
+    return loadModelFile(hit.path);
+  }
   const hit = shippedEntry(`${model.name}-refine`, dir);
   if (!hit) return undefined;
   const r = loadModelFile(hit.path);

@@ -91,6 +91,15 @@ class TestRefineData(unittest.TestCase):
         self.assertEqual(H.refine_partner(self.first, models), part)
         self.assertIsNone(H.refine_partner(part, models))
         self.assertIsNone(H.refine_partner(os.path.join(out, 'last.pt'), models))
+        # A model may name its partner (meta.refine_model), as registry.ts refinePartner reads it.
+        six = MF.load(self.first)
+        six.name, six.meta = 'six', {'refine_model': 'first-refine'}
+        MF.save(six, os.path.join(models, 'six.ffq'))
+        self.assertEqual(H.refine_partner(os.path.join(models, 'six.ffq'), models), part)
+        six.name, six.meta = 'gone6', {'refine_model': 'gone'}
+        MF.save(six, os.path.join(d, 'gone6.ffq'))
+        with self.assertRaisesRegex(SystemExit, 'meta.refine_model gone is not in'):
+            H.refine_partner(os.path.join(d, 'gone6.ffq'), models)
         # eval_checkpoint (train.heldout table): every pair gets the refinement at twice the trained size: two
         # passes on the partner, each on frame 2 warped by the flow so far (refine.ts refinePassCount), one on the
         # model itself (second=None).
@@ -125,6 +134,10 @@ class TestRefineData(unittest.TestCase):
         self.assertEqual(MF.load(scoped).meta['refine_scope'], 'trained-size')
         plain = os.path.join(d, 'plain')
         T.main([*common, '--out', plain])
+        named = os.path.join(d, 'named.ffq')  # a first pass that ends on another model's partner
+        X.main([os.path.join(plain, 'last.pt'), named, '--val-count', '1', '--threads', '1', '--refine-model', 'first-refine'])
+        self.assertEqual(MF.load(named).meta['refine_model'], 'first-refine')
+        self.assertEqual(H.refine_partner(named, models), part)
         # A checkpoint as the first pass (float studies): trains; nothing to partner, so no export.
         ofpt = os.path.join(d, 'of-pt')
         T.main([*common, '--steps', '1', '--refine-of', os.path.join(plain, 'last.pt'), '--out', ofpt])

@@ -145,5 +145,11 @@ class TestReproduce(unittest.TestCase):
         self.assertIn(f'--steps {R.CONTINUE_STEPS} ', lines[1])
         self.assertIn(f'--bits {R.MIXED_BITS} ', lines[2])
         self.assertTrue(lines[3].startswith('/usr/bin/python3 -m train.export '))
+        # mixed's refined pairs end on the 8-bit refinement partner (meta.refine_model); 8-bit has its own partner
+        self.assertTrue(lines[3].endswith(' --refine-model flownets-q-w0.25-8bit-refine'))
+        buf = io.StringIO()
+        with contextlib.redirect_stdout(buf):
+            R.main(['8bit', '--dry-run'])
+        self.assertNotIn('--refine-model', buf.getvalue())
         with self.assertRaises(SystemExit):
             R.main(['8bit', '--steps', '1,2'])
