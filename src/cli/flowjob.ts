@@ -77,15 +77,13 @@ export async function runFlowJob(device: FlowDevice, model: QModel, data: PairDa
     let refine: PairOutcome['refine'];
     if (rs) {
       const infers: InferResult[] = [];
-      let netSize = rs.size;
       for (let k = 0; k < rs.passes; k++) {
         const f = await refinePass(device, rs.model, pair.img1, pair.img2, flow, rs.size, o.fit);
         flow = f.flow;
-        netSize = f.netSize;
         infers.push(f.infer);
       }
       const infer = mergeInfers(infers);
-      refine = { netSize, passes: rs.passes, infer, coarseModel: first === model ? undefined : first.name, refineModel: rs.model === model ? undefined : rs.model.name };
+      refine = { netSize: rs.size, passes: rs.passes, infer, coarseModel: first === model ? undefined : first.name, refineModel: rs.model === model ? undefined : rs.model.name };
       inferMs += infer.timings.totalMs;
       refined++;
     }

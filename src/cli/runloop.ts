@@ -324,7 +324,6 @@ export async function runLoop(device: FlowDevice, model: QModel, feed: PairFeed,
             let refineRecomputeMs = 0;
             let counted = !!v?.mismatches;
             const infers: InferResult[] = [];
-            let netSize = rs.size;
             const img1 = p.first.rgb();
             const img2 = p.second.rgb();
             // Each pass warps by the flow so far; a pass the engine kept failing is recomputed (policy rerun) or
@@ -332,7 +331,6 @@ export async function runLoop(device: FlowDevice, model: QModel, feed: PairFeed,
             for (let k = 0; k < rs.passes && flow; k++) {
               const f = await refinePass(device, rs.model, img1, img2, flow, rs.size, o.fit);
               infers.push(f.infer);
-              netSize = f.netSize;
               const vk = f.infer.verify;
               if (vk?.mismatches) {
                 if (!counted) s.mismatchPairs++;
@@ -359,7 +357,7 @@ export async function runLoop(device: FlowDevice, model: QModel, feed: PairFeed,
               }
             }
             const infer = mergeInfers(infers);
-            refine = { netSize, passes: infers.length, infer, coarseModel: first === model ? undefined : first.name, refineModel: rs.model === model ? undefined : rs.model.name };
+            refine = { netSize: rs.size, passes: infers.length, infer, coarseModel: first === model ? undefined : first.name, refineModel: rs.model === model ? undefined : rs.model.name };
             v2 = infer.verify;
             await device.load(first, nh, nw); // select the first pass's plan again (resident: no re-plan)
             // the pass's own reference recompute counts as recompute, not refinement (the coarse one is already in it)

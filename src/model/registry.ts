@@ -101,16 +101,7 @@ export function coarseModelOf(m: QModel): string | undefined {
  * Python twin). Refined pairs run their first pass on it.
  */
 export function coarsePartner(model: QModel, dir = modelsDir()): QModel | undefined {
-  const named = coarseModelOf(model);
-  if (named !== undefined) {
-    const hit = shippedEntry(named, dir);
-    if (!hit) throw new UserError(`model ${model.name} runs its refined pairs' first pass on ${named} (meta.coarse_model), which is not in ${dir}`, 'install that model, or pass --coarse-model same (one model for both passes)');
-    return loadModelFile(hit.path);
-  }
-  const hit = shippedEntry(`${model.name}-coarse`, dir);
-  if (!hit) return undefined;
-  const c = loadModelFile(hit.path);
-  return coarseFor(c) === model.name ? c : undefined;
+  return partner(model, dir, 'coarse', coarseModelOf(model), coarseFor, 'first pass', '--coarse-model same (one model for both passes)');
 }
 
 /** What a refinement model file names in meta.refine_for: the model whose refined pairs' second pass it runs. */
@@ -129,16 +120,22 @@ export function refineModelOf(m: QModel): string | undefined {
  * Python twin). It was trained for the second pass of refined pairs (train/refinedata.py), so it runs that pass.
  */
 export function refinePartner(model: QModel, dir = modelsDir()): QModel | undefined {
-  const named = refineModelOf(model);
+  return partner(model, dir, 'refine', refineModelOf(model), refineFor, 'refinement', '--refine-model same (the model itself)');
+}
+
+/** The partner `model` names (meta.<role>_model; it must be shipped), else models/<name>-<role>.ffq when that file's
+ *  meta.<role>_for names the model. */
+function partner(model: QModel, dir: string, role: 'coarse' | 'refine', named: string | undefined, forOf: (m: QModel) => string | undefined,
+  what: string, same: string): QModel | undefined {
   if (named !== undefined) {
     const hit = shippedEntry(named, dir);
-    if (!hit) throw new UserError(`model ${model.name} runs its refined pairs' refinement on ${named} (meta.refine_model), which is not in ${dir}`, 'install that model, or pass --refine-model same (the model itself)');
+    if (!hit) throw new UserError(`model ${model.name} runs its refined pairs' ${what} on ${named} (meta.${role}_model), which is not in ${dir}`, `install that model, or pass ${same}`);
     return loadModelFile(hit.path);
   }
-  const hit = shippedEntry(`${model.name}-refine`, dir);
+  const hit = shippedEntry(`${model.name}-${role}`, dir);
   if (!hit) return undefined;
-  const r = loadModelFile(hit.path);
-  return refineFor(r) === model.name ? r : undefined;
+  const p = loadModelFile(hit.path);
+  return forOf(p) === model.name ? p : undefined;
 }
 
 /** Summary line data for `flowfpga models`. */
